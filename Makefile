@@ -1,0 +1,110 @@
+# Single entry point. Two environments, both built from lock files:
+#   .venv/airflow  Airflow 3 + MLflow server   (the machine's default Python, 3.11+)
+#   .venv/tfx      TFX pipeline + MLflow client (Python 3.10, with pip inside)
+# `make setup` is idempotent: a stamp per environment is newer than its lock file.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+UV_VERSION  := 0.13.9
+UV          := $(VENV)/bootstrap/bin/uv
+AIRFLOW_ENV := $(VENV)/airflow
+TFX_ENV     := $(VENV)/tfx
+# The default Python for the Airflow environment; override with `make PYTHON=python3.12 ...`.
+PYTHON      ?= python3
+# Set PYTHON310=/path/to/python3.10 to skip the search below.
+PYTHON310   ?=
+SRC         := dags components pipelines tests
+
+.PHONY: help setup lock lint test test-airflow test-pipeline run clean
+
+help:
+	@echo "make run      set up if needed, then run the retraining on embedded defaults"
+	@echo "make test     set up if needed, then lint and run the whole test suite"
+	@echo "make setup    create both environments from the lock files (idempotent)"
+	@echo "make lint     ruff over both trees"
+	@echo "make lock     recompile the lock files from requirements*.txt"
+	@echo "make clean    remove the environments and local state"
+
+setup: $(AIRFLOW_ENV)/.synced $(TFX_ENV)/.synced
+
+# uv itself comes from PyPI with pip, into a private bootstrap venv.
+$(UV):
+	command -v "$(PYTHON)" >/dev/null || { echo "error: no '$(PYTHON)' on PATH; install Python 3.11 or newer, or pass PYTHON=/path/to/python3" >&2; exit 1; }
+	"$(PYTHON)" -m venv $(VENV)/bootstrap
+	$(VENV)/bootstrap/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+# Prints the path of a Python 3.10 interpreter, or fails with a message saying how to get one.
+define find_python310
+find_python310() {
+  is310() { [ -n "$$1" ] && "$$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' >/dev/null 2>&1; }
+  local c
+  for c in "$(PYTHON310)" "$$(command -v python3.10 || true)" \
+           $$(ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.10*/bin/python3.10 2>/dev/null | sort -rV) \
+           "$$($(UV) python find 3.10 2>/dev/null || true)"; do
+    if is310 "$$c"; then echo "$$c"; return 0; fi
+  done
+  echo "uv: trying to download a managed Python 3.10 ..." >&2
+  if $(UV) python install 3.10 >&2 && c="$$($(UV) python find 3.10)" && is310 "$$c"; then echo "$$c"; return 0; fi
+  echo "error: no Python 3.10 found (TFX 1.16 needs it). Install it with 'pyenv install 3.10'," >&2
+  echo "       'uv python install 3.10' or your OS packages (python3.10), or pass PYTHON310=/path/to/python3.10" >&2
+  return 1
+}
+endef
+
+$(AIRFLOW_ENV)/.synced: requirements-airflow.lock $(UV)
+	$(UV) venv --quiet --allow-existing --python "$(PYTHON)" $(AIRFLOW_ENV)
+	$(UV) pip sync --quiet --python $(AIRFLOW_ENV)/bin/python requirements-airflow.lock
+	touch $@
+
+$(TFX_ENV)/.synced: requirements.lock $(UV)
+	@$(find_python310)
+	py=$$(find_python310)
+	# --seed puts pip into the venv: TFX pip-installs user-module wheels at run time.
+	$(UV) venv --quiet --seed --allow-existing --python "$$py" $(TFX_ENV)
+	$(UV) pip sync --quiet --python $(TFX_ENV)/bin/python requirements.lock
+	$(TFX_ENV)/bin/python -m pip --version >/dev/null || { echo "error: pip is missing from $(TFX_ENV)" >&2; exit 1; }
+	touch $@
+
+lock: $(UV)
+	@$(find_python310)
+	py=$$(find_python310)
+	$(UV) pip compile --quiet --universal --python "$$py" --generate-hashes \
+	  -c constraints-tfx.txt requirements.txt -o requirements.lock
+	$(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	  requirements-airflow.txt -o requirements-airflow.lock
+
+lint: $(AIRFLOW_ENV)/.synced
+	$(AIRFLOW_ENV)/bin/ruff check $(SRC)
+	$(AIRFLOW_ENV)/bin/ruff format --check $(SRC)
+
+# Each tree's tests run in the environment they belong to; both run, and either failing fails.
+test: setup
+	status=0
+	$(MAKE) --no-print-directory lint || status=1
+	$(MAKE) --no-print-directory test-airflow || status=1
+	$(MAKE) --no-print-directory test-pipeline || status=1
+	exit $$status
+
+test-airflow: $(AIRFLOW_ENV)/.synced
+	$(AIRFLOW_ENV)/bin/python -m pytest tests/airflow
+
+test-pipeline: $(TFX_ENV)/.synced
+	$(TFX_ENV)/bin/python -m pytest tests/pipeline
+
+# Embedded defaults: SQLite for Airflow under .local/, the bundled data.
+export AIRFLOW_HOME ?= $(CURDIR)/.local/airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+
+run: setup
+	mkdir -p "$$AIRFLOW_HOME"
+	$(AIRFLOW_ENV)/bin/airflow db migrate >"$$AIRFLOW_HOME/db-migrate.log" 2>&1 \
+	  || { cat "$$AIRFLOW_HOME/db-migrate.log" >&2; exit 1; }
+	$(AIRFLOW_ENV)/bin/airflow dags test retrain
+
+clean:
+	rm -rf $(VENV) .local

@@ -1,0 +1,1 @@
+"""Custom TFX components (NAS tuner, MLflow pusher), each split as component.py / executor.py."""

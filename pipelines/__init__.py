@@ -1,0 +1,1 @@
+"""TFX pipeline definitions and the node runner. Runs in the pipeline (TFX) environment."""
