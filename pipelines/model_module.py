@@ -1,0 +1,244 @@
+"""User module for Transform, Tuner and Trainer: preprocessing_fn, tuner_fn and run_fn.
+
+TFX packages this one file into a wheel, so it imports nothing from the project.
+
+Keras 2 and Keras 3 live side by side here:
+- tf.Transform sets TF_USE_LEGACY_KERAS=1, so `tf.keras` is Keras 2 (tf_keras) and TFMA uses it.
+- KerasTuner 1.4.7 and the models use Keras 3 (`import keras`), never `tf.keras`.
+- The exported SavedModel is a plain `tf.Module`: its `serving_default` signature parses raw
+  tf.Examples, applies the TFT layer (Keras 2) and calls the Keras 3 model, all inside one
+  `tf.function`. TFMA loads it as a generic TF SavedModel, not as a Keras model.
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+# After tensorflow_transform: Keras 3 is a separate package and is unaffected by TF_USE_LEGACY_KERAS.
+import keras  # noqa: E402  isort: skip
+import keras_tuner  # noqa: E402  isort: skip
+from tfx_bsl.public import tfxio  # noqa: E402
+
+CATEGORY_MISSING = "__missing__"
+OOV_BUCKETS = 1
+
+
+def xf(name: str) -> str:
+    """Name of a transformed feature."""
+    return f"{name}_xf"
+
+
+def _dense(x: tf.Tensor | tf.SparseTensor, default) -> tf.Tensor:
+    """A [batch] dense tensor from a raw column that may be sparse (missing values)."""
+    if isinstance(x, tf.SparseTensor):
+        x = tf.sparse.to_dense(
+            tf.SparseTensor(x.indices, x.values, [x.dense_shape[0], 1]), default_value=default
+        )
+    return tf.reshape(x, [-1])
+
+
+def preprocessing_fn(inputs, custom_config):
+    """Numeric columns: fill missing with the mean, then z-score. String columns: vocabulary with
+    an out-of-vocabulary bucket (missing values get their own token). Label: vocabulary index."""
+    label = custom_config["label"]
+    outputs = {}
+    for name, x in inputs.items():
+        if name == label:
+            continue
+        if x.dtype == tf.string:
+            filled = _dense(x, CATEGORY_MISSING)
+            ids = tft.compute_and_apply_vocabulary(
+                filled, num_oov_buckets=OOV_BUCKETS, vocab_filename=name
+            )
+            outputs[xf(name)] = tf.expand_dims(ids, -1)
+        else:
+            if isinstance(x, tf.SparseTensor):
+                x = tf.SparseTensor(x.indices, tf.cast(x.values, tf.float32), x.dense_shape)
+            else:
+                x = tf.cast(x, tf.float32)
+            mean = tft.mean(x)  # over the present values only
+            filled = _dense(x, float("nan"))
+            filled = tf.where(tf.math.is_nan(filled), mean, filled)
+            outputs[xf(name)] = tf.expand_dims(tft.scale_to_z_score(filled), -1)
+    raw_label = _dense(inputs[label], "")
+    outputs[xf(label)] = tf.expand_dims(
+        tft.compute_and_apply_vocabulary(raw_label, vocab_filename=label), -1
+    )
+    return outputs
+
+
+# ---------------------------------------------------------------------------- model
+
+
+def _feature_spec(tf_transform_output: tft.TFTransformOutput, label: str) -> dict[str, int]:
+    """Transformed input features and, for categorical ones, their vocabulary size (0: numeric)."""
+    spec = {}
+    for name, feature in tf_transform_output.transformed_feature_spec().items():
+        if name == xf(label):
+            continue
+        if feature.dtype == tf.int64:
+            raw = name[: -len("_xf")]
+            spec[name] = tf_transform_output.vocabulary_size_by_name(raw) + OOV_BUCKETS
+        else:
+            spec[name] = 0
+    return spec
+
+
+def build_model(hp: keras_tuner.HyperParameters, spec: dict[str, int], n_classes: int):
+    inputs, parts = {}, []
+    for name, vocab in sorted(spec.items()):
+        if vocab:
+            inputs[name] = keras.Input(shape=(1,), name=name, dtype="int64")
+            emb = keras.layers.Embedding(vocab, 4)(inputs[name])
+            parts.append(keras.layers.Flatten()(emb))
+        else:
+            inputs[name] = keras.Input(shape=(1,), name=name, dtype="float32")
+            parts.append(inputs[name])
+    x = keras.layers.Concatenate()(parts)
+    for i in range(hp.Int("num_layers", 1, 3, default=2)):
+        x = keras.layers.Dense(hp.Choice(f"units_{i}", [8, 16, 32], default=16), "relu")(x)
+    outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(hp.Choice("learning_rate", [1e-2, 3e-3, 1e-3], default=1e-2)),
+        loss="sparse_categorical_crossentropy",
+        metrics=["sparse_categorical_accuracy"],
+    )
+    return model
+
+
+def _dataset(fn_args, files, tf_transform_output, label: str, batch_size: int):
+    return fn_args.data_accessor.tf_dataset_factory(
+        files,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=xf(label)),
+        tf_transform_output.transformed_metadata.schema,
+    ).repeat()
+
+
+def _settings(fn_args) -> dict:
+    cfg = dict(fn_args.custom_config or {})
+    cfg.setdefault("epochs", 10)
+    cfg.setdefault("batch_size", 32)
+    cfg.setdefault("steps_per_epoch", 20)
+    cfg.setdefault("seed", 42)
+    return cfg
+
+
+def _n_classes(tf_transform_output, label: str) -> int:
+    return tf_transform_output.vocabulary_size_by_name(label)
+
+
+STRATEGIES = {
+    "random": keras_tuner.RandomSearch,
+    "bayesian": keras_tuner.BayesianOptimization,
+    "hyperband": keras_tuner.Hyperband,
+    "grid": keras_tuner.GridSearch,
+}
+
+
+def tuner_fn(fn_args):
+    """Stock KerasTuner search, until the NAS component replaces it."""
+    from tfx.components.tuner.component import TunerFnResult
+
+    cfg = _settings(fn_args)
+    label = cfg["label"]
+    keras.utils.set_random_seed(cfg["seed"])
+    tft_out = tft.TFTransformOutput(fn_args.transform_graph_path)
+    spec, n_classes = _feature_spec(tft_out, label), _n_classes(tft_out, label)
+    strategy = cfg.get("strategy", "random")
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown search strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
+    kwargs = dict(
+        hypermodel=lambda hp: build_model(hp, spec, n_classes),
+        objective=keras_tuner.Objective("val_sparse_categorical_accuracy", "max"),
+        directory=fn_args.working_dir,
+        project_name="search",
+        seed=cfg["seed"],
+    )
+    if strategy == "hyperband":
+        kwargs["max_epochs"] = cfg["epochs"]
+    else:
+        kwargs["max_trials"] = cfg.get("max_trials", 3)
+    tuner = STRATEGIES[strategy](**kwargs)
+    train = _dataset(fn_args, fn_args.train_files, tft_out, label, cfg["batch_size"])
+    evalu = _dataset(fn_args, fn_args.eval_files, tft_out, label, cfg["batch_size"])
+    return TunerFnResult(
+        tuner=tuner,
+        fit_kwargs={
+            "x": train,
+            "validation_data": evalu,
+            "epochs": cfg["epochs"],
+            "steps_per_epoch": cfg["steps_per_epoch"],
+            "validation_steps": max(1, cfg["steps_per_epoch"] // 4),
+            "verbose": 2,
+        },
+    )
+
+
+class ServingModule(tf.Module):
+    """Raw tf.Example in, class probabilities out; the TFT graph is inside the signature."""
+
+    def __init__(self, model, tf_transform_output: tft.TFTransformOutput, label: str):
+        super().__init__()
+        self.model = model
+        self.tft_layer = tf_transform_output.transform_features_layer()
+        raw_spec = tf_transform_output.raw_feature_spec()
+        self._serving_spec = {k: v for k, v in raw_spec.items() if k != label}
+        self._raw_spec = raw_spec
+        self._input_names = list(model.input.keys()) if isinstance(model.input, dict) else None
+
+    def _predict(self, raw_features):
+        transformed = self.tft_layer(raw_features)
+        inputs = {name: transformed[name] for name in self._input_names}
+        return self.model(inputs, training=False)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve(self, serialized):
+        features = tf.io.parse_example(serialized, self._serving_spec)
+        return {"probabilities": self._predict(features)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(self, serialized):
+        features = tf.io.parse_example(serialized, self._raw_spec)
+        return self.tft_layer(features)
+
+
+def export_serving_model(model, tf_transform_output, label: str, export_dir: str) -> None:
+    module = ServingModule(model, tf_transform_output, label)
+    tf.saved_model.save(
+        module,
+        export_dir,
+        signatures={
+            "serving_default": module.serve.get_concrete_function(),
+            "transform_features": module.transform_features.get_concrete_function(),
+        },
+    )
+
+
+def run_fn(fn_args):
+    """Train the tuned architecture at full fidelity and export the serving SavedModel."""
+    cfg = _settings(fn_args)
+    label = cfg["label"]
+    keras.utils.set_random_seed(cfg["seed"])
+    tft_out = tft.TFTransformOutput(fn_args.transform_output)
+    spec, n_classes = _feature_spec(tft_out, label), _n_classes(tft_out, label)
+    if fn_args.hyperparameters:
+        hp = keras_tuner.HyperParameters.from_config(fn_args.hyperparameters)
+    else:
+        hp = keras_tuner.HyperParameters()
+    model = build_model(hp, spec, n_classes)
+    train = _dataset(fn_args, fn_args.train_files, tft_out, label, cfg["batch_size"])
+    evalu = _dataset(fn_args, fn_args.eval_files, tft_out, label, cfg["batch_size"])
+    model.fit(
+        train,
+        validation_data=evalu,
+        epochs=cfg["epochs"],
+        steps_per_epoch=fn_args.train_steps or cfg["steps_per_epoch"],
+        validation_steps=fn_args.eval_steps or max(1, cfg["steps_per_epoch"] // 4),
+        verbose=2,
+    )
+    export_serving_model(model, tft_out, label, fn_args.serving_model_dir)
+    os.makedirs(fn_args.model_run_dir, exist_ok=True)

@@ -1,0 +1,235 @@
+"""The retraining pipeline: ingest, validate, transform, search, train, evaluate, push.
+
+`create_pipeline(Settings)` builds the TFX pipeline from plain settings. The Airflow DAG passes
+those settings as JSON (its Params) to the node runner, which compiles this same pipeline in
+every task, so every node of one run sees the same definition.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+LOCAL = REPO / ".local"
+
+STRATEGIES = ("random", "bayesian", "hyperband", "grid")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything the pipeline depends on. Relative paths are relative to the repository."""
+
+    # data location and label
+    data: str = "data/penguins"
+    label: str = "species"
+    # where artifacts and metadata live
+    pipeline_name: str = "retrain"
+    pipeline_root: str = str(LOCAL / "pipeline_root")
+    metadata_path: str = str(LOCAL / "metadata.sqlite")
+    serving_dir: str = str(LOCAL / "serving")
+    # module settings
+    module_file: str = str(REPO / "pipelines" / "model_module.py")
+    epochs: int = 10
+    steps_per_epoch: int = 20
+    batch_size: int = 32
+    seed: int = 42
+    # thresholds
+    accuracy_threshold: float = 0.9
+    max_accuracy_drop: float = 0.02  # allowed drop against the baseline (change threshold)
+    # search settings
+    strategy: str = "random"
+    max_trials: int = 3
+    time_budget_min: float = 30.0
+    # Beam
+    beam_pipeline_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Settings:
+        """Settings from a JSON object (Airflow's Params). Unknown keys are an error."""
+        raw = json.loads(text) if text else {}
+        if not isinstance(raw, dict):
+            raise ValueError(f"settings must be a JSON object, got {type(raw).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {unknown}; known: {sorted(known)}")
+        if "beam_pipeline_args" in raw:
+            raw["beam_pipeline_args"] = tuple(raw["beam_pipeline_args"])
+        return cls(**raw).validated()
+
+    def validated(self) -> Settings:
+        problems = []
+        if not 0.0 <= self.accuracy_threshold <= 1.0:
+            problems.append(f"accuracy_threshold={self.accuracy_threshold} is not in [0, 1]")
+        if self.strategy not in STRATEGIES:
+            problems.append(f"strategy={self.strategy!r} is not one of {list(STRATEGIES)}")
+        if self.max_trials < 1:
+            problems.append(f"max_trials={self.max_trials} must be >= 1")
+        if self.time_budget_min <= 0:
+            problems.append(f"time_budget_min={self.time_budget_min} must be > 0")
+        if problems:
+            raise ValueError("invalid settings: " + "; ".join(problems))
+        return self
+
+    def path(self, value: str) -> str:
+        return str((REPO / value).resolve()) if not os.path.isabs(value) else value
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+def _is_tfrecord_dir(data_dir: str) -> bool:
+    names = os.listdir(data_dir)
+    return any(".tfrecord" in n or n.endswith(".gz") for n in names) and not any(
+        n.endswith(".csv") for n in names
+    )
+
+
+def _single_split(pattern: str):
+    """All files matching `pattern` form one input, which ExampleGen splits 2:1 train/eval."""
+    from tfx.proto import example_gen_pb2
+
+    return example_gen_pb2.Input(
+        splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)]
+    )
+
+
+def create_pipeline(s: Settings):
+    """The TFX pipeline for settings `s`. Imports TFX lazily: only the node runner calls this."""
+    import tensorflow_model_analysis as tfma
+    from tfx.components import (
+        CsvExampleGen,
+        Evaluator,
+        ExampleValidator,
+        ImportExampleGen,
+        Pusher,
+        SchemaGen,
+        StatisticsGen,
+        Trainer,
+        Transform,
+        Tuner,
+    )
+    from tfx.dsl.components.common import resolver
+    from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+        LatestBlessedModelStrategy,
+    )
+    from tfx.orchestration import metadata
+    from tfx.orchestration import pipeline as tfx_pipeline
+    from tfx.proto import pusher_pb2, trainer_pb2
+    from tfx.types import Channel, standard_artifacts
+
+    data = s.path(s.data)
+    if not os.path.isdir(data):
+        raise FileNotFoundError(f"data location {data} is not a directory")
+    module_file = s.path(s.module_file)
+    search = {
+        "label": s.label,
+        "epochs": s.epochs,
+        "steps_per_epoch": s.steps_per_epoch,
+        "batch_size": s.batch_size,
+        "seed": s.seed,
+        "strategy": s.strategy,
+        "max_trials": s.max_trials,
+        "time_budget_min": s.time_budget_min,
+    }
+
+    if _is_tfrecord_dir(data):
+        example_gen = ImportExampleGen(input_base=data, input_config=_single_split("*"))
+    else:
+        example_gen = CsvExampleGen(input_base=data, input_config=_single_split("*.csv"))
+    example_gen = example_gen.with_id("ExampleGen")
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = SchemaGen(statistics=statistics_gen.outputs["statistics"], infer_feature_shape=False)
+    example_validator = ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+    transform = Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        module_file=module_file,
+        custom_config={"label": s.label},
+    )
+    tuner = Tuner(
+        module_file=module_file,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        train_args=trainer_pb2.TrainArgs(num_steps=s.steps_per_epoch),
+        eval_args=trainer_pb2.EvalArgs(num_steps=max(1, s.steps_per_epoch // 4)),
+        custom_config=search,
+    )
+    trainer = Trainer(
+        module_file=module_file,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        hyperparameters=tuner.outputs["best_hyperparameters"],
+        train_args=trainer_pb2.TrainArgs(num_steps=s.steps_per_epoch),
+        eval_args=trainer_pb2.EvalArgs(num_steps=max(1, s.steps_per_epoch // 4)),
+        custom_config=search,
+    )
+    baseline = resolver.Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+    ).with_id("BaselineResolver")
+    accuracy = tfma.MetricConfig(
+        class_name="SparseCategoricalAccuracy",
+        threshold=tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": s.accuracy_threshold}),
+            change_threshold=tfma.GenericChangeThreshold(
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                absolute={"value": -s.max_accuracy_drop},
+            ),
+        ),
+    )
+    eval_config = tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name="serving_default",
+                prediction_key="probabilities",
+                label_key=f"{s.label}_xf",
+                preprocessing_function_names=["transform_features"],
+            )
+        ],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"),
+                                                 accuracy])],
+    )
+    evaluator = Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"],
+        eval_config=eval_config,
+    )
+    pusher = Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=s.path(s.serving_dir))
+        ),
+    )
+    components = [
+        example_gen,
+        statistics_gen,
+        schema_gen,
+        example_validator,
+        transform,
+        tuner,
+        trainer,
+        baseline,
+        evaluator,
+        pusher,
+    ]
+    return tfx_pipeline.Pipeline(
+        pipeline_name=s.pipeline_name,
+        pipeline_root=s.path(s.pipeline_root),
+        components=components,
+        enable_cache=True,
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(
+            s.path(s.metadata_path)
+        ),
+        beam_pipeline_args=list(s.beam_pipeline_args),
+    )
