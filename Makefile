@@ -95,16 +95,35 @@ test-airflow: $(AIRFLOW_ENV)/.synced
 test-pipeline: $(TFX_ENV)/.synced
 	$(TFX_ENV)/bin/python -m pytest tests/pipeline
 
-# Embedded defaults: SQLite for Airflow under .local/, the bundled data.
+# Embedded defaults: SQLite for Airflow and ML Metadata, everything under .local/, bundled data.
 export AIRFLOW_HOME ?= $(CURDIR)/.local/airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export RETRAIN_STATE_DIR ?= $(CURDIR)/.local
+GPU_SLOTS ?= 1
+AIRFLOW := $(AIRFLOW_ENV)/bin/airflow
+# Params for the run, as JSON (see dags/retrain.py), e.g. make run CONF='{"strategy": "bayesian"}'
+CONF ?= {}
 
 run: setup
-	mkdir -p "$$AIRFLOW_HOME"
-	$(AIRFLOW_ENV)/bin/airflow db migrate >"$$AIRFLOW_HOME/db-migrate.log" 2>&1 \
+	mkdir -p "$$AIRFLOW_HOME" "$$RETRAIN_STATE_DIR/logs"
+	$(AIRFLOW) db migrate >"$$AIRFLOW_HOME/db-migrate.log" 2>&1 \
 	  || { cat "$$AIRFLOW_HOME/db-migrate.log" >&2; exit 1; }
-	$(AIRFLOW_ENV)/bin/airflow dags test retrain
+	$(AIRFLOW) pools set gpu $(GPU_SLOTS) "GPU slots for Tuner and Trainer" >/dev/null
+	log="$$RETRAIN_STATE_DIR/logs/make-run-$$(date +%Y%m%dT%H%M%S).log"
+	echo "running DAG retrain with airflow dags test; full log: $$log"
+	status=0
+	$(AIRFLOW) dags test retrain -c '$(CONF)' >"$$log" 2>&1 || status=$$?
+	run_id=$$(grep -o "DagRun Finished: dag_id=retrain, [^ ]* run_id=[^,]*" "$$log" | sed 's/.*run_id=//' | tail -1)
+	grep -h "RETRAIN FAILED" "$$log" | sed 's/^.*RETRAIN FAILED/RETRAIN FAILED/' || true
+	[ -n "$$run_id" ] || { tail -40 "$$log"; echo "error: the DAG run did not finish; see $$log" >&2; exit 1; }
+	echo "== task states ($$run_id)"
+	$(AIRFLOW) tasks states-for-dag-run retrain "$$run_id" -o plain 2>/dev/null | awk '{print "  " $$0}'
+	echo "== pipeline"
+	$(TFX_ENV)/bin/python -m pipelines.summary --run-id "$$run_id" \
+	  --settings '{"metadata_path": "'"$$RETRAIN_STATE_DIR"'/metadata.sqlite"}' 2>/dev/null
+	grep -q "state=success" <(grep "DagRun Finished" "$$log" | tail -1) || { echo "DAG run failed; see $$log" >&2; exit 1; }
+	exit $$status
 
 clean:
 	rm -rf $(VENV) .local

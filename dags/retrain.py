@@ -1,37 +1,200 @@
-"""Retraining DAG (Airflow 3).
+"""Retraining DAGs (Airflow 3): every TFX pipeline node is one Airflow task.
 
-Thin wiring only: this file never imports TFX or TensorFlow. Every TFX step runs in the
-pipeline environment (Python 3.10) through that environment's own interpreter.
+Thin wiring only: this file never imports TFX or TensorFlow. Each node task runs
+`python -m pipelines.run_node --run-id <dag run id> --node <node id> --settings <params>` in the
+TFX environment, either through a warm executor (default: TFX imported once per DAG run) or in a
+fresh process. Nodes find their inputs in ML Metadata, so only ids cross from Airflow.
+
+- `retrain`: on a schedule (weekly by default; `RETRAIN_SCHEDULE`, e.g. "@daily" or "none").
+- `retrain_on_data`: whenever the data Asset is updated.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Asset, Param, dag, task
+from retrain_support import node_client
 
 REPO = Path(__file__).resolve().parent.parent
 # The pipeline environment's interpreter; `make setup` creates it at .venv/tfx.
 TFX_PYTHON = os.environ.get("RETRAIN_TFX_PYTHON", str(REPO / ".venv" / "tfx" / "bin" / "python"))
+# Where ML Metadata (SQLite), the pipeline root and pushed models live by default.
+STATE_DIR = Path(os.environ.get("RETRAIN_STATE_DIR", str(REPO / ".local")))
+DATA_URI = os.environ.get("RETRAIN_DATA_ASSET", (REPO / "data" / "penguins").as_uri())
+
+# The pipeline's nodes and their upstream nodes, as compiled from pipelines/retrain.py.
+# tests/airflow/test_topology.py fails if this drifts from the compiled TFX pipeline.
+NODES: dict[str, list[str]] = {
+    "ExampleGen": [],
+    "StatisticsGen": ["ExampleGen"],
+    "SchemaGen": ["StatisticsGen"],
+    "ExampleValidator": ["SchemaGen", "StatisticsGen"],
+    "Transform": ["ExampleGen", "SchemaGen"],
+    "Tuner": ["Transform"],
+    "Trainer": ["SchemaGen", "Transform", "Tuner"],
+    "BaselineResolver": [],
+    "Evaluator": ["BaselineResolver", "ExampleGen", "Trainer"],
+    "Pusher": ["Evaluator", "Trainer"],
+}
+GPU_NODES = {"Tuner", "Trainer"}
+GPU_POOL = os.environ.get("RETRAIN_GPU_POOL", "gpu")
+
+STRATEGIES = ["random", "bayesian", "hyperband", "grid"]
+PARAMS = {
+    "data": Param(
+        "data/penguins",
+        type="string",
+        minLength=1,
+        description="Folder of CSV (or TFRecord) files; relative paths are from the repository.",
+    ),
+    "label": Param("species", type="string", minLength=1, description="Label column."),
+    "accuracy_threshold": Param(
+        0.9, type="number", minimum=0, maximum=1, description="Evaluator's absolute accuracy bar."
+    ),
+    "strategy": Param("random", type="string", enum=STRATEGIES, description="Search strategy."),
+    "max_trials": Param(3, type="integer", minimum=1, description="Search trials."),
+    "time_budget_min": Param(
+        30, type="number", exclusiveMinimum=0, description="Search time budget in minutes."
+    ),
+    "epochs": Param(10, type="integer", minimum=1, description="Epochs per trial and training."),
+    "executor": Param(
+        "warm",
+        type="string",
+        enum=["warm", "process"],
+        description="warm: one TFX process per DAG run; process: a fresh process per node.",
+    ),
+}
+# Params that become pipeline settings (pipelines/retrain.py: Settings); the rest steer the DAG.
+SETTING_PARAMS = [
+    "data",
+    "label",
+    "accuracy_threshold",
+    "strategy",
+    "max_trials",
+    "time_budget_min",
+    "epochs",
+]
+
+log = logging.getLogger("retrain")
 
 
-@dag(
-    dag_id="retrain",
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["tfx", "nas"],
-    doc_md=__doc__,
+def pipeline_settings(params: dict) -> dict:
+    settings = {k: params[k] for k in SETTING_PARAMS}
+    settings.update(
+        pipeline_root=str(STATE_DIR / "pipeline_root"),
+        metadata_path=str(STATE_DIR / "metadata.sqlite"),
+        serving_dir=str(STATE_DIR / "serving"),
+    )
+    return settings
+
+
+def report_failure(context) -> None:
+    """One readable line: which node failed, in which run, and why."""
+    ti = context["ti"]
+    why = str(context.get("exception") or "unknown error").strip().splitlines()
+    log.error(
+        "RETRAIN FAILED: node %s of %s run %s (try %s): %s",
+        ti.task_id,
+        ti.dag_id,
+        ti.run_id,
+        ti.try_number,
+        why[-1] if why else "unknown error",
+    )
+
+
+DEFAULT_ARGS = {
+    "retries": int(os.environ.get("RETRAIN_RETRIES", "2")),
+    "retry_delay": timedelta(seconds=int(os.environ.get("RETRAIN_RETRY_DELAY_S", "30"))),
+    # Airflow 3.3: a float multiplier (True would mean 1.0, a constant delay).
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=30),
+    "on_failure_callback": report_failure,
+}
+
+
+def build_retrain_dag(dag_id: str, schedule, description: str):
+    @dag(
+        dag_id=dag_id,
+        schedule=schedule,
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        max_active_runs=1,
+        params=PARAMS,
+        default_args=DEFAULT_ARGS,
+        tags=["tfx", "nas", "retraining"],
+        description=description,
+        doc_md=__doc__,
+    )
+    def retrain():
+        @task(retries=0)
+        def check_params(params=None) -> dict:
+            """Fails the run before any node starts if the data cannot be used."""
+            settings = pipeline_settings(params)
+            data = Path(settings["data"])
+            data = data if data.is_absolute() else REPO / data
+            if not data.is_dir():
+                raise ValueError(f"param data: {data} is not a folder")
+            if not any(p.is_file() for p in data.iterdir()):
+                raise ValueError(f"param data: folder {data} holds no files")
+            if not Path(TFX_PYTHON).exists():
+                raise FileNotFoundError(
+                    f"TFX environment not found at {TFX_PYTHON}; run `make setup` "
+                    "or set RETRAIN_TFX_PYTHON"
+                )
+            return settings
+
+        @task
+        def start_executor(params=None, dag_run=None) -> str | None:
+            if params["executor"] != "warm":
+                return None
+            path = node_client.socket_path(dag_run.dag_id, dag_run.run_id)
+            node_client.start_executor(TFX_PYTHON, REPO, path)
+            return path
+
+        @task
+        def stop_executor(executor_socket: str | None) -> None:
+            if executor_socket:
+                node_client.stop_executor(executor_socket)
+
+        def node_task(node: str):
+            @task(task_id=node, pool=GPU_POOL if node in GPU_NODES else "default_pool")
+            def run(settings: dict, executor_socket: str | None, dag_run=None) -> dict:
+                argv = node_client.node_argv(dag_run.run_id, node, settings)
+                result = node_client.run_node(
+                    TFX_PYTHON, REPO, argv, socket=executor_socket, on_line=log.info
+                )
+                log.info("node %s: %s", node, result.get("state"))
+                return result
+
+            return run
+
+        settings = check_params()
+        executor = start_executor()
+        settings >> executor
+        tasks = {node: node_task(node)(settings, executor) for node in NODES}
+        for node, upstream in NODES.items():
+            for up in upstream:
+                tasks[up] >> tasks[node]
+        stop = stop_executor(executor).as_teardown(setups=executor)
+        for t in tasks.values():
+            t >> stop
+
+    return retrain()
+
+
+_schedule = os.environ.get("RETRAIN_SCHEDULE", "@weekly")
+retrain = build_retrain_dag(
+    "retrain",
+    None if _schedule.lower() == "none" else _schedule,
+    "Scheduled retraining: ingest, validate, transform, search, train, evaluate, push.",
 )
-def retrain():
-    @task.bash(cwd=str(REPO))
-    def check_pipeline_environment() -> str:
-        # Smallest real piece until the TFX pipeline lands: the pipeline environment imports.
-        return f"{TFX_PYTHON} -m pipelines.check_env"
-
-    check_pipeline_environment()
-
-
-retrain()
+retrain_on_data = build_retrain_dag(
+    "retrain_on_data",
+    [Asset(name="retrain_data", uri=DATA_URI)],
+    "Retraining whenever the data Asset is updated.",
+)

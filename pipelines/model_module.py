@@ -17,7 +17,7 @@ import os
 import tensorflow as tf
 import tensorflow_transform as tft
 
-# After tensorflow_transform: Keras 3 is a separate package and is unaffected by TF_USE_LEGACY_KERAS.
+# After tensorflow_transform: Keras 3 is its own package, unaffected by TF_USE_LEGACY_KERAS.
 import keras  # noqa: E402  isort: skip
 import keras_tuner  # noqa: E402  isort: skip
 from tfx_bsl.public import tfxio  # noqa: E402
@@ -103,7 +103,9 @@ def build_model(hp: keras_tuner.HyperParameters, spec: dict[str, int], n_classes
     outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
     model = keras.Model(inputs, outputs)
     model.compile(
-        optimizer=keras.optimizers.Adam(hp.Choice("learning_rate", [1e-2, 3e-3, 1e-3], default=1e-2)),
+        optimizer=keras.optimizers.Adam(
+            hp.Choice("learning_rate", [1e-2, 3e-3, 1e-3], default=1e-2)
+        ),
         loss="sparse_categorical_crossentropy",
         metrics=["sparse_categorical_accuracy"],
     )
@@ -150,7 +152,9 @@ def tuner_fn(fn_args):
     spec, n_classes = _feature_spec(tft_out, label), _n_classes(tft_out, label)
     strategy = cfg.get("strategy", "random")
     if strategy not in STRATEGIES:
-        raise ValueError(f"unknown search strategy {strategy!r}; choose one of {sorted(STRATEGIES)}")
+        raise ValueError(
+            f"unknown search strategy {strategy!r}; choose one of {sorted(STRATEGIES)}"
+        )
     kwargs = dict(
         hypermodel=lambda hp: build_model(hp, spec, n_classes),
         objective=keras_tuner.Objective("val_sparse_categorical_accuracy", "max"),

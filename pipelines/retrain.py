@@ -43,8 +43,9 @@ class Settings:
     strategy: str = "random"
     max_trials: int = 3
     time_budget_min: float = 30.0
-    # Beam
-    beam_pipeline_args: tuple[str, ...] = ("--direct_running_mode=in_memory",)
+    # Beam. Empty means Beam's local DirectRunner. Any non-empty list makes TFX build an sdist of
+    # itself for remote workers on every Beam node unless it names --setup_file/--extra_package.
+    beam_pipeline_args: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, text: str | None) -> Settings:
@@ -142,7 +143,9 @@ def create_pipeline(s: Settings):
         example_gen = CsvExampleGen(input_base=data, input_config=_single_split("*.csv"))
     example_gen = example_gen.with_id("ExampleGen")
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = SchemaGen(statistics=statistics_gen.outputs["statistics"], infer_feature_shape=False)
+    schema_gen = SchemaGen(
+        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=False
+    )
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
@@ -195,8 +198,9 @@ def create_pipeline(s: Settings):
             )
         ],
         slicing_specs=[tfma.SlicingSpec()],
-        metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"),
-                                                 accuracy])],
+        metrics_specs=[
+            tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"), accuracy])
+        ],
     )
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],

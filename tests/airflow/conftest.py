@@ -4,12 +4,29 @@ isolated AIRFLOW_HOME is set here, before any test module imports airflow."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
+TFX_PYTHON = os.environ.get("RETRAIN_TFX_PYTHON", str(REPO / ".venv" / "tfx" / "bin" / "python"))
 
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-test-")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+# As Airflow does for its DAG processor and workers: the DAGs folder is importable.
+sys.path.insert(0, str(DAGS))
+
+AIRFLOW = str(REPO / ".venv" / "airflow" / "bin" / "airflow")
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A migrated Airflow metadata database (SQLite) in this session's AIRFLOW_HOME."""
+    out = subprocess.run([AIRFLOW, "db", "migrate"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return os.environ["AIRFLOW_HOME"]

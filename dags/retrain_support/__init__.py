@@ -1,0 +1,1 @@
+"""Helpers for the retraining DAGs. Standard library only: no TFX, no TensorFlow."""

@@ -1,0 +1,143 @@
+"""Run exactly one node of the retraining pipeline for a pipeline run id.
+
+    python -m pipelines.run_node --run-id RUN_ID --node NODE_ID [--settings JSON]
+    python -m pipelines.run_node --topology [--settings JSON]
+
+This command line is the contract between the orchestrator and the pipeline: the Airflow task,
+the warm executor and a per-step container all run it. It compiles the pipeline, substitutes the
+run id, picks the node and launches it with TFX's portable Launcher, as LocalDagRunner does. The
+node's inputs are resolved from ML Metadata through the pipeline run context; nothing but ids
+crosses from the orchestrator.
+
+Exit status: 0 when the node's execution is COMPLETE or CACHED, 2 for bad arguments, 1 otherwise.
+The last line printed is `RESULT {json}` with the node, execution id and state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+from pipelines.retrain import Settings, create_pipeline
+
+log = logging.getLogger("run_node")
+
+_IR_CACHE: dict[str, bytes] = {}
+
+
+def _cache_key(settings: Settings) -> str:
+    module = Path(settings.path(settings.module_file))
+    digest = hashlib.sha256(module.read_bytes()).hexdigest() if module.exists() else "missing"
+    return settings.to_json() + digest
+
+
+def compile_pipeline(settings: Settings):
+    """The compiled pipeline IR (with the run id still a runtime parameter).
+
+    Compiling builds the user-module wheel, so the IR is cached per settings and module content:
+    a warm executor compiles once per run instead of once per node."""
+    from tfx.dsl.compiler import compiler
+    from tfx.proto.orchestration import pipeline_pb2
+
+    key = _cache_key(settings)
+    if key not in _IR_CACHE:
+        pipeline = create_pipeline(settings)
+        for component in pipeline.components:
+            # As LocalDagRunner.run does: packages the module file into a wheel under the root.
+            if hasattr(component, "_resolve_pip_dependencies"):
+                component._resolve_pip_dependencies(pipeline.pipeline_info.pipeline_root)
+        _IR_CACHE[key] = compiler.Compiler().compile(pipeline).SerializeToString()
+    ir = pipeline_pb2.Pipeline()
+    ir.ParseFromString(_IR_CACHE[key])
+    return ir
+
+
+def topology(settings: Settings) -> dict[str, list[str]]:
+    """Node id -> sorted upstream node ids, as compiled."""
+    ir = compile_pipeline(settings)
+    return {n.pipeline_node.node_info.id: sorted(n.pipeline_node.upstream_nodes) for n in ir.nodes}
+
+
+def run_node(settings: Settings, run_id: str, node_id: str) -> dict:
+    from ml_metadata.proto import metadata_store_pb2
+    from tfx.dsl.compiler import constants
+    from tfx.orchestration import metadata
+    from tfx.orchestration.local import runner_utils
+    from tfx.orchestration.portable import launcher, runtime_parameter_utils
+
+    ir = compile_pipeline(settings)
+    runtime_parameter_utils.substitute_runtime_parameter(
+        ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id}
+    )
+    nodes = {n.pipeline_node.node_info.id: n.pipeline_node for n in ir.nodes}
+    if node_id not in nodes:
+        raise KeyError(f"no node {node_id!r} in pipeline; nodes are {sorted(nodes)}")
+    node = nodes[node_id]
+    deployment = runner_utils.extract_local_deployment_config(ir)
+    conn = deployment.metadata_connection_config
+    connection_config = getattr(conn, conn.WhichOneof("connection_config"))
+    Path(settings.path(settings.metadata_path)).parent.mkdir(parents=True, exist_ok=True)
+
+    log.info("node %s: launching for pipeline run %s", node_id, run_id)
+    info = launcher.Launcher(
+        pipeline_node=node,
+        mlmd_connection=metadata.Metadata(connection_config),
+        pipeline_info=ir.pipeline_info,
+        pipeline_runtime_spec=ir.runtime_spec,
+        executor_spec=runner_utils.extract_executor_spec(deployment, node_id),
+        custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment, node_id),
+    ).launch()
+
+    result = {"node": node_id, "run_id": run_id, "execution_id": None, "state": "NOT_RUN"}
+    if info is not None and info.execution_id:
+        with metadata.Metadata(connection_config) as m:
+            [execution] = m.store.get_executions_by_id([info.execution_id])
+        state = metadata_store_pb2.Execution.State.Name(execution.last_known_state)
+        result.update(execution_id=info.execution_id, state=state)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.run_node", description=__doc__)
+    parser.add_argument("--run-id", help="pipeline run id (the Airflow dag run id)")
+    parser.add_argument("--node", help="pipeline node id, e.g. Transform")
+    parser.add_argument("--settings", help="pipeline settings as a JSON object")
+    parser.add_argument("--topology", action="store_true", help="print node -> upstream as JSON")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    try:
+        settings = Settings.from_json(args.settings)
+    except (ValueError, TypeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.topology:
+        print(json.dumps(topology(settings), sort_keys=True))
+        return 0
+    if not args.run_id or not args.node:
+        parser.print_usage(sys.stderr)
+        print("error: --run-id and --node are required (or --topology)", file=sys.stderr)
+        return 2
+    try:
+        result = run_node(settings, args.run_id, args.node)
+    except KeyError as e:
+        print(f"error: {e.args[0]}", file=sys.stderr)
+        return 2
+    ok = result["state"] in ("COMPLETE", "CACHED")
+    if not ok:
+        print(
+            f"error: node {args.node} did not run (state {result['state']}): its inputs were not "
+            f"found in ML Metadata for pipeline run {args.run_id}; run its upstream nodes first",
+            file=sys.stderr,
+        )
+    print("RESULT " + json.dumps(result, sort_keys=True), flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""What a pipeline run did, read from ML Metadata.
+
+    python -m pipelines.summary --run-id RUN_ID [--settings JSON] [--json]
+
+Prints each node's last execution state in that run, the Evaluator's accuracy and blessing, and
+where the Pusher put the model. Imports only ML Metadata and TensorFlow's file reader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from pipelines.retrain import Settings
+
+
+def _value(proto_value):
+    return (
+        getattr(proto_value, proto_value.WhichOneof("value"))
+        if proto_value.WhichOneof("value")
+        else None
+    )
+
+
+def run_summary(settings: Settings, run_id: str) -> dict:
+    from ml_metadata import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    path = settings.path(settings.metadata_path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no ML Metadata store at {path}")
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = path
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    store = metadata_store.MetadataStore(config)
+
+    run_ctx = store.get_context_by_type_and_name("pipeline_run", run_id)
+    if run_ctx is None:
+        raise KeyError(f"no pipeline run {run_id!r} in {path}")
+    nodes: dict[str, dict] = {}
+    executions = sorted(store.get_executions_by_context(run_ctx.id), key=lambda e: e.id)
+    types = {t.id: t.name for t in store.get_execution_types()}
+    node_type = store.get_context_type("node").id
+    out_artifacts: dict[str, list] = {}
+    for ex in executions:
+        node_ctx = [c for c in store.get_contexts_by_execution(ex.id) if c.type_id == node_type]
+        node = node_ctx[0].name.split(".")[-1] if node_ctx else types.get(ex.type_id, "?")
+        state = metadata_store_pb2.Execution.State.Name(ex.last_known_state)
+        nodes[node] = {"execution_id": ex.id, "state": state}
+        events = store.get_events_by_execution_ids([ex.id])
+        ids = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
+        out_artifacts[node] = store.get_artifacts_by_id(ids) if ids else []
+
+    summary: dict = {
+        "run_id": run_id,
+        "nodes": nodes,
+        "accuracy": None,
+        "blessed": None,
+        "pushed_to": None,
+    }
+    for a in out_artifacts.get("Evaluator", []):
+        if "blessed" in a.custom_properties:
+            summary["blessed"] = bool(a.custom_properties["blessed"].int_value)
+        elif a.uri and os.path.isdir(a.uri):
+            summary["accuracy"] = _accuracy(a.uri)
+    for a in out_artifacts.get("Pusher", []):
+        if "pushed" in a.custom_properties:
+            pushed = bool(a.custom_properties["pushed"].int_value)
+            dest = a.custom_properties.get("pushed_destination")
+            summary["pushed_to"] = dest.string_value if pushed and dest else None
+    return summary
+
+
+def _accuracy(eval_uri: str) -> float | None:
+    """SparseCategoricalAccuracy of the candidate model on the overall slice."""
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_metrics(eval_uri)
+    for per_slice in result:
+        if per_slice.slice_key.single_slice_keys:
+            continue
+        for key_and_value in per_slice.metric_keys_and_values:
+            key = key_and_value.key
+            if (
+                key.name == "sparse_categorical_accuracy"
+                and not key.is_diff
+                and (not key.model_name or key.model_name == "candidate")
+            ):
+                return round(key_and_value.value.double_value.value, 4)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.summary")
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--settings", help="pipeline settings as a JSON object")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    try:
+        s = run_summary(Settings.from_json(args.settings), args.run_id)
+    except (KeyError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(s, sort_keys=True))
+        return 0
+    print(f"pipeline run {s['run_id']}")
+    for node, info in s["nodes"].items():
+        print(f"  {node:<18} {info['state']:<9} (execution {info['execution_id']})")
+    verdict = {True: "BLESSED", False: "NOT BLESSED", None: "not evaluated"}[s["blessed"]]
+    print(f"Evaluator: accuracy {s['accuracy']}  {verdict}")
+    print(f"Model pushed to: {s['pushed_to'] or 'nowhere (not pushed)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
