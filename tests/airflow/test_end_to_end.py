@@ -1,0 +1,99 @@
+"""The retraining DAG end to end through real Airflow (`airflow dags test`), real TFX components and
+a real ML Metadata store, on a small sample of the bundled penguins. Then a second run on the same
+data: the data nodes are CACHED."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from tests.airflow.conftest import AIRFLOW, REPO, TFX_PYTHON
+
+DATA_NODES = ["ExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform"]
+FINISHED = re.compile(r"DagRun Finished: dag_id=retrain, .*? run_id=([^,]+),.*? state=(\w+)")
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """Every second row of penguins (172 rows), missing values included."""
+    folder = tmp_path_factory.mktemp("penguins")
+    with open(REPO / "data" / "penguins" / "penguins.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    with open(folder / "penguins.csv", "w", newline="") as f:
+        csv.writer(f).writerows([rows[0], *rows[1::2]])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def state_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("state")
+
+
+def dag_test(conf: dict, state_dir) -> tuple[str, str, str]:
+    env = dict(os.environ, RETRAIN_STATE_DIR=str(state_dir))
+    out = subprocess.run(
+        [AIRFLOW, "dags", "test", "retrain", "-c", json.dumps(conf)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    log = out.stdout + out.stderr
+    found = FINISHED.findall(log)
+    assert found, f"the DAG run did not finish:\n{log[-5000:]}"
+    run_id, state = found[-1]
+    return run_id, state, log
+
+
+def summary(run_id: str, state_dir) -> dict:
+    settings = json.dumps({"metadata_path": str(state_dir / "metadata.sqlite")})
+    out = subprocess.run(
+        [
+            TFX_PYTHON,
+            "-m",
+            "pipelines.summary",
+            "--run-id",
+            run_id,
+            "--settings",
+            settings,
+            "--json",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def first_run(airflow_db, sample, state_dir):
+    conf = {"data": str(sample), "epochs": 5, "max_trials": 1}
+    run_id, state, log = dag_test(conf, state_dir)
+    assert state == "success", log[-5000:]
+    return run_id, conf
+
+
+def test_dag_run_blesses_and_pushes_a_model(first_run, state_dir):
+    run_id, _ = first_run
+    s = summary(run_id, state_dir)
+    assert set(s["nodes"]) >= {*DATA_NODES, "Tuner", "Trainer", "Evaluator", "Pusher"}
+    assert all(n["state"] in ("COMPLETE", "CACHED") for n in s["nodes"].values()), s["nodes"]
+    assert s["blessed"] is True, s
+    assert s["accuracy"] >= 0.9
+    assert s["pushed_to"] and os.path.isdir(s["pushed_to"])
+    assert os.path.exists(os.path.join(s["pushed_to"], "saved_model.pb"))
+
+
+def test_second_run_on_same_data_caches_the_data_nodes(first_run, state_dir):
+    _, conf = first_run
+    run_id, state, log = dag_test(conf, state_dir)
+    assert state == "success", log[-5000:]
+    nodes = summary(run_id, state_dir)["nodes"]
+    assert {n: nodes[n]["state"] for n in DATA_NODES} == dict.fromkeys(DATA_NODES, "CACHED")

@@ -1,0 +1,75 @@
+"""preprocessing_fn on real tf.Transform (Beam, in memory): missing values and unseen categories."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+tft_beam = pytest.importorskip("tensorflow_transform.beam")
+
+from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils  # noqa: E402
+
+from pipelines import model_module  # noqa: E402
+
+RAW_SPEC = {
+    "bill_length_mm": tf.io.VarLenFeature(tf.float32),
+    "body_mass_g": tf.io.VarLenFeature(tf.int64),
+    "island": tf.io.VarLenFeature(tf.string),
+    "sex": tf.io.VarLenFeature(tf.string),
+    "species": tf.io.VarLenFeature(tf.string),
+}
+
+
+def row(bill, mass, island, sex, species):
+    return {
+        "bill_length_mm": [] if bill is None else [bill],
+        "body_mass_g": [] if mass is None else [mass],
+        "island": [island],
+        "sex": [] if sex is None else [sex],
+        "species": [species],
+    }
+
+
+TRAIN = [
+    row(39.1, 3750, b"Torgersen", b"male", b"Adelie"),
+    row(46.5, 4500, b"Dream", b"female", b"Chinstrap"),
+    row(None, None, b"Biscoe", None, b"Gentoo"),  # missing bill length, mass and sex
+    row(49.9, 5400, b"Biscoe", b"male", b"Gentoo"),
+]
+NEW = [
+    row(None, 4100, b"Torgersen", None, b"Adelie"),  # missing bill length and sex
+    row(41.0, 3900, b"Atlantis", b"female", b"Adelie"),  # an island never seen
+]
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory):
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(RAW_SPEC))
+    with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft"))):
+        transform_fn = (TRAIN, metadata) | tft_beam.AnalyzeDataset(
+            lambda inputs: model_module.preprocessing_fn(inputs, {"label": "species"})
+        )
+        (rows, _) = ((NEW, metadata), transform_fn) | tft_beam.TransformDataset()
+    return rows
+
+
+def test_missing_values_leave_no_nan(transformed):
+    missing = transformed[0]
+    for name, value in missing.items():
+        values = value.tolist() if hasattr(value, "tolist") else value
+        values = values if isinstance(values, list) else [values]
+        assert not any(isinstance(v, float) and math.isnan(v) for v in values), name
+    # a missing bill length becomes the training mean, i.e. z-score 0
+    assert abs(float(missing["bill_length_mm_xf"][0])) < 1e-5
+
+
+def test_unseen_island_maps_to_the_oov_bucket(transformed):
+    known_islands = 3  # Torgersen, Dream, Biscoe
+    assert int(transformed[1]["island_xf"][0]) == known_islands  # first OOV id
+    assert int(transformed[0]["island_xf"][0]) < known_islands
+
+
+def test_label_becomes_a_class_index(transformed):
+    assert {int(r["species_xf"][0]) for r in transformed} <= {0, 1, 2}
