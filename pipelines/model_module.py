@@ -13,6 +13,7 @@ Keras 2 and Keras 3 live side by side here:
 from __future__ import annotations
 
 import os
+import time
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -141,6 +142,25 @@ STRATEGIES = {
 }
 
 
+_BUDGETS: dict[str, tuple[float, object]] = {}  # key -> (deadline, oracle)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Ends the search once its time budget is spent: the running trial stops after its epoch
+    and no new trial starts. Holds only a key, because KerasTuner deep-copies callbacks."""
+
+    def __init__(self, key: str):
+        super().__init__()
+        self.key = key
+
+    def on_epoch_end(self, epoch, logs=None):
+        deadline, oracle = _BUDGETS[self.key]
+        if time.monotonic() > deadline:
+            print(f"search time budget spent; stopping after {len(oracle.trials)} trial(s)")
+            self.model.stop_training = True
+            oracle.max_trials = len(oracle.trials)
+
+
 def tuner_fn(fn_args):
     """Stock KerasTuner search, until the NAS component replaces it."""
     from tfx.components.tuner.component import TunerFnResult
@@ -167,6 +187,8 @@ def tuner_fn(fn_args):
     else:
         kwargs["max_trials"] = cfg.get("max_trials", 3)
     tuner = STRATEGIES[strategy](**kwargs)
+    budget_key = fn_args.working_dir
+    _BUDGETS[budget_key] = (time.monotonic() + 60 * cfg.get("time_budget_min", 30), tuner.oracle)
     train = _dataset(fn_args, fn_args.train_files, tft_out, label, cfg["batch_size"])
     evalu = _dataset(fn_args, fn_args.eval_files, tft_out, label, cfg["batch_size"])
     return TunerFnResult(
@@ -178,6 +200,7 @@ def tuner_fn(fn_args):
             "steps_per_epoch": cfg["steps_per_epoch"],
             "validation_steps": max(1, cfg["steps_per_epoch"] // 4),
             "verbose": 2,
+            "callbacks": [TimeBudget(budget_key)],
         },
     )
 

@@ -1,0 +1,23 @@
+"""Runs the retraining pipeline with TFX's own LocalDagRunner (one process). TFX environment.
+
+python bench/local_runner.py STATE_DIR
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+t0 = time.monotonic()
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # noqa: E402
+
+from pipelines.retrain import Settings, create_pipeline  # noqa: E402
+
+state = sys.argv[1]
+settings = Settings(
+    pipeline_root=f"{state}/pipeline_root",
+    metadata_path=f"{state}/metadata.sqlite",
+    serving_dir=f"{state}/serving",
+)
+LocalDagRunner().run(create_pipeline(settings))
+print(f"LOCAL_DAG_RUNNER_SECONDS {time.monotonic() - t0:.1f}")
