@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import subprocess
@@ -51,7 +52,7 @@ def main() -> None:
     local_s = timed(
         [str(TFX_PYTHON), "bench/local_runner.py", str(work / "local")], env, work / "local.log"
     )
-    conf = '{"executor": "%s"}' % args.executor
+    conf = json.dumps({"executor": args.executor})
     dag_s = timed([str(AIRFLOW), "dags", "test", "retrain", "-c", conf], env, work / "dag.log")
     ratio = dag_s / local_s
     line = (
