@@ -83,7 +83,7 @@ lint: $(AIRFLOW_ENV)/.synced
 
 # Each tree's tests run in the environment they belong to; both run, and either failing fails.
 test: setup
-	status=0
+	@status=0
 	$(MAKE) --no-print-directory lint || status=1
 	$(MAKE) --no-print-directory test-airflow || status=1
 	$(MAKE) --no-print-directory test-pipeline || status=1
@@ -106,7 +106,7 @@ AIRFLOW := $(AIRFLOW_ENV)/bin/airflow
 CONF ?= {}
 
 run: setup
-	mkdir -p "$$AIRFLOW_HOME" "$$RETRAIN_STATE_DIR/logs"
+	@mkdir -p "$$AIRFLOW_HOME" "$$RETRAIN_STATE_DIR/logs"
 	$(AIRFLOW) db migrate >"$$AIRFLOW_HOME/db-migrate.log" 2>&1 \
 	  || { cat "$$AIRFLOW_HOME/db-migrate.log" >&2; exit 1; }
 	$(AIRFLOW) pools set gpu $(GPU_SLOTS) "GPU slots for Tuner and Trainer" >/dev/null
@@ -114,11 +114,11 @@ run: setup
 	echo "running DAG retrain with airflow dags test; full log: $$log"
 	status=0
 	$(AIRFLOW) dags test retrain -c '$(CONF)' >"$$log" 2>&1 || status=$$?
-	run_id=$$(grep -o "DagRun Finished: dag_id=retrain, [^ ]* run_id=[^,]*" "$$log" | sed 's/.*run_id=//' | tail -1)
+	run_id=$$(sed -n 's/.*DagRun Finished: dag_id=retrain, .* run_id=\([^,]*\),.*/\1/p' "$$log" | tail -1)
 	grep -h "RETRAIN FAILED" "$$log" | sed 's/^.*RETRAIN FAILED/RETRAIN FAILED/' || true
 	[ -n "$$run_id" ] || { tail -40 "$$log"; echo "error: the DAG run did not finish; see $$log" >&2; exit 1; }
 	echo "== task states ($$run_id)"
-	$(AIRFLOW) tasks states-for-dag-run retrain "$$run_id" -o plain 2>/dev/null | awk '{print "  " $$0}'
+	$(AIRFLOW) tasks states-for-dag-run retrain "$$run_id" -o plain 2>/dev/null | awk '{printf "  %-18s %s\n", $$3, $$4}'
 	echo "== pipeline"
 	$(TFX_ENV)/bin/python -m pipelines.summary --run-id "$$run_id" \
 	  --settings '{"metadata_path": "'"$$RETRAIN_STATE_DIR"'/metadata.sqlite"}' 2>/dev/null
