@@ -1,0 +1,82 @@
+"""The pipeline definition and the node runner's command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pipelines.retrain import REPO, Settings, create_pipeline
+
+
+def settings(tmp_path, **kw) -> Settings:
+    return Settings(
+        pipeline_root=str(tmp_path / "root"), metadata_path=str(tmp_path / "m.sqlite"), **kw
+    )
+
+
+def components(pipeline) -> dict[str, str]:
+    return {c.id: type(c).__name__ for c in pipeline.components}
+
+
+def test_csv_folder_uses_csv_example_gen(tmp_path):
+    p = create_pipeline(settings(tmp_path))
+    assert components(p)["ExampleGen"] == "CsvExampleGen"
+    assert set(components(p)) == {
+        "ExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform",
+        "Tuner", "Trainer", "BaselineResolver", "Evaluator", "Pusher",
+    }  # fmt: skip
+    assert p.enable_cache
+
+
+def test_tfrecord_folder_uses_import_example_gen(tmp_path):
+    data = tmp_path / "records"
+    data.mkdir()
+    (data / "part-0.tfrecord.gz").write_bytes(b"")
+    p = create_pipeline(settings(tmp_path, data=str(data)))
+    assert components(p)["ExampleGen"] == "ImportExampleGen"
+
+
+def test_thresholds_reach_the_evaluator(tmp_path):
+    p = create_pipeline(settings(tmp_path, accuracy_threshold=0.75, max_accuracy_drop=0.05))
+    evaluator = next(c for c in p.components if c.id == "Evaluator")
+    config = evaluator.exec_properties["eval_config"]
+    text = config if isinstance(config, str) else json.dumps(str(config))
+    assert "0.75" in text and "-0.05" in text
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"accuracy_threshold": 2}, "accuracy_threshold"),
+        ({"strategy": "annealing"}, "strategy"),
+        ({"max_trials": 0}, "max_trials"),
+        ({"colour": "blue"}, "unknown setting"),
+    ],
+)
+def test_bad_settings_are_named(bad, message):
+    with pytest.raises(ValueError, match=message):
+        Settings.from_json(json.dumps(bad))
+
+
+def test_node_runner_refuses_bad_settings_with_status_2():
+    out = subprocess.run(
+        [sys.executable, "-m", "pipelines.run_node", "--run-id", "r", "--node", "Transform",
+         "--settings", '{"max_trials": 0}'],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "max_trials" in out.stderr
+
+
+def test_node_runner_names_an_unknown_node(tmp_path):
+    s = json.dumps({"pipeline_root": str(tmp_path / "r"), "metadata_path": str(tmp_path / "m")})
+    out = subprocess.run(
+        [sys.executable, "-m", "pipelines.run_node", "--run-id", "r", "--node", "Nope",
+         "--settings", s],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "no node 'Nope'" in out.stderr and "Transform" in out.stderr
