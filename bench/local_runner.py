@@ -17,7 +17,6 @@ state = sys.argv[1]
 settings = Settings(
     pipeline_root=f"{state}/pipeline_root",
     metadata_path=f"{state}/metadata.sqlite",
-    serving_dir=f"{state}/serving",
 )
 LocalDagRunner().run(create_pipeline(settings))
 print(f"LOCAL_DAG_RUNNER_SECONDS {time.monotonic() - t0:.1f}")

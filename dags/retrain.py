@@ -11,6 +11,7 @@ fresh process. Nodes find their inputs in ML Metadata, so only ids cross from Ai
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from datetime import timedelta
@@ -39,7 +40,7 @@ NODES: dict[str, list[str]] = {
     "Trainer": ["SchemaGen", "Transform", "Tuner"],
     "BaselineResolver": [],
     "Evaluator": ["BaselineResolver", "ExampleGen", "Trainer"],
-    "Pusher": ["Evaluator", "Trainer"],
+    "Pusher": ["BaselineResolver", "Evaluator", "ExampleGen", "Trainer", "Transform", "Tuner"],
 }
 GPU_NODES = {"Tuner", "Trainer"}
 GPU_POOL = os.environ.get("RETRAIN_GPU_POOL", "gpu")
@@ -83,13 +84,17 @@ SETTING_PARAMS = [
 log = logging.getLogger("retrain")
 
 
-def pipeline_settings(params: dict) -> dict:
+def pipeline_settings(params: dict, dag_id: str = "", run_id: str = "") -> dict:
+    """Pipeline settings for one run: the Params, the deployment's paths, and
+    RETRAIN_SETTINGS (a JSON object of further pipeline settings, set by operators, not users)."""
     settings = {k: params[k] for k in SETTING_PARAMS}
     settings.update(
         pipeline_root=str(STATE_DIR / "pipeline_root"),
         metadata_path=str(STATE_DIR / "metadata.sqlite"),
-        serving_dir=str(STATE_DIR / "serving"),
+        mlflow_tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", ""),
+        lineage={"airflow_dag_id": dag_id, "airflow_run_id": run_id},
     )
+    settings.update(json.loads(os.environ.get("RETRAIN_SETTINGS") or "{}"))
     return settings
 
 
@@ -132,9 +137,9 @@ def build_retrain_dag(dag_id: str, schedule, description: str):
     )
     def retrain():
         @task(retries=0)
-        def check_params(params=None) -> dict:
+        def check_params(params=None, dag_run=None) -> dict:
             """Fails the run before any node starts if the data cannot be used."""
-            settings = pipeline_settings(params)
+            settings = pipeline_settings(params, dag_run.dag_id, dag_run.run_id)
             data = Path(settings["data"])
             data = data if data.is_absolute() else REPO / data
             if not data.is_dir():

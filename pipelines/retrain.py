@@ -29,7 +29,6 @@ class Settings:
     pipeline_name: str = "retrain"
     pipeline_root: str = str(LOCAL / "pipeline_root")
     metadata_path: str = str(LOCAL / "metadata.sqlite")
-    serving_dir: str = str(LOCAL / "serving")
     # module settings
     module_file: str = str(REPO / "pipelines" / "model_module.py")
     epochs: int = 10
@@ -43,6 +42,12 @@ class Settings:
     strategy: str = "random"
     max_trials: int = 3
     time_budget_min: float = 30.0
+    # MLflow registry. Empty tracking URI: $MLFLOW_TRACKING_URI, else an SQLite store beside the
+    # ML Metadata file (never MLflow's own default, mlflow.db in the current directory).
+    registered_model_name: str = "penguin_classifier"
+    mlflow_tracking_uri: str = ""
+    # Extra lineage tags for the registered version, e.g. the Airflow dag_id and run_id.
+    lineage: dict = dataclasses.field(default_factory=dict)
     # Beam. Empty means Beam's local DirectRunner. Any non-empty list makes TFX build an sdist of
     # itself for remote workers on every Beam node unless it names --setup_file/--extra_package.
     beam_pipeline_args: tuple[str, ...] = ()
@@ -78,6 +83,14 @@ class Settings:
     def path(self, value: str) -> str:
         return str((REPO / value).resolve()) if not os.path.isabs(value) else value
 
+    def tracking(self) -> tuple[str, str]:
+        """(tracking URI, local artifact location or "" for a tracking server)."""
+        uri = self.mlflow_tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")
+        if uri:
+            return uri, ""
+        state = Path(self.path(self.metadata_path)).parent
+        return f"sqlite:///{state / 'mlflow.db'}", str(state / "mlartifacts")
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
@@ -106,7 +119,6 @@ def create_pipeline(s: Settings):
         Evaluator,
         ExampleValidator,
         ImportExampleGen,
-        Pusher,
         SchemaGen,
         StatisticsGen,
         Trainer,
@@ -114,13 +126,13 @@ def create_pipeline(s: Settings):
         Tuner,
     )
     from tfx.dsl.components.common import resolver
-    from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
-        LatestBlessedModelStrategy,
-    )
     from tfx.orchestration import metadata
     from tfx.orchestration import pipeline as tfx_pipeline
-    from tfx.proto import pusher_pb2, trainer_pb2
+    from tfx.proto import trainer_pb2
     from tfx.types import Channel, standard_artifacts
+
+    from components.mlflow_pusher.champion import ChampionModelStrategy
+    from components.mlflow_pusher.component import MlflowPusher
 
     data = s.path(s.data)
     if not os.path.isdir(data):
@@ -173,10 +185,12 @@ def create_pipeline(s: Settings):
         eval_args=trainer_pb2.EvalArgs(num_steps=max(1, s.steps_per_epoch // 4)),
         custom_config=search,
     )
+    tracking_uri, artifact_location = s.tracking()
+    # The baseline is the registry's @champion, mapped back to its ML Metadata Model artifact.
     baseline = resolver.Resolver(
-        strategy_class=LatestBlessedModelStrategy,
+        strategy_class=ChampionModelStrategy,
+        config={"registered_model_name": s.registered_model_name, "tracking_uri": tracking_uri},
         model=Channel(type=standard_artifacts.Model),
-        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
     ).with_id("BaselineResolver")
     accuracy = tfma.MetricConfig(
         class_name="SparseCategoricalAccuracy",
@@ -208,13 +222,20 @@ def create_pipeline(s: Settings):
         baseline_model=baseline.outputs["model"],
         eval_config=eval_config,
     )
-    pusher = Pusher(
+    pusher = MlflowPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
-        push_destination=pusher_pb2.PushDestination(
-            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=s.path(s.serving_dir))
-        ),
-    )
+        evaluation=evaluator.outputs["evaluation"],
+        transform_graph=transform.outputs["transform_graph"],
+        examples=example_gen.outputs["examples"],
+        hyperparameters=tuner.outputs["best_hyperparameters"],
+        baseline_model=baseline.outputs["model"],
+        registered_model_name=s.registered_model_name,
+        tracking_uri=tracking_uri,
+        artifact_location=artifact_location,
+        lineage=json.dumps(s.lineage, sort_keys=True),
+        label=s.label,
+    ).with_id("Pusher")
     components = [
         example_gen,
         statistics_gen,

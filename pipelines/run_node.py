@@ -1,6 +1,6 @@
 """Run exactly one node of the retraining pipeline for a pipeline run id.
 
-    python -m pipelines.run_node --run-id RUN_ID --node NODE_ID [--settings JSON]
+    python -m pipelines.run_node --run-id RUN_ID --node NODE_ID [--settings JSON] [--no-cache]
     python -m pipelines.run_node --topology [--settings JSON]
 
 This command line is the contract between the orchestrator and the pipeline: the Airflow task,
@@ -62,7 +62,7 @@ def topology(settings: Settings) -> dict[str, list[str]]:
     return {n.pipeline_node.node_info.id: sorted(n.pipeline_node.upstream_nodes) for n in ir.nodes}
 
 
-def run_node(settings: Settings, run_id: str, node_id: str) -> dict:
+def run_node(settings: Settings, run_id: str, node_id: str, use_cache: bool = True) -> dict:
     from ml_metadata.proto import metadata_store_pb2
     from tfx.dsl.compiler import constants
     from tfx.orchestration import metadata
@@ -77,6 +77,8 @@ def run_node(settings: Settings, run_id: str, node_id: str) -> dict:
     if node_id not in nodes:
         raise KeyError(f"no node {node_id!r} in pipeline; nodes are {sorted(nodes)}")
     node = nodes[node_id]
+    if not use_cache:
+        node.execution_options.caching_options.enable_cache = False
     deployment = runner_utils.extract_local_deployment_config(ir)
     conn = deployment.metadata_connection_config
     connection_config = getattr(conn, conn.WhichOneof("connection_config"))
@@ -107,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--node", help="pipeline node id, e.g. Transform")
     parser.add_argument("--settings", help="pipeline settings as a JSON object")
     parser.add_argument("--topology", action="store_true", help="print node -> upstream as JSON")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="run the executor even if a cached result exists"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
@@ -124,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --run-id and --node are required (or --topology)", file=sys.stderr)
         return 2
     try:
-        result = run_node(settings, args.run_id, args.node)
+        result = run_node(settings, args.run_id, args.node, use_cache=not args.no_cache)
     except KeyError as e:
         print(f"error: {e.args[0]}", file=sys.stderr)
         return 2

@@ -3,7 +3,7 @@
     python -m pipelines.summary --run-id RUN_ID [--settings JSON] [--json]
 
 Prints each node's last execution state in that run, the Evaluator's accuracy and blessing, and
-where the Pusher put the model. Imports only ML Metadata and TensorFlow's file reader.
+the MLflow registered model's name, version and aliases.
 """
 
 from __future__ import annotations
@@ -70,7 +70,25 @@ def run_summary(settings: Settings, run_id: str) -> dict:
             pushed = bool(a.custom_properties["pushed"].int_value)
             dest = a.custom_properties.get("pushed_destination")
             summary["pushed_to"] = dest.string_value if pushed and dest else None
+    summary["registered"] = _registered(settings, summary["pushed_to"])
     return summary
+
+
+def _registered(settings: Settings, destination: str | None) -> dict | None:
+    """Name, version and current aliases of the version this run registered."""
+    if not destination or not destination.startswith("models:/"):
+        return None
+    from mlflow import MlflowClient
+
+    name, version = destination[len("models:/") :].rsplit("/", 1)
+    uri, _ = settings.tracking()
+    aliases = MlflowClient(uri, registry_uri=uri).get_registered_model(name).aliases
+    return {
+        "name": name,
+        "version": int(version),
+        "aliases": sorted(a for a, v in aliases.items() if str(v) == version),
+        "tracking_uri": uri,
+    }
 
 
 def _accuracy(eval_uri: str) -> float | None:
@@ -111,7 +129,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {node:<18} {info['state']:<9} (execution {info['execution_id']})")
     verdict = {True: "BLESSED", False: "NOT BLESSED", None: "not evaluated"}[s["blessed"]]
     print(f"Evaluator: accuracy {s['accuracy']}  {verdict}")
-    print(f"Model pushed to: {s['pushed_to'] or 'nowhere (not pushed)'}")
+    reg = s["registered"]
+    if reg:
+        aliases = ", ".join("@" + a for a in reg["aliases"]) or "no aliases"
+        where = reg["tracking_uri"]
+        print(f"Registered: {reg['name']} version {reg['version']} ({aliases}) in {where}")
+    else:
+        print("Registered: nothing (the model was not blessed)")
     return 0
 
 

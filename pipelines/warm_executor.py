@@ -33,6 +33,7 @@ def preload() -> None:
     """Import what the nodes need, once. This is the cost a fresh process pays per node."""
     import keras  # noqa: F401
     import keras_tuner  # noqa: F401
+    import mlflow  # noqa: F401
     import tensorflow_data_validation  # noqa: F401
     import tensorflow_model_analysis  # noqa: F401
     import tensorflow_transform  # noqa: F401

@@ -87,8 +87,8 @@ def test_dag_run_blesses_and_pushes_a_model(first_run, state_dir):
     assert all(n["state"] in ("COMPLETE", "CACHED") for n in s["nodes"].values()), s["nodes"]
     assert s["blessed"] is True, s
     assert s["accuracy"] >= 0.9
-    assert s["pushed_to"] and os.path.isdir(s["pushed_to"])
-    assert os.path.exists(os.path.join(s["pushed_to"], "saved_model.pb"))
+    assert s["pushed_to"] == "models:/penguin_classifier/1"
+    assert (state_dir / "mlflow.db").exists(), "no embedded MLflow store beside ML Metadata"
 
 
 def test_second_run_on_same_data_caches_the_data_nodes(first_run, state_dir):

@@ -1,0 +1,74 @@
+"""MlflowPusher component spec: what goes in and out, and which executor runs it."""
+
+from __future__ import annotations
+
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+from components.mlflow_pusher import executor
+
+
+class MlflowPusherSpec(ComponentSpec):
+    PARAMETERS = {
+        "registered_model_name": ExecutionParameter(type=str),
+        "tracking_uri": ExecutionParameter(type=str),
+        # Where a local (SQLite) tracking store keeps artifacts; empty for a tracking server.
+        "artifact_location": ExecutionParameter(type=str, optional=True),
+        # JSON object of extra lineage tags (e.g. the Airflow dag_id and run_id).
+        "lineage": ExecutionParameter(type=str, optional=True),
+        "label": ExecutionParameter(type=str),
+    }
+    INPUTS = {
+        "model": ChannelParameter(type=standard_artifacts.Model),
+        "model_blessing": ChannelParameter(type=standard_artifacts.ModelBlessing),
+        "evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation),
+        "transform_graph": ChannelParameter(type=standard_artifacts.TransformGraph),
+        "examples": ChannelParameter(type=standard_artifacts.Examples),
+        "hyperparameters": ChannelParameter(type=standard_artifacts.HyperParameters, optional=True),
+        "baseline_model": ChannelParameter(type=standard_artifacts.Model, optional=True),
+    }
+    OUTPUTS = {"pushed_model": ChannelParameter(type=standard_artifacts.PushedModel)}
+
+
+class MlflowPusher(base_component.BaseComponent):
+    """Registers a blessed model version, tags its lineage, sets @challenger and moves
+    @champion when the model was blessed against the current champion."""
+
+    SPEC_CLASS = MlflowPusherSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(
+        self,
+        model,
+        model_blessing,
+        evaluation,
+        transform_graph,
+        examples,
+        registered_model_name: str,
+        tracking_uri: str,
+        label: str,
+        hyperparameters=None,
+        baseline_model=None,
+        artifact_location: str = "",
+        lineage: str = "{}",
+    ):
+        from tfx.types import Channel
+
+        super().__init__(
+            spec=MlflowPusherSpec(
+                model=model,
+                model_blessing=model_blessing,
+                evaluation=evaluation,
+                transform_graph=transform_graph,
+                examples=examples,
+                hyperparameters=hyperparameters,
+                baseline_model=baseline_model,
+                registered_model_name=registered_model_name,
+                tracking_uri=tracking_uri,
+                artifact_location=artifact_location,
+                lineage=lineage,
+                label=label,
+                pushed_model=Channel(type=standard_artifacts.PushedModel),
+            )
+        )

@@ -1,0 +1,308 @@
+"""MlflowPusher executor.
+
+Blessed: log one MLflow run (hyperparameters, Evaluator metrics, the pyfunc model with the TFX
+serving SavedModel inside), register a version whose tags carry the lineage, set @challenger, and
+move @champion when the model was evaluated against the current champion (or there is none yet).
+
+Not blessed: nothing is registered, no alias moves, and one line says which metric missed which
+threshold.
+
+Idempotent: a version is tagged with its pipeline run id at creation, so a retried push for the
+same run finds it and only (re)applies the aliases.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from absl import logging
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+
+from components.mlflow_pusher import registry
+
+REPO = Path(__file__).resolve().parents[2]
+LOCK_FILES = ("requirements.lock", "requirements-airflow.lock")
+
+
+def _single(input_dict, key):
+    items = input_dict.get(key) or []
+    return artifact_utils.get_single_instance(items) if items else None
+
+
+class Executor(base_executor.BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):
+        from tfx.components.util import model_utils
+
+        blessing = _single(input_dict, "model_blessing")
+        evaluation = _single(input_dict, "evaluation")
+        pushed = _single(output_dict, "pushed_model")
+        name = exec_properties["registered_model_name"]
+        run_id = getattr(self._context, "pipeline_run_id", None) or "unknown"
+
+        if not model_utils.is_model_blessed(blessing):
+            logging.warning(
+                "NOT BLESSED: %s. Nothing registered in %s; aliases unchanged.",
+                not_blessed_reason(evaluation.uri),
+                name,
+            )
+            pushed.set_int_custom_property("pushed", 0)
+            return
+
+        client = registry.client(exec_properties["tracking_uri"])
+        version = registry.version_for_run(client, name, run_id)
+        if version is not None:
+            logging.info(
+                "pipeline run %s already registered %s version %s (a retried push): no new version",
+                run_id,
+                name,
+                version.version,
+            )
+        else:
+            version = self._register(client, input_dict, exec_properties, run_id)
+        client.set_registered_model_alias(name, registry.CHALLENGER, version.version)
+        champion = self._move_champion(client, name, version, _single(input_dict, "baseline_model"))
+
+        destination = f"models:/{name}/{version.version}"
+        pushed.set_int_custom_property("pushed", 1)
+        pushed.set_string_custom_property("pushed_destination", destination)
+        pushed.set_int_custom_property("pushed_version", int(version.version))
+        logging.info(
+            "REGISTERED %s version %s (@%s%s)",
+            name,
+            version.version,
+            registry.CHALLENGER,
+            f", @{registry.CHAMPION}" if champion else "",
+        )
+
+    # ------------------------------------------------------------------ register
+
+    def _register(self, client, input_dict, exec_properties, run_id: str):
+        import mlflow
+        import tensorflow as tf
+        import tensorflow_transform as tft
+        from mlflow.models import ModelSignature
+        from mlflow.types import ColSpec, Schema
+        from mlflow.types.schema import AnyType
+        from tfx.utils import path_utils
+
+        from components.mlflow_pusher.pyfunc_model import TFXServingModel
+
+        name = exec_properties["registered_model_name"]
+        label = exec_properties["label"]
+        model = _single(input_dict, "model")
+        evaluation = _single(input_dict, "evaluation")
+        examples = _single(input_dict, "examples")
+        transform = tft.TFTransformOutput(_single(input_dict, "transform_graph").uri)
+
+        kinds = {tf.string: "bytes", tf.int64: "int"}
+        features = {
+            k: kinds.get(spec.dtype, "float")
+            for k, spec in sorted(transform.raw_feature_spec().items())
+            if k != label
+        }
+        classes = [c.decode() for c in transform.vocabulary_by_name(label)]
+        signature = ModelSignature(
+            inputs=Schema(
+                [
+                    # Numbers as AnyType: pandas makes an int column float64 once it has a
+                    # missing value, and MLflow refuses int64 <-> float64 in a typed column.
+                    ColSpec("string" if kind == "bytes" else AnyType(), k, required=False)
+                    for k, kind in features.items()
+                ]
+            ),
+            outputs=Schema([ColSpec("string", "class"), ColSpec("double", "probability")]),
+        )
+
+        experiment = _experiment(client, name, exec_properties.get("artifact_location") or "")
+        tags = self._lineage_tags(input_dict, exec_properties, run_id)
+        with mlflow.start_run(experiment_id=experiment, run_name=run_id, tags=tags) as run:
+            hp = _hyperparameters(_single(input_dict, "hyperparameters"))
+            if hp:
+                mlflow.log_params(hp)
+            mlflow.log_metrics(evaluation_metrics(evaluation.uri))
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=TFXServingModel(),
+                artifacts={"saved_model": path_utils.serving_model_path(model.uri)},
+                code_paths=[str(REPO / "components")],
+                model_config={"features": features, "classes": classes},
+                signature=signature,
+                input_example=_input_example(examples, features),
+                pip_requirements=[
+                    f"mlflow=={mlflow.__version__}",
+                    f"tensorflow=={tf.__version__}",
+                    "pandas",
+                ],
+            )
+        # Tags are set with the version, so a retry can always find it (no half-registration).
+        version = mlflow.register_model(info.model_uri, name, tags=tags)
+        logging.info("registered %s version %s from run %s", name, version.version, run.info.run_id)
+        return version
+
+    def _lineage_tags(self, input_dict, exec_properties, run_id: str) -> dict[str, str]:
+        model = _single(input_dict, "model")
+        examples = _single(input_dict, "examples")
+        evaluation = _single(input_dict, "evaluation")
+        fingerprint = examples.get_string_custom_property("input_fingerprint") or examples.uri
+        tags = {
+            registry.TAG_PIPELINE_RUN: run_id,
+            registry.TAG_MODEL_ARTIFACT_ID: str(model.id),
+            registry.TAG_MODEL_URI: model.uri,
+            "mlmd_examples_artifact_id": str(examples.id),
+            "mlmd_evaluation_artifact_id": str(evaluation.id),
+            "mlmd_pusher_execution_id": str(getattr(self._context, "_unique_id", "") or ""),
+            "data_fingerprint": hashlib.sha256(fingerprint.encode()).hexdigest()[:16],
+            "code_revision": _code_revision(),
+            "lock_hash": _lock_hash(),
+        }
+        extra = json.loads(exec_properties.get("lineage") or "{}")
+        tags.update({str(k): str(v) for k, v in extra.items()})
+        return tags
+
+    # ------------------------------------------------------------------ champion
+
+    def _move_champion(self, client, name: str, version, baseline) -> bool:
+        current = registry.version_by_alias(client, name, registry.CHAMPION)
+        if current is not None and current.version == version.version:
+            return True
+        if current is None:
+            reason = "no champion yet; blessed on the absolute thresholds"
+        elif baseline is not None and current.tags.get(registry.TAG_MODEL_ARTIFACT_ID) == str(
+            baseline.id
+        ):
+            reason = f"blessed against the champion, version {current.version}"
+        else:
+            logging.warning(
+                "@%s stays on version %s: version %s was not evaluated against it",
+                registry.CHAMPION,
+                current.version,
+                version.version,
+            )
+            return False
+        client.set_registered_model_alias(name, registry.CHAMPION, version.version)
+        logging.info("@%s -> version %s (%s)", registry.CHAMPION, version.version, reason)
+        return True
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _experiment(client, name: str, artifact_location: str) -> str:
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    if artifact_location:  # a local store: keep artifacts beside it, not in the cwd
+        Path(artifact_location).mkdir(parents=True, exist_ok=True)
+        return client.create_experiment(name, artifact_location=Path(artifact_location).as_uri())
+    return client.create_experiment(name)
+
+
+def _hyperparameters(artifact) -> dict:
+    if artifact is None:
+        return {}
+    path = Path(artifact.uri) / "best_hyperparameters.txt"
+    if not path.exists():
+        return {}
+    return dict(json.loads(path.read_text()).get("values", {}))
+
+
+def _input_example(examples, features: dict[str, str]):
+    """A few raw eval rows (missing values as None/NaN), as the model takes them."""
+    import pandas as pd
+    import tensorflow as tf
+
+    files = tf.io.gfile.glob(os.path.join(examples.uri, "Split-eval", "*"))
+    rows = []
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(5):
+        ex = tf.train.Example.FromString(record.numpy())
+        row = {}
+        for k, kind in features.items():
+            f = ex.features.feature.get(k)
+            values = []
+            if f is not None:
+                values = {"bytes": f.bytes_list.value, "int": f.int64_list.value}.get(
+                    kind, f.float_list.value
+                )
+            if not values:
+                row[k] = None
+            elif kind == "bytes":
+                row[k] = values[0].decode()
+            else:
+                row[k] = float(values[0])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def evaluation_metrics(eval_uri: str) -> dict[str, float]:
+    """Overall-slice metrics: the candidate's by name, its change vs. the baseline as *_diff."""
+    import tensorflow_model_analysis as tfma
+
+    metrics = {}
+    for per_slice in tfma.load_metrics(eval_uri):
+        if per_slice.slice_key.single_slice_keys:
+            continue
+        for kv in per_slice.metric_keys_and_values:
+            if not kv.value.HasField("double_value"):
+                continue
+            key = kv.key
+            if key.model_name == "baseline":
+                name = f"baseline_{key.name}"
+            else:
+                name = f"{key.name}_diff" if key.is_diff else key.name
+            metrics[name] = kv.value.double_value.value
+    return metrics
+
+
+def not_blessed_reason(eval_uri: str) -> str:
+    """'<metric> = <value> missed <threshold>' for each failed threshold, on one line."""
+    import tensorflow_model_analysis as tfma
+    from google.protobuf import text_format
+
+    result = tfma.load_validation_result(eval_uri)
+    reasons = []
+    for per_slice in result.metric_validations_per_slice:
+        for failure in per_slice.failures:
+            key = failure.metric_key
+            what = f"{key.name} change vs. baseline" if key.is_diff else key.name
+            value = failure.metric_value.double_value.value
+            threshold = text_format.MessageToString(failure.metric_threshold, as_one_line=True)
+            reasons.append(f"{what} = {value:.4f} missed threshold {{{threshold}}}")
+    if result.validation_ok and not reasons:
+        return "the Evaluator did not bless the model (no failed threshold recorded)"
+    return "; ".join(reasons) or "validation failed: " + text_format.MessageToString(
+        result, as_one_line=True
+    )
+
+
+def _code_revision() -> str:
+    if os.environ.get("RETRAIN_CODE_REVISION"):
+        return os.environ["RETRAIN_CODE_REVISION"]
+    git = ["git", "-C", str(REPO)]
+    try:
+        rev = subprocess.run(
+            [*git, "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        return rev + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _lock_hash() -> str:
+    h = hashlib.sha256()
+    for name in LOCK_FILES:
+        path = REPO / name
+        h.update(path.read_bytes() if path.exists() else b"missing")
+    return h.hexdigest()[:16]
