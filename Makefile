@@ -19,11 +19,12 @@ PYTHON      ?= python3
 PYTHON310   ?=
 SRC         := dags components pipelines tests bench
 
-.PHONY: help setup lock lint test test-airflow test-pipeline run clean
+.PHONY: help setup lock lint test test-airflow test-pipeline run mlflow-ui clean
 
 help:
 	@echo "make run      set up if needed, then run the retraining on embedded defaults"
 	@echo "make test     set up if needed, then lint and run the whole test suite"
+	@echo "make mlflow-ui  serve the MLflow UI on the embedded store (127.0.0.1:5000)"
 	@echo "make setup    create both environments from the lock files (idempotent)"
 	@echo "make lint     ruff over both trees"
 	@echo "make lock     recompile the lock files from requirements*.txt"
@@ -124,6 +125,15 @@ run: setup
 	  --settings '{"metadata_path": "'"$$RETRAIN_STATE_DIR"'/metadata.sqlite"}' 2>/dev/null
 	grep -q "state=success" <(grep "DagRun Finished" "$$log" | tail -1) || { echo "DAG run failed; see $$log" >&2; exit 1; }
 	exit $$status
+
+# A real MLflow server from the Airflow environment, on the store `make run` writes to.
+MLFLOW_PORT ?= 5000
+mlflow-ui: $(AIRFLOW_ENV)/.synced
+	@mkdir -p "$$RETRAIN_STATE_DIR/mlartifacts"
+	echo "MLflow UI: http://127.0.0.1:$(MLFLOW_PORT)  (Ctrl-C to stop)"
+	exec $(AIRFLOW_ENV)/bin/mlflow server --host 127.0.0.1 --port $(MLFLOW_PORT) \
+	  --backend-store-uri "sqlite:///$$RETRAIN_STATE_DIR/mlflow.db" \
+	  --artifacts-destination "$$RETRAIN_STATE_DIR/mlartifacts"
 
 clean:
 	rm -rf $(VENV) .local

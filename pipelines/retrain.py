@@ -30,7 +30,9 @@ class Settings:
     pipeline_root: str = str(LOCAL / "pipeline_root")
     metadata_path: str = str(LOCAL / "metadata.sqlite")
     # module settings
-    module_file: str = str(REPO / "pipelines" / "model_module.py")
+    # Alone in its folder: TFX packages every module beside it into the user-code wheel, whose
+    # hash is part of the cache key.
+    module_file: str = str(REPO / "pipelines" / "user_module" / "model_module.py")
     epochs: int = 10
     steps_per_epoch: int = 20
     batch_size: int = 32

@@ -11,7 +11,7 @@ tft_beam = pytest.importorskip("tensorflow_transform.beam")
 
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils  # noqa: E402
 
-from pipelines import model_module  # noqa: E402
+from pipelines.user_module import model_module  # noqa: E402
 
 RAW_SPEC = {
     "bill_length_mm": tf.io.VarLenFeature(tf.float32),

@@ -10,7 +10,7 @@ import pytest
 keras = pytest.importorskip("keras")
 keras_tuner = pytest.importorskip("keras_tuner")
 
-from pipelines import model_module  # noqa: E402
+from pipelines.user_module import model_module  # noqa: E402
 
 
 def build(hp):

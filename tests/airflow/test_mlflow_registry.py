@@ -1,0 +1,177 @@
+"""The DAG pushes to a real `mlflow server` on a free loopback port: versions, aliases, the
+champion gate, idempotent retries, and the pyfunc model on raw rows."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests.airflow.conftest import REPO, TFX_PYTHON
+from tests.airflow.test_end_to_end import dag_test, sample  # noqa: F401  (fixture)
+
+NAME = "penguin_classifier"
+MLFLOW = str(REPO / ".venv" / "airflow" / "bin" / "mlflow")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    log = open(root / "server.log", "w")
+    proc = subprocess.Popen(
+        [MLFLOW, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+         "--artifacts-destination", str(root / "artifacts")],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{uri}/health", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"mlflow server did not start: {(root / 'server.log').read_text()}")
+            time.sleep(1)
+    yield uri
+    proc.terminate()
+    proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def registry(mlflow_server):
+    from mlflow import MlflowClient
+
+    return MlflowClient(mlflow_server, registry_uri=mlflow_server)
+
+
+def versions(registry) -> list[int]:
+    return sorted(int(v.version) for v in registry.search_model_versions(f"name = '{NAME}'"))
+
+
+def aliases(registry) -> dict[str, str]:
+    return {k: str(v) for k, v in registry.get_registered_model(NAME).aliases.items()}
+
+
+@pytest.fixture(scope="module")
+def runs(airflow_db, sample, mlflow_server, tmp_path_factory, monkeypatch_module):  # noqa: F811
+    """Two passing DAG runs, then one forced to fail at the gate, all on the same server."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch_module.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    conf = {"data": str(sample), "epochs": 5, "max_trials": 1}
+    done = {}
+    for i in (1, 2):
+        run_id, status, log = dag_test(conf, state)
+        assert status == "success", log[-5000:]
+        done[i] = run_id
+    # Below the Params layer: demand +0.5 accuracy over the champion, which nothing can meet.
+    monkeypatch_module.setenv("RETRAIN_SETTINGS", json.dumps({"max_accuracy_drop": -0.5}))
+    run_id, status, log = dag_test(conf, state)
+    monkeypatch_module.delenv("RETRAIN_SETTINGS")
+    done["failed"], done["failed_log"] = run_id, log
+    done["state"], done["conf"] = state, conf
+    return done
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def test_two_passing_runs_make_versions_1_and_2_with_champion_on_2(runs, registry):
+    assert versions(registry) == [1, 2]
+    assert aliases(registry) == {"champion": "2", "challenger": "2"}
+    v2 = registry.get_model_version(NAME, "2")
+    assert v2.tags["tfx_pipeline_run_id"] == runs[2]
+    assert v2.tags["airflow_run_id"] == runs[2] and v2.tags["airflow_dag_id"] == "retrain"
+    for tag in ("mlmd_model_artifact_id", "mlmd_model_uri", "data_fingerprint", "code_revision",
+                "lock_hash", "mlmd_pusher_execution_id"):  # fmt: skip
+        assert v2.tags.get(tag), tag
+
+
+def test_failed_gate_registers_nothing_and_moves_no_alias(runs, registry):
+    log = runs["failed_log"]
+    not_blessed = [ln for ln in log.splitlines() if "NOT BLESSED" in ln]
+    assert not_blessed, log[-5000:]
+    assert "sparse_categorical_accuracy change vs. baseline" in not_blessed[0]
+    assert "missed threshold" in not_blessed[0]
+    assert versions(registry) == [1, 2]
+    assert aliases(registry) == {"champion": "2", "challenger": "2"}
+
+
+# What a push killed after registering but before TFX published its result leaves behind: the
+# version exists in MLflow and the Pusher's execution is FAILED in ML Metadata.
+MARK_PUSH_FAILED = """
+import sys
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as pb
+config = pb.ConnectionConfig()
+config.sqlite.filename_uri = sys.argv[1]
+store = metadata_store.MetadataStore(config)
+run = store.get_context_by_type_and_name("pipeline_run", sys.argv[2])
+node = store.get_context_by_type_and_name("node", "retrain.Pusher")
+in_run = {e.id for e in store.get_executions_by_context(run.id)}
+[execution] = [e for e in store.get_executions_by_context(node.id) if e.id in in_run]
+execution.last_known_state = pb.Execution.FAILED
+store.put_executions([execution])
+print(execution.id)
+"""
+
+
+def test_retried_push_keeps_one_version(runs, registry, mlflow_server):
+    state = runs["state"]
+    metadata = str(state / "metadata.sqlite")
+    marked = subprocess.run(
+        [TFX_PYTHON, "-c", MARK_PUSH_FAILED, metadata, runs[2]],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert marked.returncode == 0, marked.stderr[-3000:]
+    failed_execution = int(marked.stdout.strip().splitlines()[-1])
+    settings = dict(
+        runs["conf"],
+        pipeline_root=str(state / "pipeline_root"),
+        metadata_path=metadata,
+        mlflow_tracking_uri=mlflow_server,
+    )
+    out = subprocess.run(
+        [TFX_PYTHON, "-m", "pipelines.run_node", "--run-id", runs[2], "--node", "Pusher",
+         "--settings", json.dumps(settings)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1].removeprefix("RESULT "))
+    assert result["state"] == "COMPLETE", result
+    # the executor really ran again, and found the version instead of registering another
+    assert "already registered" in out.stdout + out.stderr, failed_execution
+    assert versions(registry) == [1, 2]
+    assert aliases(registry) == {"champion": "2", "challenger": "2"}
+
+
+def test_champion_loads_through_pyfunc_and_agrees_with_the_savedmodel(runs, mlflow_server):
+    out = subprocess.run(
+        [TFX_PYTHON, "-m", "tests.pipeline.check_pyfunc", "--tracking-uri", mlflow_server,
+         "--name", NAME, "--csv", str(REPO / "data" / "penguins" / "penguins.csv")],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, MLFLOW_TRACKING_URI=mlflow_server),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["version"] == "2"
+    assert result["pyfunc"] == result["savedmodel"]
+    assert len(set(result["pyfunc"])) == 3, "expected all three species among the rows"
