@@ -12,6 +12,7 @@ Keras 2 and Keras 3 live side by side here:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
@@ -130,8 +131,35 @@ def _settings(fn_args) -> dict:
     return cfg
 
 
-def _n_classes(tf_transform_output, label: str) -> int:
-    return tf_transform_output.vocabulary_size_by_name(label)
+@dataclasses.dataclass
+class _Inputs:
+    """What tuner_fn and run_fn both start from."""
+
+    cfg: dict
+    tft_out: tft.TFTransformOutput
+    spec: dict[str, int]
+    n_classes: int
+    train: tf.data.Dataset
+    eval: tf.data.Dataset
+
+
+def _prepare(fn_args, transform_path: str) -> _Inputs:
+    cfg = _settings(fn_args)
+    keras.utils.set_random_seed(cfg["seed"])
+    tft_out = tft.TFTransformOutput(transform_path)
+    label = cfg["label"]
+    train, evalu = (
+        _dataset(fn_args, files, tft_out, label, cfg["batch_size"])
+        for files in (fn_args.train_files, fn_args.eval_files)
+    )
+    return _Inputs(
+        cfg=cfg,
+        tft_out=tft_out,
+        spec=_feature_spec(tft_out, label),
+        n_classes=tft_out.vocabulary_size_by_name(label),
+        train=train,
+        eval=evalu,
+    )
 
 
 STRATEGIES = {
@@ -165,18 +193,15 @@ def tuner_fn(fn_args):
     """Stock KerasTuner search, until the NAS component replaces it."""
     from tfx.components.tuner.component import TunerFnResult
 
-    cfg = _settings(fn_args)
-    label = cfg["label"]
-    keras.utils.set_random_seed(cfg["seed"])
-    tft_out = tft.TFTransformOutput(fn_args.transform_graph_path)
-    spec, n_classes = _feature_spec(tft_out, label), _n_classes(tft_out, label)
+    inputs = _prepare(fn_args, fn_args.transform_graph_path)
+    cfg = inputs.cfg
     strategy = cfg.get("strategy", "random")
     if strategy not in STRATEGIES:
         raise ValueError(
             f"unknown search strategy {strategy!r}; choose one of {sorted(STRATEGIES)}"
         )
     kwargs = dict(
-        hypermodel=lambda hp: build_model(hp, spec, n_classes),
+        hypermodel=lambda hp: build_model(hp, inputs.spec, inputs.n_classes),
         objective=keras_tuner.Objective("val_sparse_categorical_accuracy", "max"),
         directory=fn_args.working_dir,
         project_name="search",
@@ -189,13 +214,11 @@ def tuner_fn(fn_args):
     tuner = STRATEGIES[strategy](**kwargs)
     budget_key = fn_args.working_dir
     _BUDGETS[budget_key] = (time.monotonic() + 60 * cfg.get("time_budget_min", 30), tuner.oracle)
-    train = _dataset(fn_args, fn_args.train_files, tft_out, label, cfg["batch_size"])
-    evalu = _dataset(fn_args, fn_args.eval_files, tft_out, label, cfg["batch_size"])
     return TunerFnResult(
         tuner=tuner,
         fit_kwargs={
-            "x": train,
-            "validation_data": evalu,
+            "x": inputs.train,
+            "validation_data": inputs.eval,
             "epochs": cfg["epochs"],
             "steps_per_epoch": cfg["steps_per_epoch"],
             "validation_steps": max(1, cfg["steps_per_epoch"] // 4),
@@ -247,25 +270,20 @@ def export_serving_model(model, tf_transform_output, label: str, export_dir: str
 
 def run_fn(fn_args):
     """Train the tuned architecture at full fidelity and export the serving SavedModel."""
-    cfg = _settings(fn_args)
-    label = cfg["label"]
-    keras.utils.set_random_seed(cfg["seed"])
-    tft_out = tft.TFTransformOutput(fn_args.transform_output)
-    spec, n_classes = _feature_spec(tft_out, label), _n_classes(tft_out, label)
+    inputs = _prepare(fn_args, fn_args.transform_output)
+    cfg = inputs.cfg
     if fn_args.hyperparameters:
         hp = keras_tuner.HyperParameters.from_config(fn_args.hyperparameters)
     else:
         hp = keras_tuner.HyperParameters()
-    model = build_model(hp, spec, n_classes)
-    train = _dataset(fn_args, fn_args.train_files, tft_out, label, cfg["batch_size"])
-    evalu = _dataset(fn_args, fn_args.eval_files, tft_out, label, cfg["batch_size"])
+    model = build_model(hp, inputs.spec, inputs.n_classes)
     model.fit(
-        train,
-        validation_data=evalu,
+        inputs.train,
+        validation_data=inputs.eval,
         epochs=cfg["epochs"],
         steps_per_epoch=fn_args.train_steps or cfg["steps_per_epoch"],
         validation_steps=fn_args.eval_steps or max(1, cfg["steps_per_epoch"] // 4),
         verbose=2,
     )
-    export_serving_model(model, tft_out, label, fn_args.serving_model_dir)
+    export_serving_model(model, inputs.tft_out, cfg["label"], fn_args.serving_model_dir)
     os.makedirs(fn_args.model_run_dir, exist_ok=True)
