@@ -92,6 +92,7 @@ def _handle(conn: socket.socket, server: Server) -> None:
     with conn:
         request = json.loads(conn.makefile("r").readline() or "{}")
         if request.get("cmd") == "stop":
+            server.unlink()  # no new connections from here on
             conn.sendall(f"{EXIT_MARK}0\n".encode())
             server.stop()
             return
@@ -127,8 +128,13 @@ class Server:
         self.sock.bind(path)
         self.sock.listen(16)
 
+    def unlink(self) -> None:
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
     def stop(self) -> None:
         self._stopping.set()
+        self.unlink()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -142,8 +148,7 @@ class Server:
                 break
             threading.Thread(target=_handle, args=(conn, self), daemon=True).start()
         self.sock.close()
-        if os.path.exists(self.path):
-            os.unlink(self.path)
+        self.unlink()
 
 
 def main(argv: list[str] | None = None) -> int:

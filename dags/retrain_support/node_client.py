@@ -97,6 +97,9 @@ def stop_executor(path: str) -> None:
         log.info("no warm executor on %s", path)
         return
     _request(path, {"cmd": "stop"}, log.info)
+    deadline = time.monotonic() + 30
+    while executor_alive(path) and time.monotonic() < deadline:
+        time.sleep(0.2)
     log.info("warm executor on %s stopped", path)
 
 
