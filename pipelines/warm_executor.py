@@ -9,7 +9,9 @@ node's log streams back to the caller. When the child exits, the executor sends 
 `\\0EXIT <status>`. A child per node keeps nodes isolated: a crash or `kill -9` of the child
 fails that node only, and memory is returned after every node.
 
-`{"cmd": "stop"}` stops the executor. Nothing here is specific to Airflow.
+`{"cmd": "stop"}` stops the executor, and so does an idle spell of `--idle-timeout-s` seconds
+with no node running (default 1800, or $RETRAIN_EXECUTOR_IDLE_S), so an executor whose DAG run
+was killed before its teardown does not linger. Nothing here is specific to Airflow.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ def _handle(conn: socket.socket, server: Server) -> None:
             return
         argv = [str(a) for a in request.get("argv", [])]
         _precompile(argv)
+        server.busy(+1)
         pid = os.fork()
         if pid == 0:
             _child(conn, argv, server)
@@ -111,6 +114,7 @@ def _handle(conn: socket.socket, server: Server) -> None:
             msg = f"node process {pid} was killed by signal {os.WTERMSIG(raw)}\n"
         else:
             status, msg = os.WEXITSTATUS(raw), ""
+        server.busy(-1)
         log.info("node child %d exited with %d", pid, status)
         try:
             conn.sendall(f"{msg}{EXIT_MARK}{status}\n".encode())
@@ -119,14 +123,31 @@ def _handle(conn: socket.socket, server: Server) -> None:
 
 
 class Server:
-    def __init__(self, path: str):
+    def __init__(self, path: str, idle_timeout_s: float = 1800):
         self.path = path
         self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._running = 0
+        self._idle_since = time.monotonic()
+        self.idle_timeout_s = idle_timeout_s
         if os.path.exists(path):
             os.unlink(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
         self.sock.listen(16)
+
+    def busy(self, delta: int) -> None:
+        with self._lock:
+            self._running += delta
+            self._idle_since = time.monotonic()
+
+    def _watch_idle(self) -> None:
+        while not self._stopping.wait(1.0):
+            with self._lock:
+                idle = time.monotonic() - self._idle_since if self._running == 0 else 0.0
+            if idle > self.idle_timeout_s:
+                log.info("idle for %.0fs with no node running: stopping", idle)
+                self.stop()
 
     def unlink(self) -> None:
         if os.path.exists(self.path):
@@ -141,6 +162,7 @@ class Server:
             pass
 
     def serve_forever(self) -> None:
+        threading.Thread(target=self._watch_idle, daemon=True).start()
         while not self._stopping.is_set():
             try:
                 conn, _ = self.sock.accept()
@@ -154,11 +176,17 @@ class Server:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.warm_executor")
     parser.add_argument("--socket", required=True, help="Unix socket path to listen on")
+    parser.add_argument(
+        "--idle-timeout-s",
+        type=float,
+        default=float(os.environ.get("RETRAIN_EXECUTOR_IDLE_S", "1800")),
+        help="stop after this long with no node running",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     t0 = time.monotonic()
     preload()
-    server = Server(args.socket)
+    server = Server(args.socket, args.idle_timeout_s)
     signal.signal(signal.SIGTERM, lambda *_: server.stop())
     log.info(
         "ready on %s after %.1fs of imports (pid %d)",

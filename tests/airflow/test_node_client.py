@@ -56,3 +56,16 @@ def test_missing_executor_falls_back_to_a_fresh_process(settings, tmp_path):
 def test_failed_node_raises_with_its_own_error(settings):
     with pytest.raises(node_client.NodeFailed, match="no node 'NoSuchNode'"):
         run(settings, "NoSuchNode")
+
+
+def test_idle_executor_stops_by_itself(tmp_path, monkeypatch):
+    """An executor whose DAG run died before the teardown does not linger."""
+    import time
+
+    monkeypatch.setenv("RETRAIN_EXECUTOR_IDLE_S", "3")
+    path = node_client.socket_path("test-idle", str(tmp_path))
+    node_client.start_executor(TFX_PYTHON, REPO, path)
+    deadline = time.monotonic() + 60
+    while node_client.executor_alive(path) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not node_client.executor_alive(path)
