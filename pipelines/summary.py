@@ -16,14 +16,6 @@ import sys
 from pipelines.retrain import Settings
 
 
-def _value(proto_value):
-    return (
-        getattr(proto_value, proto_value.WhichOneof("value"))
-        if proto_value.WhichOneof("value")
-        else None
-    )
-
-
 def run_summary(settings: Settings, run_id: str) -> dict:
     from ml_metadata import metadata_store
     from ml_metadata.proto import metadata_store_pb2
@@ -93,21 +85,10 @@ def _registered(settings: Settings, destination: str | None) -> dict | None:
 
 def _accuracy(eval_uri: str) -> float | None:
     """SparseCategoricalAccuracy of the candidate model on the overall slice."""
-    import tensorflow_model_analysis as tfma
+    from components.mlflow_pusher.evaluation import evaluation_metrics
 
-    result = tfma.load_metrics(eval_uri)
-    for per_slice in result:
-        if per_slice.slice_key.single_slice_keys:
-            continue
-        for key_and_value in per_slice.metric_keys_and_values:
-            key = key_and_value.key
-            if (
-                key.name == "sparse_categorical_accuracy"
-                and not key.is_diff
-                and (not key.model_name or key.model_name == "candidate")
-            ):
-                return round(key_and_value.value.double_value.value, 4)
-    return None
+    value = evaluation_metrics(eval_uri).get("sparse_categorical_accuracy")
+    return None if value is None else round(value, 4)
 
 
 def main(argv: list[str] | None = None) -> int:
