@@ -24,7 +24,7 @@ from retrain_support import node_client
 REPO = Path(__file__).resolve().parent.parent
 # The pipeline environment's interpreter; `make setup` creates it at .venv/tfx.
 TFX_PYTHON = os.environ.get("RETRAIN_TFX_PYTHON", str(REPO / ".venv" / "tfx" / "bin" / "python"))
-# Where ML Metadata (SQLite), the pipeline root and pushed models live by default.
+# Where ML Metadata, the pipeline root and the embedded MLflow store (SQLite) live by default.
 STATE_DIR = Path(os.environ.get("RETRAIN_STATE_DIR", str(REPO / ".local")))
 DATA_URI = os.environ.get("RETRAIN_DATA_ASSET", (REPO / "data" / "penguins").as_uri())
 
