@@ -1,0 +1,81 @@
+"""NasTuner component spec: transformed examples in; the best hyperparameters (TFX Tuner's
+format, for the stock Trainer), the best weights (a Model, the Trainer's base_model) and the
+search results (architecture JSON, leaderboard, HTML report) out."""
+
+from __future__ import annotations
+
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import artifact, standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+from components.nas import executor
+
+
+class NasSearchResults(artifact.Artifact):
+    """best_architecture.json, leaderboard.json/.csv, report.html, search_config.json."""
+
+    TYPE_NAME = "NasSearchResults"
+
+
+class NasTunerSpec(ComponentSpec):
+    PARAMETERS = {
+        "search_config": ExecutionParameter(type=str),  # SearchConfig JSON
+        "label": ExecutionParameter(type=str),
+        "train_steps": ExecutionParameter(type=int),  # steps per full-fidelity epoch
+        "eval_steps": ExecutionParameter(type=int),
+        # Search state lives here, keyed by pipeline run id and node id: TFX deletes a failed
+        # executor's output directories, and the stateful working dir changes on each launch.
+        "state_root": ExecutionParameter(type=str),
+        "tracking_uri": ExecutionParameter(type=str, optional=True),
+        "artifact_location": ExecutionParameter(type=str, optional=True),
+        "experiment": ExecutionParameter(type=str, optional=True),
+    }
+    INPUTS = {
+        "examples": ChannelParameter(type=standard_artifacts.Examples),
+        "transform_graph": ChannelParameter(type=standard_artifacts.TransformGraph),
+    }
+    OUTPUTS = {
+        "best_hyperparameters": ChannelParameter(type=standard_artifacts.HyperParameters),
+        "best_model": ChannelParameter(type=standard_artifacts.Model),
+        "search_results": ChannelParameter(type=NasSearchResults),
+    }
+
+
+class NasTuner(base_component.BaseComponent):
+    """Neural architecture search over a space with a strategy and performance estimators."""
+
+    SPEC_CLASS = NasTunerSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(
+        self,
+        examples,
+        transform_graph,
+        search_config: str,
+        label: str,
+        train_steps: int,
+        eval_steps: int,
+        state_root: str,
+        tracking_uri: str = "",
+        artifact_location: str = "",
+        experiment: str = "nas",
+    ):
+        from tfx.types import Channel
+
+        super().__init__(
+            spec=NasTunerSpec(
+                examples=examples,
+                transform_graph=transform_graph,
+                search_config=search_config,
+                label=label,
+                train_steps=train_steps,
+                eval_steps=eval_steps,
+                state_root=state_root,
+                tracking_uri=tracking_uri,
+                artifact_location=artifact_location,
+                experiment=experiment,
+                best_hyperparameters=Channel(type=standard_artifacts.HyperParameters),
+                best_model=Channel(type=standard_artifacts.Model),
+                search_results=Channel(type=NasSearchResults),
+            )
+        )

@@ -1,0 +1,92 @@
+"""A search's settings, as one JSON-able object (the component's exec property, the DAG's
+Params and the benchmarks all build one). Unknown keys are an error, so a typo fails loudly."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from components.nas.estimation.fidelity import Fidelity
+
+
+@dataclasses.dataclass(frozen=True)
+class EstimationConfig:
+    fidelity: Fidelity = Fidelity()  # lower fidelity during search; the Trainer uses full
+    curve: bool = False  # learning-curve extrapolation early stop
+    curve_confidence: float = 0.95
+    curve_min_epochs: int = 4
+    inherit: bool = False  # children start from their parent's weights
+    morph: bool = False  # evolution proposes Net2Net widen/deepen children (chain, tabular)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+    space: str = "chain"
+    strategy: str = "evolution"
+    max_trials: int = 10
+    epochs: int = 10  # full-fidelity epochs per trial
+    batch_size: int = 32
+    seed: int = 42
+    patience: int = 0  # stop after this many finished trials without improvement (0: never)
+    time_budget_min: float = 0.0  # 0: no budget
+    surrogate: bool = False
+    max_params: int = 0  # prune candidates above this many parameters (0: no limit)
+    max_latency_ms: float = 0.0  # prune candidates slower than this per batch (0: no limit)
+    mixed_precision: str = "auto"  # "auto" (with a GPU), "on" or "off"
+    objective: str = "val_accuracy"
+    estimation: EstimationConfig = EstimationConfig()
+    strategy_options: dict = dataclasses.field(default_factory=dict)
+    input_overrides: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        from components.nas.spaces import SPACES
+        from components.nas.strategies import STRATEGIES
+
+        problems = []
+        if self.space not in SPACES:
+            problems.append(f"space {self.space!r} is not one of {sorted(SPACES)}")
+        if self.strategy not in STRATEGIES:
+            problems.append(f"strategy {self.strategy!r} is not one of {sorted(STRATEGIES)}")
+        if self.max_trials < 1:
+            problems.append(f"max_trials must be >= 1, got {self.max_trials}")
+        if self.epochs < 1:
+            problems.append(f"epochs must be >= 1, got {self.epochs}")
+        if self.mixed_precision not in ("auto", "on", "off"):
+            problems.append(
+                f"mixed_precision must be auto, on or off, got {self.mixed_precision!r}"
+            )
+        if problems:
+            raise ValueError("invalid search config: " + "; ".join(problems))
+
+    @property
+    def mixed(self):
+        return {"auto": "auto", "on": True, "off": False}[self.mixed_precision]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, raw: dict | None) -> SearchConfig:
+        raw = dict(raw or {})
+        _reject_unknown(cls, raw, "search config")
+        est = dict(raw.pop("estimation", None) or {})
+        _reject_unknown(EstimationConfig, est, "estimation")
+        if "fidelity" in est:
+            est["fidelity"] = Fidelity.from_dict(est["fidelity"])
+        return cls(estimation=EstimationConfig(**est), **raw)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> SearchConfig:
+        return cls.from_dict(json.loads(text) if text else {})
+
+
+def _reject_unknown(cls, raw: dict, what: str) -> None:
+    unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(
+            f"unknown {what} keys {sorted(unknown)}; known: "
+            f"{sorted(f.name for f in dataclasses.fields(cls))}"
+        )

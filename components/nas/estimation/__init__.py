@@ -1,0 +1,9 @@
+"""Performance estimation: cheaper ways to score a candidate than full training.
+
+Each is switched on by `EstimationConfig` and applied by the trial runner (`tuner.py`), so any
+strategy combines with any estimator:
+- `fidelity.py`: lower fidelity during search (data, epochs, width, cells, resolution).
+- `curve.py`: stop a trial whose extrapolated learning curve cannot beat the best.
+- `inherit.py`: start a child from its parent's weights where shapes match.
+- `morph.py`: function-preserving widen/deepen (Net2Net) so a child starts where its parent ended.
+"""

@@ -1,0 +1,83 @@
+"""Learning-curve extrapolation (after Domhan et al., 2015), kept small and numpy-only.
+
+Each of a few saturating models y(t) = a - b * t^(-c), c in C_GRID, is fitted to the
+validation history by linear least squares in (a, b). The prediction at the final epoch gets a
+one-sided upper bound at `confidence`, from the residual spread and the regression's own
+uncertainty. The bound is the largest among the models that fit about as well as the best one.
+A trial stops when that bound, and the best value it has already reached, are both below the
+best finished trial: with the stated confidence it cannot beat it.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import keras
+import numpy as np
+
+C_GRID = (0.25, 0.5, 1.0, 2.0)
+MIN_SIGMA = 0.005  # floor on the residual spread: metrics are noisy even when curves look clean
+
+
+def upper_bound(values: list[float], horizon: int, confidence: float = 0.95) -> float:
+    """Upper confidence bound of the value at epoch `horizon` (1-based) for a maximised
+    metric whose history is `values` (epochs 1..n)."""
+    y = np.asarray(values, dtype=float)
+    n = len(y)
+    t = np.arange(1, n + 1, dtype=float)
+    z = statistics.NormalDist().inv_cdf(confidence)
+    fits = []
+    for c in C_GRID:
+        phi = np.stack([np.ones(n), -(t**-c)], axis=1)
+        coef, *_ = np.linalg.lstsq(phi, y, rcond=None)
+        resid = y - phi @ coef
+        rss = float(resid @ resid)
+        sigma = max(np.sqrt(rss / max(n - 2, 1)), MIN_SIGMA)
+        x = np.array([1.0, -(horizon**-c)])
+        cov = np.linalg.pinv(phi.T @ phi)
+        spread = sigma * np.sqrt(1 + x @ cov @ x)
+        fits.append((rss, float(x @ coef + z * spread)))
+    best_rss = min(r for r, _ in fits)
+    return max(bound for rss, bound in fits if rss <= 2 * best_rss + 1e-9)
+
+
+def cannot_beat(values, target: float, horizon: int, confidence: float, maximize=True) -> bool:
+    if not maximize:
+        values, target = [-v for v in values], -target
+    if max(values) >= target:
+        return False
+    return upper_bound(values, horizon, confidence) < target
+
+
+class CurveStopper(keras.callbacks.Callback):
+    """Stops training when the extrapolated curve cannot beat `target` at `horizon` epochs."""
+
+    def __init__(
+        self,
+        monitor: str,
+        target: float | None,
+        horizon: int,
+        *,
+        maximize: bool = True,
+        confidence: float = 0.95,
+        min_epochs: int = 4,
+        history: list[float] | None = None,
+    ):
+        super().__init__()
+        self.monitor, self.target, self.horizon = monitor, target, horizon
+        self.maximize, self.confidence, self.min_epochs = maximize, confidence, min_epochs
+        self.values = list(history or [])
+        self.stopped_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        self.values.append(float(value))
+        if self.target is None or len(self.values) < self.min_epochs:
+            return
+        if len(self.values) >= self.horizon:
+            return
+        if cannot_beat(self.values, self.target, self.horizon, self.confidence, self.maximize):
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True

@@ -1,0 +1,84 @@
+"""NasTuner executor: runs the search in a state directory keyed by pipeline run id and node
+id, so a relaunch (an Airflow retry of the same run) resumes it, then writes the outputs and
+removes the state."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import io_utils, path_utils
+
+BEST_HP_FILE = "best_hyperparameters.txt"  # TFX Tuner's file name; the Trainer reads it
+
+
+def state_dir(state_root: str, run_id: str, node_id: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in run_id)
+    return os.path.join(state_root, safe, node_id)
+
+
+class Executor(base_executor.BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):
+        import tensorflow_transform as tft
+
+        from components.nas import tfx_io
+        from components.nas.config import SearchConfig
+        from components.nas.search import run_search, write_outputs
+        from components.nas.tuner import SearchData
+
+        config = SearchConfig.from_json(exec_properties["search_config"])
+        label = exec_properties["label"]
+        run_id = self._context._pipeline_run_id or "no-run-id"
+        node_id = self._context._pipeline_node.node_info.id
+        state = state_dir(exec_properties["state_root"], run_id, node_id)
+
+        tft_out = tft.TFTransformOutput(
+            artifact_utils.get_single_uri(input_dict["transform_graph"])
+        )
+        spec = tfx_io.input_spec(tft_out, label, config.input_overrides)
+        train, evalu = tfx_io.datasets(
+            input_dict["examples"], tft_out, label, config.batch_size, config.seed, "NasTuner"
+        )
+        data = SearchData(
+            train, evalu, int(exec_properties["train_steps"]), int(exec_properties["eval_steps"])
+        )
+        tracker = None
+        if exec_properties.get("tracking_uri"):
+            from components.nas.tracking import Tracker
+
+            tracker = Tracker(
+                exec_properties["tracking_uri"],
+                exec_properties.get("experiment") or "nas",
+                state,
+                run_name=f"nas-{run_id}",
+                tags={
+                    "tfx_pipeline_run_id": run_id,
+                    "nas.space": config.space,
+                    "nas.strategy": config.strategy,
+                },
+                artifact_location=exec_properties.get("artifact_location") or None,
+            )
+            tracker.log_params({"search_config": config.to_json(), "input_spec": spec.to_json()})
+        print(f"NAS state directory (kept until the search succeeds): {state}", flush=True)
+        result = run_search(config, spec, data, state, tracker=tracker)
+
+        results_uri = artifact_utils.get_single_uri(output_dict["search_results"])
+        paths = write_outputs(result, results_uri)
+        hp_uri = artifact_utils.get_single_uri(output_dict["best_hyperparameters"])
+        io_utils.write_string_file(
+            os.path.join(hp_uri, BEST_HP_FILE), json.dumps(result.hyperparameters.get_config())
+        )
+        model_artifact = artifact_utils.get_single_instance(output_dict["best_model"])
+        serving = path_utils.serving_model_path(model_artifact.uri)
+        os.makedirs(serving, exist_ok=True)
+        for name in ("weights", "best_architecture", "search_config", "input_spec"):
+            shutil.copyfile(paths[name], os.path.join(serving, os.path.basename(paths[name])))
+        if tracker is not None:
+            tracker.finish(
+                results_uri, {"best_score": result.best_score, "trials": len(result.rows)}
+            )
+        print(f"NAS report: {paths['report']}", flush=True)
+        shutil.rmtree(state, ignore_errors=True)

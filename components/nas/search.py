@@ -1,0 +1,194 @@
+"""The engine's entry point: configure the device, build the space and strategy, run the search
+in a resumable state directory, and write its outputs.
+
+    result = run_search(config, input_spec, data, state_dir)
+    write_outputs(result, out_dir)
+
+Outputs: best_architecture.json, best_hyperparameters.json (KerasTuner config, the format of
+TFX's Tuner), best.weights.h5, leaderboard.json / .csv, report.html, input_spec.json and
+search_config.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+
+import keras_tuner
+
+from components.nas import device as device_module
+from components.nas import report
+from components.nas.config import SearchConfig
+from components.nas.encoding import Architecture
+from components.nas.estimation.fidelity import FULL
+from components.nas.inputs import InputSpec
+from components.nas.spaces import SPACE_KEY, get_space
+from components.nas.strategies import make_oracle
+from components.nas.tuner import BEST, NASTuner, SearchData
+
+
+class SearchFailed(RuntimeError):
+    """No trial finished: nothing to hand to the Trainer."""
+
+
+@dataclasses.dataclass
+class SearchResult:
+    config: SearchConfig
+    input_spec: InputSpec
+    best_trial_id: str
+    architecture: Architecture
+    hyperparameters: keras_tuner.HyperParameters
+    weights_path: str
+    rows: list
+    stop_reason: str
+    device: str
+
+    @property
+    def best_score(self) -> float:
+        return next(r["score"] for r in self.rows if r["trial_id"] == self.best_trial_id)
+
+
+def param_limit(space, limit: int):
+    """A constraint that rejects candidates above `limit` parameters at full fidelity."""
+
+    def check(arch: Architecture) -> str:
+        n = space.count_params(arch, FULL)
+        return f"{n} parameters > limit {limit}" if n > limit else ""
+
+    return check
+
+
+def build_tuner(
+    config: SearchConfig, input_spec: InputSpec, state_dir: str, tracker=None, log=print
+) -> NASTuner:
+    dev = device_module.configure(config.mixed)
+    space = get_space(
+        config.space, input_spec, fidelity=config.estimation.fidelity, seed=config.seed
+    )
+    options = dict(config.strategy_options)
+    if config.strategy == "evolution" and config.estimation.morph:
+        options.setdefault("morph_rate", 0.5)
+    oracle = make_oracle(
+        config.strategy,
+        space,
+        objective=keras_tuner.Objective(config.objective, "max"),
+        max_trials=config.max_trials,
+        seed=config.seed,
+        epochs=space.fidelity.epochs_for(config.epochs),
+        patience=config.patience,
+        time_budget_s=60 * config.time_budget_min,
+        constraint=param_limit(space, config.max_params) if config.max_params else None,
+        surrogate=config.surrogate,
+        options=options,
+    )
+    os.makedirs(state_dir, exist_ok=True)
+    tuner = NASTuner(
+        oracle,
+        space,
+        config,
+        directory=state_dir,
+        device=dev,
+        tracker=tracker,
+        log=log,
+        distribution_strategy=dev.strategy,
+    )
+    log(
+        f"NAS search: space={config.space} strategy={config.strategy} "
+        f"max_trials={config.max_trials} fidelity={space.fidelity.label()} {dev.describe()} "
+        f"state={tuner.project_dir}"
+    )
+    return tuner
+
+
+def run_search(
+    config: SearchConfig,
+    input_spec: InputSpec,
+    data: SearchData,
+    state_dir: str,
+    tracker=None,
+    log=print,
+) -> SearchResult:
+    tuner = build_tuner(config, input_spec, state_dir, tracker, log)
+    done = len(tuner.rows())
+    if done:
+        log(f"NAS search resumes: {done} trial(s) already finished are kept")
+    tuner.search(data, verbose=0)
+    rows = tuner.rows()
+    best = tuner.oracle.get_best_trials(1)
+    if not best or best[0].score is None:
+        raise SearchFailed(
+            f"no trial of the {config.strategy} search finished; see the trial messages above"
+        )
+    best = best[0]
+    space = tuner.space
+    arch = space.architecture(best.hyperparameters.values)
+    hp = space.hyperparameters()
+    hp.values.update(arch.choices)
+    reason = tuner.oracle.stop_reason or f"max trials ({config.max_trials}) reached"
+    log(
+        f"NAS search done ({reason}): best trial {best.trial_id} score={best.score:.4f} "
+        f"{space.describe(arch)}"
+    )
+    return SearchResult(
+        config=config,
+        input_spec=input_spec,
+        best_trial_id=best.trial_id,
+        architecture=arch,
+        hyperparameters=hp,
+        weights_path=os.path.join(tuner.project_dir, f"trial_{best.trial_id}", BEST),
+        rows=rows,
+        stop_reason=reason,
+        device=tuner.device.describe(),
+    )
+
+
+def write_outputs(result: SearchResult, out_dir: str) -> dict:
+    """Write the search's outputs to `out_dir`. Returns their paths by name."""
+    os.makedirs(out_dir, exist_ok=True)
+    ranked = report.rank(result.rows)
+    paths = {
+        "best_architecture": os.path.join(out_dir, "best_architecture.json"),
+        "best_hyperparameters": os.path.join(out_dir, "best_hyperparameters.json"),
+        "leaderboard_json": os.path.join(out_dir, "leaderboard.json"),
+        "leaderboard_csv": os.path.join(out_dir, "leaderboard.csv"),
+        "report": os.path.join(out_dir, "report.html"),
+        "input_spec": os.path.join(out_dir, "input_spec.json"),
+        "search_config": os.path.join(out_dir, "search_config.json"),
+        "weights": os.path.join(out_dir, "best.weights.h5"),
+    }
+    files = {
+        "best_architecture": result.architecture.to_json(),
+        "best_hyperparameters": json.dumps(result.hyperparameters.get_config()),
+        "leaderboard_json": report.write_json(ranked),
+        "leaderboard_csv": report.to_csv(ranked),
+        "report": report.render_html(
+            result.rows,
+            f"NAS search: {result.config.space} / {result.config.strategy}",
+            meta={
+                "best trial": result.best_trial_id,
+                "best score": f"{result.best_score:.4f}",
+                "stopped because": result.stop_reason,
+                "trials": len(result.rows),
+                "device": result.device,
+                "fidelity": result.config.estimation.fidelity.label(),
+            },
+        ),
+        "input_spec": result.input_spec.to_json(),
+        "search_config": result.config.to_json(),
+    }
+    for name, text in files.items():
+        with open(paths[name], "w") as f:
+            f.write(text)
+    if os.path.exists(result.weights_path):
+        shutil.copyfile(result.weights_path, paths["weights"])
+    return paths
+
+
+def load_architecture(hparams: dict) -> tuple[str, dict]:
+    """(space name, choices) from a best_hyperparameters config's values."""
+    values = keras_tuner.HyperParameters.from_config(hparams).values
+    if SPACE_KEY not in values:
+        raise ValueError("these hyperparameters do not come from the NAS tuner")
+    return values[SPACE_KEY], Architecture.from_values(values[SPACE_KEY], values).choices

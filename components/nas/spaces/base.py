@@ -1,0 +1,167 @@
+"""What every search space shares: the encoding, the input stem, the head and training choices."""
+
+from __future__ import annotations
+
+import random
+
+import keras
+import keras_tuner
+
+from components.nas.encoding import Architecture, Choice, validate
+from components.nas.estimation.fidelity import FULL, Fidelity
+from components.nas.inputs import InputSpec
+from components.nas.spaces import ops
+
+SPACE_KEY = "nas/space"  # a Fixed hyperparameter naming the space, for the Trainer
+
+
+def training_choices() -> list[Choice]:
+    """Optimiser, learning rate and weight initialisation: searched in every space."""
+    return [
+        Choice("optimizer", ops.OPTIMIZERS),
+        Choice("learning_rate", ops.LEARNING_RATES),
+        Choice("initializer", ops.INITIALIZERS),
+    ]
+
+
+def _optimizer(name: str, lr: float):
+    if name == "sgd":
+        return keras.optimizers.SGD(lr, momentum=0.9)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(lr)
+    return keras.optimizers.Adam(lr)
+
+
+class SearchSpace(keras_tuner.HyperModel):
+    """A KerasTuner HyperModel over an explicit architecture encoding.
+
+    Subclasses give `architecture_choices()` and `body()`. The stem embeds categorical inputs,
+    concatenates tabular ones and reshapes tensor features; the body runs once per tensor feature
+    (conv ops) or once on the tabular vector (dense ops); the head is a float32 softmax.
+    """
+
+    name = ""
+
+    def __init__(self, input_spec: InputSpec, fidelity: Fidelity = FULL, seed: int = 0):
+        super().__init__(name=self.name)
+        self.input_spec = input_spec
+        self.fidelity = fidelity
+        self.seed = seed
+        self.kind = input_spec.body_kind
+        self._choices = self.architecture_choices() + training_choices()
+        self._by_name = {c.name: c for c in self._choices}
+        if len(self._by_name) != len(self._choices):
+            raise ValueError(f"space {self.name!r} declares a choice twice")
+
+    # --- encoding -----------------------------------------------------------------------
+    def architecture_choices(self) -> list[Choice]:
+        raise NotImplementedError
+
+    def choices(self) -> list[Choice]:
+        return list(self._choices)
+
+    def choice(self, name: str) -> Choice:
+        return self._by_name[name]
+
+    def hyperparameters(self) -> keras_tuner.HyperParameters:
+        hp = keras_tuner.HyperParameters()
+        self.declare(hp)
+        return hp
+
+    def declare(self, hp: keras_tuner.HyperParameters) -> dict:
+        values = {c.name: hp.Choice(c.name, list(c.values)) for c in self._choices}
+        hp.Fixed(SPACE_KEY, self.name)
+        return values
+
+    def architecture(self, values: dict) -> Architecture:
+        arch = Architecture.from_values(self.name, values)
+        self.validate(arch)
+        return arch
+
+    def validate(self, arch: Architecture) -> None:
+        validate(self._choices, arch, self.name)
+
+    def sample(self, rng: random.Random) -> Architecture:
+        return Architecture(self.name, {c.name: rng.choice(c.values) for c in self._choices})
+
+    def default(self) -> Architecture:
+        return Architecture(self.name, {c.name: c.values[0] for c in self._choices})
+
+    def describe(self, arch: Architecture) -> str:
+        """A one-line summary for leaderboards."""
+        c = arch.choices
+        return f"{c['optimizer']} lr={c['learning_rate']} init={c['initializer']}"
+
+    def active(self, arch: Architecture) -> list[str]:
+        """Choices that change the built model (all, unless a subclass says otherwise)."""
+        return [c.name for c in self._choices]
+
+    # --- building -----------------------------------------------------------------------
+    def build(self, hp: keras_tuner.HyperParameters):
+        """KerasTuner's entry point: declare the choices, then build their model."""
+        values = self.declare(hp)
+        return self.build_model(Architecture(self.name, values))
+
+    def body(self, x, kind: str, arch: Architecture, fidelity: Fidelity, seeds, prefix: str):
+        raise NotImplementedError
+
+    def build_model(
+        self, arch: Architecture, fidelity: Fidelity | None = None, compile: bool = True
+    ) -> keras.Model:
+        self.validate(arch)
+        fidelity = fidelity or self.fidelity
+        c = arch.choices
+        seeds = ops.Seeds(self.seed + 1, c["initializer"])
+        inputs, tabular, pooled = {}, [], []
+        for f in self.input_spec.features:
+            if f.kind == "categorical":
+                inputs[f.name] = keras.Input((1,), name=f.name, dtype="int64")
+                emb = keras.layers.Embedding(
+                    f.size, 4, embeddings_initializer=seeds.kernel(), name=f"{f.name}_embed"
+                )(inputs[f.name])
+                tabular.append(keras.layers.Flatten(name=f"{f.name}_flat")(emb))
+            elif f.kind == "numeric":
+                inputs[f.name] = keras.Input((1,), name=f.name, dtype="float32")
+                tabular.append(inputs[f.name])
+            else:
+                inputs[f.name] = keras.Input((f.size,), name=f.name, dtype="float32")
+                x = keras.layers.Reshape(f.shape, name=f"{f.name}_shape")(inputs[f.name])
+                x = self._lower_resolution(x, f.kind, fidelity, f.name)
+                x = self.body(x, f.kind, arch, fidelity, seeds, f"{f.name}_")
+                pooled.append(ops.global_pool(x, f.kind, f"{f.name}_gap"))
+        if not pooled:
+            x = ops.concat(tabular, "tabular")
+            pooled = [self.body(x, "vector", arch, fidelity, seeds, "")]
+        else:
+            pooled += tabular
+        x = ops.concat(pooled, "features")
+        outputs = keras.layers.Dense(
+            self.input_spec.n_outputs,
+            activation="softmax",
+            kernel_initializer=seeds.kernel(),
+            dtype="float32",  # float32 even under mixed precision
+            name="head",
+        )(x)
+        model = keras.Model(inputs, outputs, name=f"{self.name}_{arch.digest()}")
+        if compile:
+            model.compile(
+                optimizer=_optimizer(c["optimizer"], c["learning_rate"]),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
+        return model
+
+    @staticmethod
+    def _lower_resolution(x, kind: str, fidelity: Fidelity, name: str):
+        factor = int(round(1 / fidelity.resolution))
+        if factor <= 1:
+            return x
+        dims = ops.spatial(x)
+        factor = min(factor, min(dims))
+        if factor <= 1:
+            return x
+        pool = keras.layers.AveragePooling1D if kind == "signal" else keras.layers.AveragePooling2D
+        return pool(factor, padding="same", name=f"{name}_lowres")(x)
+
+    def count_params(self, arch: Architecture, fidelity: Fidelity | None = None) -> int:
+        return int(self.build_model(arch, fidelity, compile=False).count_params())

@@ -1,0 +1,64 @@
+"""Macro, chain-structured: a sequence of layers, each choosing op, width, activation,
+normalisation and dropout."""
+
+from __future__ import annotations
+
+from components.nas.encoding import Architecture, Choice
+from components.nas.spaces import ops
+from components.nas.spaces.base import SearchSpace
+
+WIDTHS = (8, 16, 32, 64)
+
+
+class ChainSpace(SearchSpace):
+    name = "chain"
+    max_layers = 4
+
+    def architecture_choices(self) -> list[Choice]:
+        choices = [Choice("depth", tuple(range(1, self.max_layers + 1)))]
+        for i in range(self.max_layers):
+            choices += [
+                Choice(f"op_{i}", ops.ops_for(self.kind)),
+                Choice(f"width_{i}", WIDTHS),
+                Choice(f"activation_{i}", ops.ACTIVATIONS),
+                Choice(f"norm_{i}", ops.NORMS),
+                Choice(f"dropout_{i}", ops.DROPOUTS),
+            ]
+        return choices
+
+    def active(self, arch: Architecture) -> list[str]:
+        depth = arch.choices["depth"]
+        return [
+            c.name
+            for c in self.choices()
+            if "_" not in c.name
+            or not c.name.rsplit("_", 1)[1].isdigit()
+            or int(c.name.rsplit("_", 1)[1]) < depth
+        ]
+
+    def describe(self, arch: Architecture) -> str:
+        c = arch.choices
+        layers = " > ".join(
+            c[f"op_{i}"]
+            if c[f"op_{i}"] == "identity"
+            else f"{c[f'op_{i}']}{c[f'width_{i}']}-{c[f'activation_{i}']}"
+            + ("" if c[f"norm_{i}"] == "none" else f"-{c[f'norm_{i}']}")
+            for i in range(c["depth"])
+        )
+        return f"{layers} | {super().describe(arch)}"
+
+    def body(self, x, kind, arch, fidelity, seeds, prefix):
+        c = arch.choices
+        for i in range(c["depth"]):
+            x = ops.apply(
+                x,
+                kind,
+                c[f"op_{i}"],
+                fidelity.scale(c[f"width_{i}"]),
+                name=f"{prefix}layer{i}",
+                seeds=seeds,
+                activation=c[f"activation_{i}"],
+                norm=c[f"norm_{i}"],
+                dropout=c[f"dropout_{i}"],
+            )
+        return x

@@ -1,0 +1,82 @@
+"""Macro, complex: branches and skip connections. Each layer chooses which earlier outputs
+(the stem included) feed it; their concatenation is its input. Outputs that no later layer uses
+are concatenated into the body's output, so unused paths become parallel branches."""
+
+from __future__ import annotations
+
+from components.nas.encoding import Architecture, Choice
+from components.nas.spaces import ops
+from components.nas.spaces.base import SearchSpace
+from components.nas.spaces.chain import WIDTHS
+
+
+def _sources(i: int) -> list[str]:
+    return ["s"] + [str(j) for j in range(i)]
+
+
+class GraphSpace(SearchSpace):
+    name = "graph"
+    max_layers = 4
+
+    def architecture_choices(self) -> list[Choice]:
+        choices = [Choice("depth", tuple(range(1, self.max_layers + 1)))]
+        for i in range(self.max_layers):
+            choices += [
+                Choice(f"op_{i}", ops.ops_for(self.kind)),
+                Choice(f"width_{i}", WIDTHS),
+                Choice(f"activation_{i}", ops.ACTIVATIONS),
+                Choice(f"norm_{i}", ops.NORMS),
+                Choice(f"dropout_{i}", ops.DROPOUTS),
+            ]
+            choices += [Choice(f"in_{i}_{src}", (0, 1)) for src in _sources(i)]
+        return choices
+
+    @staticmethod
+    def feeds(arch: Architecture, i: int) -> list[str]:
+        """The sources feeding layer i: chosen ones, else the previous layer (or the stem)."""
+        chosen = [src for src in _sources(i) if arch.choices[f"in_{i}_{src}"]]
+        return chosen or [_sources(i)[-1]]
+
+    def active(self, arch: Architecture) -> list[str]:
+        depth = arch.choices["depth"]
+        names = []
+        for c in self.choices():
+            parts = c.name.split("_")
+            if (
+                parts[0] in ("op", "width", "activation", "norm", "dropout", "in")
+                and len(parts) > 1
+            ):
+                if int(parts[1]) >= depth:
+                    continue
+            names.append(c.name)
+        return names
+
+    def describe(self, arch: Architecture) -> str:
+        c = arch.choices
+        layers = "; ".join(
+            f"{i}:{c[f'op_{i}']}{'' if c[f'op_{i}'] == 'identity' else c[f'width_{i}']}"
+            f"<-{','.join(self.feeds(arch, i))}"
+            for i in range(c["depth"])
+        )
+        return f"{layers} | {super().describe(arch)}"
+
+    def body(self, x, kind, arch, fidelity, seeds, prefix):
+        c = arch.choices
+        outs, used = {"s": x}, set()
+        for i in range(c["depth"]):
+            srcs = self.feeds(arch, i)
+            used.update(srcs)
+            h = ops.concat([outs[s] for s in srcs], f"{prefix}layer{i}_in")
+            outs[str(i)] = ops.apply(
+                h,
+                kind,
+                c[f"op_{i}"],
+                fidelity.scale(c[f"width_{i}"]),
+                name=f"{prefix}layer{i}",
+                seeds=seeds,
+                activation=c[f"activation_{i}"],
+                norm=c[f"norm_{i}"],
+                dropout=c[f"dropout_{i}"],
+            )
+        loose = [outs[str(i)] for i in range(c["depth"]) if str(i) not in used]
+        return ops.concat(loose, f"{prefix}branches")

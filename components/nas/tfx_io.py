@@ -1,0 +1,120 @@
+"""The TFX-facing side of the engine (TensorFlow only): the input spec and datasets from the
+Transform output, and the Trainer's rebuild of the winning architecture.
+
+Everything else in components/nas is plain Keras 3 and runs on any backend.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+import keras  # noqa: E402  isort: skip  (Keras 3, after TFT set TF_USE_LEGACY_KERAS)
+import keras_tuner  # noqa: E402  isort: skip
+
+from components.nas.config import SearchConfig
+from components.nas.encoding import Architecture
+from components.nas.estimation.fidelity import Fidelity
+from components.nas.estimation.inherit import copy_matching
+from components.nas.inputs import InputSpec, infer_feature
+from components.nas.spaces import SPACE_KEY, get_space
+
+OOV_BUCKETS = 1  # the user module's vocabularies have one out-of-vocabulary bucket
+WEIGHTS = "best.weights.h5"
+
+
+def xf(name: str) -> str:
+    return f"{name}_xf"
+
+
+def input_spec(tft_out: tft.TFTransformOutput, label: str, overrides: dict | None = None):
+    """Model inputs from the transformed feature spec: int64 features with a vocabulary are
+    categorical, float features of length 1 numeric, longer fixed-length floats signals (or
+    images, when `overrides` gives a shape)."""
+    overrides = dict(overrides or {})
+    features = []
+    for name, spec in sorted(tft_out.transformed_feature_spec().items()):
+        if name == xf(label):
+            continue
+        if not isinstance(spec, tf.io.FixedLenFeature):
+            raise ValueError(
+                f"transformed feature {name!r} is a {type(spec).__name__}; the NAS tuner needs "
+                "fixed-length features (densify it in preprocessing_fn)"
+            )
+        length = int(math.prod(spec.shape)) if spec.shape else 1
+        is_int = spec.dtype == tf.int64
+        vocab = 0
+        if is_int:
+            raw = name[: -len("_xf")] if name.endswith("_xf") else name
+            try:
+                vocab = tft_out.vocabulary_size_by_name(raw) + OOV_BUCKETS
+            except (ValueError, KeyError, tf.errors.NotFoundError):
+                vocab = 0
+        features.append(infer_feature(name, is_int, length, vocab, overrides.get(name)))
+    if not features:
+        raise ValueError(f"the Transform output has no features besides the label {label!r}")
+    n_outputs = tft_out.vocabulary_size_by_name(label)
+    return InputSpec(tuple(features), int(n_outputs))
+
+
+def datasets(examples, tft_out, label: str, batch_size: int, seed: int, telemetry: str):
+    """Repeated (train, eval) datasets of (features, label) from transformed Examples."""
+    from tfx.components.util import tfxio_utils
+    from tfx.types import artifact_utils
+    from tfx.utils import io_utils
+    from tfx_bsl.public import tfxio
+
+    factory = tfxio_utils.get_tf_dataset_factory_from_artifact(examples, [telemetry])
+    schema = tft_out.transformed_metadata.schema
+    out = []
+    for split in ("train", "eval"):
+        files = [
+            io_utils.all_files_pattern(u) for u in artifact_utils.get_split_uris(examples, split)
+        ]
+        options = tfxio.TensorFlowDatasetOptions(
+            batch_size=batch_size,
+            label_key=xf(label),
+            shuffle=split == "train",
+            shuffle_seed=seed,
+            num_epochs=None,
+        )
+        out.append(factory(files, options, schema))
+    return out
+
+
+def winner_model(fn_args, tft_out, label: str, log=print) -> keras.Model:
+    """The Trainer's model: the searched architecture at full fidelity, warm-started from the
+    search's best weights wherever the shapes match."""
+    values = keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values
+    space_name = values[SPACE_KEY]
+    arch = Architecture.from_values(space_name, values)
+    cfg = dict(fn_args.custom_config or {})
+    search = SearchConfig.from_dict(cfg.get("nas") or {})
+    spec = input_spec(tft_out, label, search.input_overrides)
+    space = get_space(space_name, spec, seed=search.seed)
+    model = space.build_model(arch)
+    log(f"Trainer: NAS architecture {space.describe(arch)} ({model.count_params()} parameters)")
+    weights = os.path.join(fn_args.base_model or "", WEIGHTS)
+    if fn_args.base_model and os.path.exists(weights):
+        fidelity = Fidelity()
+        meta = os.path.join(fn_args.base_model, "search_config.json")
+        if os.path.exists(meta):
+            with open(meta) as f:
+                fidelity = SearchConfig.from_dict(json.load(f)).estimation.fidelity
+        donor = get_space(space_name, spec, fidelity=fidelity, seed=search.seed).build_model(
+            arch, compile=False
+        )
+        donor.load_weights(weights)
+        copied = copy_matching(donor, model)
+        log(f"Trainer: warm start from the search's best weights: {len(copied)} layer(s) matched")
+    return model
+
+
+def is_nas(hyperparameters: dict | None) -> bool:
+    if not hyperparameters:
+        return False
+    return SPACE_KEY in keras_tuner.HyperParameters.from_config(hyperparameters).values

@@ -1,0 +1,80 @@
+"""Shared helpers for the NAS engine's tests: input specs of every kind, small data, and a
+driver that runs an Oracle through KerasTuner's create/update/end cycle without training."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras_tuner  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from components.nas.inputs import Feature, InputSpec  # noqa: E402
+
+SPECS = {
+    "tabular": InputSpec((Feature("a", "numeric"), Feature("b", "categorical", 5)), 3),
+    "signal": InputSpec((Feature("s", "signal", 16, (16, 1)),), 3),
+    "image": InputSpec((Feature("i", "image", 64, (8, 8, 1)),), 4),
+    "mixed": InputSpec(
+        (
+            Feature("i", "image", 64, (8, 8, 1)),
+            Feature("a", "numeric"),
+            Feature("b", "categorical", 5),
+        ),
+        4,
+    ),
+}
+OBJECTIVE = keras_tuner.Objective("val_accuracy", "max")
+
+
+def batch(spec: InputSpec, n: int = 4, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    out = {}
+    for f in spec.features:
+        if f.kind == "categorical":
+            out[f.name] = rng.integers(0, f.size, (n, 1)).astype("int64")
+        elif f.kind == "numeric":
+            out[f.name] = rng.normal(size=(n, 1)).astype("float32")
+        else:
+            out[f.name] = rng.normal(size=(n, f.size)).astype("float32")
+    return out
+
+
+def toy_reward(values: dict) -> float:
+    """A deterministic score in (0, 1) with structure a strategy can learn."""
+    keys = sorted(k for k in values if not k.startswith(("nas/", "tuner/")))
+    h = sum((i + 1) * (len(str(values[k])) % 7) for i, k in enumerate(keys))
+    return 0.5 + 0.4 * ((h % 97) / 97.0)
+
+
+def drive(oracle, n: int, reward=toy_reward, tuner_id: str = "t0") -> list:
+    """Run up to n trials the way KerasTuner's search loop does. Returns the trials created."""
+    trials = []
+    idle = 0
+    while len(trials) < n:
+        trial = oracle.create_trial(tuner_id)
+        if trial.status == "STOPPED":
+            break
+        if trial.status == "IDLE":
+            idle += 1
+            assert idle < 100, "oracle stayed idle"
+            continue
+        oracle.update_trial(trial.trial_id, {"val_accuracy": reward(trial.hyperparameters.values)})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+        trials.append(trial)
+    return trials
+
+
+@pytest.fixture
+def digits():
+    """scikit-learn's 8x8 digits (shipped inside the package), split and scaled."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.data / 16.0).astype("float32")
+    y = d.target.astype("int64")
+    idx = np.random.default_rng(0).permutation(len(y))
+    return x[idx], y[idx]
