@@ -45,7 +45,9 @@ NODES: dict[str, list[str]] = {
 GPU_NODES = {"Tuner", "Trainer"}
 GPU_POOL = os.environ.get("RETRAIN_GPU_POOL", "gpu")
 
-STRATEGIES = ["random", "bayesian", "hyperband", "grid"]
+# Equal to pipelines/retrain.py's SPACES and STRATEGIES (tests/airflow/test_params.py checks).
+SPACES = ["chain", "graph", "cells"]
+STRATEGIES = ["evolution", "reinforce", "random", "bayesian", "hyperband", "grid"]
 PARAMS = {
     "data": Param(
         "data/penguins",
@@ -57,12 +59,51 @@ PARAMS = {
     "accuracy_threshold": Param(
         0.9, type="number", minimum=0, maximum=1, description="Evaluator's absolute accuracy bar."
     ),
-    "strategy": Param("random", type="string", enum=STRATEGIES, description="Search strategy."),
+    "space": Param(
+        "chain",
+        type="string",
+        enum=SPACES,
+        description="NAS search space: chain (layers in sequence), graph (branches and skip "
+        "connections) or cells (normal and reduction cells).",
+    ),
+    "strategy": Param(
+        "evolution",
+        type="string",
+        enum=STRATEGIES,
+        description="NAS search strategy: regularized evolution, REINFORCE controller, or "
+        "KerasTuner's random, Bayesian, Hyperband, grid.",
+    ),
     "max_trials": Param(3, type="integer", minimum=1, description="Search trials."),
     "time_budget_min": Param(
         30, type="number", exclusiveMinimum=0, description="Search time budget in minutes."
     ),
     "epochs": Param(10, type="integer", minimum=1, description="Epochs per trial and training."),
+    "seed": Param(42, type="integer", minimum=1, description="Seed of the search and training."),
+    "search_fidelity": Param(
+        {},
+        type="object",
+        properties={
+            "data_fraction": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            "epochs": {"type": "integer", "minimum": 0},
+            "width": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            "fewer_cells": {"type": "integer", "minimum": 0},
+            "resolution": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        },
+        additionalProperties=False,
+        description='Lower fidelity during search, e.g. {"epochs": 3, "data_fraction": 0.5, '
+        '"width": 0.5}. Empty: full fidelity. The Trainer always trains at full fidelity.',
+    ),
+    "curve_stop": Param(
+        True, type="boolean", description="Stop trials whose learning curve cannot beat the best."
+    ),
+    "inherit_weights": Param(
+        True, type="boolean", description="Start children from their parent's trained weights."
+    ),
+    "morphism": Param(
+        False,
+        type="boolean",
+        description="Evolution proposes function-preserving widen/deepen children (Net2Net).",
+    ),
     "executor": Param(
         "warm",
         type="string",
@@ -75,10 +116,16 @@ SETTING_PARAMS = [
     "data",
     "label",
     "accuracy_threshold",
+    "space",
     "strategy",
     "max_trials",
     "time_budget_min",
     "epochs",
+    "seed",
+    "search_fidelity",
+    "curve_stop",
+    "inherit_weights",
+    "morphism",
 ]
 
 log = logging.getLogger("retrain")

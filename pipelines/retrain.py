@@ -15,7 +15,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 LOCAL = REPO / ".local"
 
-STRATEGIES = ("random", "bayesian", "hyperband", "grid")
+# The NAS engine's registries (components/nas), repeated here so that reading Settings does not
+# import Keras; tests/nas/test_config.py keeps them equal.
+SPACES = ("chain", "graph", "cells")
+STRATEGIES = ("grid", "random", "bayesian", "hyperband", "evolution", "reinforce")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,10 +43,18 @@ class Settings:
     # thresholds
     accuracy_threshold: float = 0.9
     max_accuracy_drop: float = 0.02  # allowed drop against the baseline (change threshold)
-    # search settings
-    strategy: str = "random"
+    # search settings (components/nas): space, strategy, budget and performance estimation
+    space: str = "chain"
+    strategy: str = "evolution"
     max_trials: int = 3
     time_budget_min: float = 30.0
+    curve_stop: bool = True  # stop trials whose learning curve cannot beat the best
+    inherit_weights: bool = True  # children start from their parent's weights
+    morphism: bool = False  # evolution proposes function-preserving widen/deepen children
+    search_fidelity: dict = dataclasses.field(default_factory=dict)  # e.g. {"epochs": 3}
+    # Any other SearchConfig key: patience, surrogate, max_params, max_latency_ms,
+    # mixed_precision, strategy_options, input_overrides.
+    nas: dict = dataclasses.field(default_factory=dict)
     # MLflow registry. Empty tracking URI: $MLFLOW_TRACKING_URI, else an SQLite store beside the
     # ML Metadata file (never MLflow's own default, mlflow.db in the current directory).
     registered_model_name: str = "penguin_classifier"
@@ -72,6 +83,8 @@ class Settings:
         problems = []
         if not 0.0 <= self.accuracy_threshold <= 1.0:
             problems.append(f"accuracy_threshold={self.accuracy_threshold} is not in [0, 1]")
+        if self.space not in SPACES:
+            problems.append(f"space={self.space!r} is not one of {list(SPACES)}")
         if self.strategy not in STRATEGIES:
             problems.append(f"strategy={self.strategy!r} is not one of {list(STRATEGIES)}")
         if self.max_trials < 1:
@@ -81,6 +94,25 @@ class Settings:
         if problems:
             raise ValueError("invalid settings: " + "; ".join(problems))
         return self
+
+    def search_config(self) -> dict:
+        """The NAS component's SearchConfig, as a dict."""
+        return {
+            "space": self.space,
+            "strategy": self.strategy,
+            "max_trials": self.max_trials,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "time_budget_min": self.time_budget_min,
+            "estimation": {
+                "fidelity": dict(self.search_fidelity),
+                "curve": self.curve_stop,
+                "inherit": self.inherit_weights,
+                "morph": self.morphism,
+            },
+            **self.nas,
+        }
 
     def path(self, value: str) -> str:
         return str((REPO / value).resolve()) if not os.path.isabs(value) else value
@@ -125,7 +157,6 @@ def create_pipeline(s: Settings):
         StatisticsGen,
         Trainer,
         Transform,
-        Tuner,
     )
     from tfx.dsl.components.common import resolver
     from tfx.orchestration import metadata
@@ -135,21 +166,22 @@ def create_pipeline(s: Settings):
 
     from components.mlflow_pusher.champion import ChampionModelStrategy
     from components.mlflow_pusher.component import MlflowPusher
+    from components.nas.component import NasTuner
 
     data = s.path(s.data)
     if not os.path.isdir(data):
         raise FileNotFoundError(f"data location {data} is not a directory")
     module_file = s.path(s.module_file)
-    search = {
+    search = s.search_config()
+    training = {
         "label": s.label,
         "epochs": s.epochs,
         "steps_per_epoch": s.steps_per_epoch,
         "batch_size": s.batch_size,
         "seed": s.seed,
-        "strategy": s.strategy,
-        "max_trials": s.max_trials,
-        "time_budget_min": s.time_budget_min,
+        "nas": search,
     }
+    tracking_uri, artifact_location = s.tracking()
 
     if _is_tfrecord_dir(data):
         example_gen = ImportExampleGen(input_base=data, input_config=_single_split("*"))
@@ -169,25 +201,30 @@ def create_pipeline(s: Settings):
         module_file=module_file,
         custom_config={"label": s.label},
     )
-    tuner = Tuner(
-        module_file=module_file,
+    # Search state outside TFX's output directories, keyed by run and node inside.
+    tuner = NasTuner(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        train_args=trainer_pb2.TrainArgs(num_steps=s.steps_per_epoch),
-        eval_args=trainer_pb2.EvalArgs(num_steps=max(1, s.steps_per_epoch // 4)),
-        custom_config=search,
-    )
+        search_config=json.dumps(search, sort_keys=True),
+        label=s.label,
+        train_steps=s.steps_per_epoch,
+        eval_steps=max(1, s.steps_per_epoch // 4),
+        state_root=os.path.join(s.path(s.pipeline_root), "_nas_state"),
+        tracking_uri=tracking_uri,
+        artifact_location=artifact_location,
+        experiment=f"{s.pipeline_name}-nas",
+    ).with_id("Tuner")
     trainer = Trainer(
         module_file=module_file,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         hyperparameters=tuner.outputs["best_hyperparameters"],
+        base_model=tuner.outputs["best_model"],  # warm start from the search's best weights
         train_args=trainer_pb2.TrainArgs(num_steps=s.steps_per_epoch),
         eval_args=trainer_pb2.EvalArgs(num_steps=max(1, s.steps_per_epoch // 4)),
-        custom_config=search,
+        custom_config=training,
     )
-    tracking_uri, artifact_location = s.tracking()
     # The baseline is the registry's @champion, mapped back to its ML Metadata Model artifact.
     baseline = resolver.Resolver(
         strategy_class=ChampionModelStrategy,

@@ -1,6 +1,8 @@
-"""User module for Transform, Tuner and Trainer: preprocessing_fn, tuner_fn and run_fn.
+"""User module for Transform and Trainer: preprocessing_fn and run_fn.
 
-TFX packages this one file into a wheel, so it imports nothing from the project.
+TFX packages this one file into a wheel, so it imports nothing from the project at module level.
+The search itself is our NAS component (components/nas); run_fn rebuilds its winner through
+`components.nas.tfx_io`, imported when the hyperparameters come from that component.
 
 Keras 2 and Keras 3 live side by side here:
 - tf.Transform sets TF_USE_LEGACY_KERAS=1, so `tf.keras` is Keras 2 (tf_keras) and TFMA uses it.
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -162,72 +163,6 @@ def _prepare(fn_args, transform_path: str) -> _Inputs:
     )
 
 
-STRATEGIES = {
-    "random": keras_tuner.RandomSearch,
-    "bayesian": keras_tuner.BayesianOptimization,
-    "hyperband": keras_tuner.Hyperband,
-    "grid": keras_tuner.GridSearch,
-}
-
-
-_BUDGETS: dict[str, tuple[float, object]] = {}  # key -> (deadline, oracle)
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Ends the search once its time budget is spent: the running trial stops after its epoch
-    and no new trial starts. Holds only a key, because KerasTuner deep-copies callbacks."""
-
-    def __init__(self, key: str):
-        super().__init__()
-        self.key = key
-
-    def on_epoch_end(self, epoch, logs=None):
-        deadline, oracle = _BUDGETS[self.key]
-        if time.monotonic() > deadline:
-            print(f"search time budget spent; stopping after {len(oracle.trials)} trial(s)")
-            self.model.stop_training = True
-            oracle.max_trials = len(oracle.trials)
-
-
-def tuner_fn(fn_args):
-    """Stock KerasTuner search, until the NAS component replaces it."""
-    from tfx.components.tuner.component import TunerFnResult
-
-    inputs = _prepare(fn_args, fn_args.transform_graph_path)
-    cfg = inputs.cfg
-    strategy = cfg.get("strategy", "random")
-    if strategy not in STRATEGIES:
-        raise ValueError(
-            f"unknown search strategy {strategy!r}; choose one of {sorted(STRATEGIES)}"
-        )
-    kwargs = dict(
-        hypermodel=lambda hp: build_model(hp, inputs.spec, inputs.n_classes),
-        objective=keras_tuner.Objective("val_sparse_categorical_accuracy", "max"),
-        directory=fn_args.working_dir,
-        project_name="search",
-        seed=cfg["seed"],
-    )
-    if strategy == "hyperband":
-        kwargs["max_epochs"] = cfg["epochs"]
-    else:
-        kwargs["max_trials"] = cfg.get("max_trials", 3)
-    tuner = STRATEGIES[strategy](**kwargs)
-    budget_key = fn_args.working_dir
-    _BUDGETS[budget_key] = (time.monotonic() + 60 * cfg.get("time_budget_min", 30), tuner.oracle)
-    return TunerFnResult(
-        tuner=tuner,
-        fit_kwargs={
-            "x": inputs.train,
-            "validation_data": inputs.eval,
-            "epochs": cfg["epochs"],
-            "steps_per_epoch": cfg["steps_per_epoch"],
-            "validation_steps": max(1, cfg["steps_per_epoch"] // 4),
-            "verbose": 2,
-            "callbacks": [TimeBudget(budget_key)],
-        },
-    )
-
-
 class ServingModule(tf.Module):
     """Raw tf.Example in, class probabilities out; the TFT graph is inside the signature."""
 
@@ -269,14 +204,22 @@ def export_serving_model(model, tf_transform_output, label: str, export_dir: str
 
 
 def run_fn(fn_args):
-    """Train the tuned architecture at full fidelity and export the serving SavedModel."""
+    """Train the searched architecture at full fidelity (warm-started from the search's best
+    weights where shapes match) and export the serving SavedModel. Without NAS
+    hyperparameters it trains the small default network below."""
     inputs = _prepare(fn_args, fn_args.transform_output)
     cfg = inputs.cfg
+    model = None
     if fn_args.hyperparameters:
-        hp = keras_tuner.HyperParameters.from_config(fn_args.hyperparameters)
-    else:
-        hp = keras_tuner.HyperParameters()
-    model = build_model(hp, inputs.spec, inputs.n_classes)
+        from components.nas import tfx_io
+
+        if tfx_io.is_nas(fn_args.hyperparameters):
+            model = tfx_io.winner_model(fn_args, inputs.tft_out, cfg["label"])
+    if model is None:
+        hp = keras_tuner.HyperParameters.from_config(
+            fn_args.hyperparameters or {"space": [], "values": {}}
+        )
+        model = build_model(hp, inputs.spec, inputs.n_classes)
     model.fit(
         inputs.train,
         validation_data=inputs.eval,
