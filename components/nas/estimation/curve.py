@@ -1,9 +1,11 @@
 """Learning-curve extrapolation (after Domhan et al., 2015), kept small and numpy-only.
 
-Each of a few saturating models y(t) = a - b * t^(-c), c in C_GRID, is fitted to the
+Each of a few saturating models y(t) = a - b * t^(-c), c in C_GRID, and the unbounded
+y(t) = a + b * log(t) is fitted to the
 validation history by linear least squares in (a, b). The prediction at the final epoch gets a
-one-sided upper bound at `confidence`, from the residual spread and the regression's own
-uncertainty. The bound is the largest among the models that fit about as well as the best one.
+one-sided upper bound at `confidence` (Student's t), from the residual spread and the
+regression's own uncertainty. The bound is the largest among the models that fit about as well as the best one (within a
+noise allowance).
 A trial stops when that bound, and the best value it has already reached, are both below the
 best finished trial: with the stated confidence it cannot beat it.
 """
@@ -19,13 +21,26 @@ C_GRID = (0.25, 0.5, 1.0, 2.0)
 MIN_SIGMA = 0.005  # floor on the residual spread: metrics are noisy even when curves look clean
 
 
+def t_quantile(p: float, dof: int) -> float:
+    """Student's t quantile (Cornish-Fisher expansion; within 2% for dof >= 2)."""
+    z = statistics.NormalDist().inv_cdf(p)
+    v = float(dof)
+    return (
+        z
+        + (z**3 + z) / (4 * v)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
+    )
+
+
 def upper_bound(values: list[float], horizon: int, confidence: float = 0.95) -> float:
     """Upper confidence bound of the value at epoch `horizon` (1-based) for a maximised
     metric whose history is `values` (epochs 1..n)."""
     y = np.asarray(values, dtype=float)
     n = len(y)
     t = np.arange(1, n + 1, dtype=float)
-    z = statistics.NormalDist().inv_cdf(confidence)
+    # Student's t with n - 2 degrees of freedom: wide bands from few epochs, narrowing later.
+    z = t_quantile(confidence, max(n - 2, 1))
     fits = []
     for c in C_GRID:
         phi = np.stack([np.ones(n), -(t**-c)], axis=1)
@@ -37,8 +52,11 @@ def upper_bound(values: list[float], horizon: int, confidence: float = 0.95) -> 
         cov = np.linalg.pinv(phi.T @ phi)
         spread = sigma * np.sqrt(1 + x @ cov @ x)
         fits.append((rss, float(x @ coef + z * spread)))
+    # Models within a noise allowance of the best fit all count: a few epochs cannot tell them
+    # apart, and the most optimistic of them decides.
     best_rss = min(r for r, _ in fits)
-    return max(bound for rss, bound in fits if rss <= 2 * best_rss + 1e-9)
+    allowance = 2 * best_rss + n * (2 * MIN_SIGMA) ** 2
+    return max(bound for rss, bound in fits if rss <= allowance)
 
 
 def cannot_beat(values, target: float, horizon: int, confidence: float, maximize=True) -> bool:
