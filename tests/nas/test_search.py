@@ -1,0 +1,122 @@
+"""Whole searches on small real data (digits, 8x8 images): outputs, MLflow logging, pruning,
+estimators inside the trial runner, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from components.nas.config import SearchConfig
+from components.nas.inputs import from_arrays
+from components.nas.search import run_search, write_outputs
+from components.nas.tracking import Tracker
+from components.nas.tuner import SearchData
+
+
+def small(digits, n_train=600, n_val=200, image=True):
+    x, y = digits
+    overrides = {"pixels": {"shape": [8, 8]}} if image else {"pixels": "signal"}
+    spec = from_arrays({"pixels": x}, 10, overrides=overrides)
+    data = SearchData(
+        ({"pixels": x[:n_train]}, y[:n_train]),
+        ({"pixels": x[n_train : n_train + n_val]}, y[n_train : n_train + n_val]),
+    )
+    return spec, data
+
+
+def config(**kw):
+    base = {"space": "chain", "strategy": "random", "max_trials": 4, "epochs": 2, "seed": 3}
+    base.update(kw)
+    return SearchConfig.from_dict(base)
+
+
+def test_search_logs_every_trial_and_writes_a_report(digits, tmp_path):
+    spec, data = small(digits)
+    state = tmp_path / "state"
+    tracker = Tracker(
+        f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "nas-test",
+        str(state),
+        "search",
+        artifact_location=str(tmp_path / "artifacts"),
+    )
+    lines = []
+    result = run_search(config(), spec, data, str(state), tracker=tracker, log=lines.append)
+    out = tmp_path / "out"
+    paths = write_outputs(result, str(out))
+    tracker.finish(str(out), {"best_score": result.best_score})
+
+    trial_lines = [line for line in lines if line.startswith("NAS trial ")]
+    runs = tracker.trial_runs()
+    board = json.loads(open(paths["leaderboard_json"]).read())
+    assert len(trial_lines) == len(board) == len(runs) == 4
+    assert all("strategy=random" in line and "ETA" in line and "best=" in line
+               for line in trial_lines)  # fmt: skip
+    html = open(paths["report"]).read()
+    assert html.count("<svg") == 2
+    assert "Best so far against compute" in html and "Pareto front" in html
+    assert sum(r["pareto"] for r in board) >= 1
+    assert board[0]["rank"] == 1 and board[0]["score"] == result.best_score
+    for row in board:
+        assert row["architecture"] and row["params"] > 0 and row["examples_seen"] == 2 * 600
+    arch = json.loads(open(paths["best_architecture"]).read())
+    assert arch["space"] == "chain" and arch["choices"] == result.architecture.choices
+    hp = json.loads(open(paths["best_hyperparameters"]).read())
+    assert hp["values"]["nas/space"] == "chain"
+    assert os.path.getsize(paths["weights"]) > 0
+    trial_params = runs[0].data.params
+    assert any(k.startswith("arch.") for k in trial_params)
+    assert not os.path.exists(state / "search" / "trial_0" / "inflight.json")
+
+
+def test_parameter_limit_prunes_and_low_fidelity_shrinks_compute(digits, tmp_path):
+    spec, data = small(digits)
+    cfg = config(
+        max_params=3000, max_trials=5,
+        estimation={"fidelity": {"data_fraction": 0.5, "epochs": 1, "width": 0.5}},
+    )  # fmt: skip
+    result = run_search(cfg, spec, data, str(tmp_path), log=lambda _: None)
+    done = [r for r in result.rows if r["status"] == "completed"]
+    assert done and all(r["params"] <= 3000 for r in done)
+    assert all(r["epochs"] == 1 and r["examples_seen"] == 300 for r in done)
+    assert all("data=0.5" in r["fidelity"] and "width=0.5" in r["fidelity"] for r in done)
+
+
+def test_evolution_children_inherit_or_morph_inside_the_runner(digits, tmp_path):
+    spec, data = small(digits, image=False)
+    cfg = config(
+        strategy="evolution", max_trials=7, epochs=1,
+        strategy_options={"population_size": 3, "sample_size": 2},
+        estimation={"inherit": True},
+    )  # fmt: skip
+    result = run_search(cfg, spec, data, str(tmp_path), log=lambda _: None)
+    children = [r for r in result.rows if r["parent"] is not None]
+    assert children and all(r["start"].startswith("inherited") for r in children)
+
+
+def test_hyperband_promotions_continue_from_their_parent(digits, tmp_path):
+    spec, data = small(digits, image=False)
+    cfg = config(strategy="hyperband", max_trials=6, epochs=3, estimation={"inherit": True})
+    result = run_search(cfg, spec, data, str(tmp_path), log=lambda _: None)
+    assert len(result.rows) <= 6
+    promoted = [r for r in result.rows if r["parent"] is not None]
+    for r in promoted:
+        assert r["start"].startswith("inherited")
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"space": "tree"}, "space 'tree'"),
+        ({"strategy": "annealing"}, "strategy 'annealing'"),
+        ({"max_trials": 0}, "max_trials"),
+        ({"estimation": {"fidelity": {"width": 2}}}, "width=2"),
+        ({"estimation": {"curves": True}}, "curves"),
+        ({"colour": 1}, "colour"),
+    ],
+)
+def test_bad_config_is_named(raw, message):
+    with pytest.raises(ValueError, match=message):
+        SearchConfig.from_dict(raw)
