@@ -94,7 +94,7 @@ test-airflow: $(AIRFLOW_ENV)/.synced
 	$(AIRFLOW_ENV)/bin/python -m pytest tests/airflow
 
 test-pipeline: $(TFX_ENV)/.synced
-	$(TFX_ENV)/bin/python -m pytest tests/pipeline
+	$(TFX_ENV)/bin/python -m pytest tests/pipeline tests/nas
 
 # Embedded defaults: SQLite for Airflow and ML Metadata, everything under .local/, bundled data.
 export AIRFLOW_HOME ?= $(CURDIR)/.local/airflow

@@ -75,7 +75,8 @@ class Executor(base_executor.BaseExecutor):
         serving = path_utils.serving_model_path(model_artifact.uri)
         os.makedirs(serving, exist_ok=True)
         for name in ("weights", "best_architecture", "search_config", "input_spec"):
-            shutil.copyfile(paths[name], os.path.join(serving, os.path.basename(paths[name])))
+            if os.path.exists(paths[name]):
+                shutil.copyfile(paths[name], os.path.join(serving, os.path.basename(paths[name])))
         if tracker is not None:
             tracker.finish(
                 results_uri, {"best_score": result.best_score, "trials": len(result.rows)}

@@ -29,7 +29,20 @@ def validate(dag, **overrides):
 def test_defaults_are_valid(dag):
     values = validate(dag)
     assert values["accuracy_threshold"] == 0.9
-    assert values["strategy"] == "random"
+    assert values["strategy"] == "evolution" and values["space"] == "chain"
+    assert values["search_fidelity"] == {} and values["curve_stop"] is True
+
+
+def test_dag_choices_match_the_pipeline():
+    """The DAG never imports TFX or Keras, so it repeats the NAS registries' names."""
+    import retrain as dag_module
+
+    from pipelines import retrain
+
+    assert sorted(dag_module.SPACES) == sorted(retrain.SPACES)
+    assert sorted(dag_module.STRATEGIES) == sorted(retrain.STRATEGIES)
+    fields = {f for f in retrain.Settings.__dataclass_fields__}
+    assert set(dag_module.SETTING_PARAMS) <= fields
 
 
 @pytest.mark.parametrize(
@@ -42,6 +55,11 @@ def test_defaults_are_valid(dag):
         ("accuracy_threshold", -0.1),
         ("accuracy_threshold", "high"),
         ("strategy", "simulated_annealing"),
+        ("space", "tree"),
+        ("seed", 0),
+        ("search_fidelity", {"width": 2}),
+        ("search_fidelity", {"epoch": 3}),
+        ("curve_stop", "yes"),
         ("max_trials", 0),
         ("max_trials", 2.5),
         ("time_budget_min", 0),

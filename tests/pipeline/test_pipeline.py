@@ -29,6 +29,17 @@ def test_csv_folder_uses_csv_example_gen(tmp_path):
         "Tuner", "Trainer", "BaselineResolver", "Evaluator", "Pusher",
     }  # fmt: skip
     assert p.enable_cache
+    assert components(p)["Tuner"] == "NasTuner"
+
+
+def test_search_settings_reach_the_nas_tuner_and_the_trainer(tmp_path):
+    p = create_pipeline(settings(tmp_path, space="graph", strategy="reinforce", seed=5))
+    tuner = next(c for c in p.components if c.id == "Tuner")
+    search = json.loads(tuner.exec_properties["search_config"])
+    assert (search["space"], search["strategy"], search["seed"]) == ("graph", "reinforce", 5)
+    assert tuner.exec_properties["state_root"].startswith(str(tmp_path / "root"))
+    trainer = next(c for c in p.components if c.id == "Trainer")
+    assert {"hyperparameters", "base_model"} <= set(trainer.inputs)
 
 
 def test_tfrecord_folder_uses_import_example_gen(tmp_path):
@@ -52,6 +63,7 @@ def test_thresholds_reach_the_evaluator(tmp_path):
     [
         ({"accuracy_threshold": 2}, "accuracy_threshold"),
         ({"strategy": "annealing"}, "strategy"),
+        ({"space": "tree"}, "space"),
         ({"max_trials": 0}, "max_trials"),
         ({"colour": "blue"}, "unknown setting"),
     ],

@@ -4,8 +4,8 @@ Each of a few saturating models y(t) = a - b * t^(-c), c in C_GRID, and the unbo
 y(t) = a + b * log(t) is fitted to the
 validation history by linear least squares in (a, b). The prediction at the final epoch gets a
 one-sided upper bound at `confidence` (Student's t), from the residual spread and the
-regression's own uncertainty. The bound is the largest among the models that fit about as well as the best one (within a
-noise allowance).
+regression's own uncertainty. The bound is the largest among the models that fit about as
+well as the best one (within a noise allowance).
 A trial stops when that bound, and the best value it has already reached, are both below the
 best finished trial: with the stated confidence it cannot beat it.
 """

@@ -10,6 +10,17 @@ from components.nas.spaces.base import SearchSpace
 WIDTHS = (8, 16, 32, 64)
 
 
+def layer_choices(i: int, kind: str) -> list[Choice]:
+    """What layer i chooses: op, width, activation, normalisation and dropout."""
+    return [
+        Choice(f"op_{i}", ops.ops_for(kind)),
+        Choice(f"width_{i}", WIDTHS),
+        Choice(f"activation_{i}", ops.ACTIVATIONS),
+        Choice(f"norm_{i}", ops.NORMS),
+        Choice(f"dropout_{i}", ops.DROPOUTS),
+    ]
+
+
 class ChainSpace(SearchSpace):
     name = "chain"
     max_layers = 4
@@ -17,13 +28,7 @@ class ChainSpace(SearchSpace):
     def architecture_choices(self) -> list[Choice]:
         choices = [Choice("depth", tuple(range(1, self.max_layers + 1)))]
         for i in range(self.max_layers):
-            choices += [
-                Choice(f"op_{i}", ops.ops_for(self.kind)),
-                Choice(f"width_{i}", WIDTHS),
-                Choice(f"activation_{i}", ops.ACTIVATIONS),
-                Choice(f"norm_{i}", ops.NORMS),
-                Choice(f"dropout_{i}", ops.DROPOUTS),
-            ]
+            choices += layer_choices(i, self.kind)
         return choices
 
     def active(self, arch: Architecture) -> list[str]:

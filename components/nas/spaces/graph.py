@@ -7,7 +7,7 @@ from __future__ import annotations
 from components.nas.encoding import Architecture, Choice
 from components.nas.spaces import ops
 from components.nas.spaces.base import SearchSpace
-from components.nas.spaces.chain import WIDTHS
+from components.nas.spaces.chain import layer_choices
 
 
 def _sources(i: int) -> list[str]:
@@ -21,13 +21,7 @@ class GraphSpace(SearchSpace):
     def architecture_choices(self) -> list[Choice]:
         choices = [Choice("depth", tuple(range(1, self.max_layers + 1)))]
         for i in range(self.max_layers):
-            choices += [
-                Choice(f"op_{i}", ops.ops_for(self.kind)),
-                Choice(f"width_{i}", WIDTHS),
-                Choice(f"activation_{i}", ops.ACTIVATIONS),
-                Choice(f"norm_{i}", ops.NORMS),
-                Choice(f"dropout_{i}", ops.DROPOUTS),
-            ]
+            choices += layer_choices(i, self.kind)
             choices += [Choice(f"in_{i}_{src}", (0, 1)) for src in _sources(i)]
         return choices
 
