@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
     from components.nas.spaces import get_space
     from components.nas.tuner import SearchData
 
-    x, y = data(2000 if dry else 20000)
+    x, y = data(512 if dry else 20000)
     spec = from_arrays({"pixels": x}, 10, overrides={"pixels": {"shape": [16, 16]}})
     split = int(0.8 * len(y))
     search_data = SearchData(({"pixels": x[:split]}, y[:split]), ({"pixels": x[split:]}, y[split:]))
@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
         {
             "space": "cells",
             "strategy": "random",
-            "max_trials": 2 if dry else 3,
+            "max_trials": 1 if dry else 3,
             "epochs": 1 if dry else 3,
             "batch_size": 256,
             "mixed_precision": "on",

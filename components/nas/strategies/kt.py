@@ -111,8 +111,13 @@ class BayesianOracle(SearchControl, BayesianOptimizationOracle):
         if not cands:
             return self._random_populate_space()
         mu, sigma = self.gpr.predict(np.array([self._vector(c) for c in cands]), return_std=True)
-        best = cands[int(np.argmin(mu - self.beta * sigma))]
-        return {"status": RUNNING, "values": {**best, SPACE_KEY: self.space.name}}
+        order = np.argsort(mu - self.beta * sigma, kind="stable")  # UCB, minimised
+        # The best candidate within the constraint (checked in rank order, so only a few are
+        # built to count their parameters); SearchControl prunes if none of the first 50 fits.
+        for i in order[:50]:
+            if not self.violates(cands[i]):
+                return {"status": RUNNING, "values": {**cands[i], SPACE_KEY: self.space.name}}
+        return {"status": RUNNING, "values": {**cands[order[0]], SPACE_KEY: self.space.name}}
 
 
 class HyperbandWithLimitOracle(SearchControl, HyperbandOracle):
