@@ -21,6 +21,23 @@ def layer_choices(i: int, kind: str) -> list[Choice]:
     ]
 
 
+LAYER_KEYS = ("op", "width", "activation", "norm", "dropout", "in")
+
+
+def layer_of(name: str) -> int | None:
+    """The layer a choice belongs to (`op_2`, `in_2_s` -> 2), None for network-wide ones."""
+    parts = name.split("_")
+    if parts[0] in LAYER_KEYS and len(parts) > 1 and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def active_up_to_depth(space, arch: Architecture) -> list[str]:
+    """Network-wide choices and those of the first `depth` layers."""
+    depth = arch.choices["depth"]
+    return [c.name for c in space.choices() if (layer_of(c.name) or 0) < depth]
+
+
 class ChainSpace(SearchSpace):
     name = "chain"
     max_layers = 4
@@ -32,14 +49,7 @@ class ChainSpace(SearchSpace):
         return choices
 
     def active(self, arch: Architecture) -> list[str]:
-        depth = arch.choices["depth"]
-        return [
-            c.name
-            for c in self.choices()
-            if "_" not in c.name
-            or not c.name.rsplit("_", 1)[1].isdigit()
-            or int(c.name.rsplit("_", 1)[1]) < depth
-        ]
+        return active_up_to_depth(self, arch)
 
     def describe(self, arch: Architecture) -> str:
         c = arch.choices

@@ -7,7 +7,7 @@ from __future__ import annotations
 from components.nas.encoding import Architecture, Choice
 from components.nas.spaces import ops
 from components.nas.spaces.base import SearchSpace
-from components.nas.spaces.chain import layer_choices
+from components.nas.spaces.chain import active_up_to_depth, layer_choices
 
 
 def _sources(i: int) -> list[str]:
@@ -32,18 +32,7 @@ class GraphSpace(SearchSpace):
         return chosen or [_sources(i)[-1]]
 
     def active(self, arch: Architecture) -> list[str]:
-        depth = arch.choices["depth"]
-        names = []
-        for c in self.choices():
-            parts = c.name.split("_")
-            if (
-                parts[0] in ("op", "width", "activation", "norm", "dropout", "in")
-                and len(parts) > 1
-            ):
-                if int(parts[1]) >= depth:
-                    continue
-            names.append(c.name)
-        return names
+        return active_up_to_depth(self, arch)
 
     def describe(self, arch: Architecture) -> str:
         c = arch.choices
