@@ -448,6 +448,3 @@ class NASTuner(keras_tuner.Tuner):
             message = (trial.message or "").strip().splitlines()
             self.log(f"NAS trial {trial.trial_id} failed: {message[-1] if message else ''}")
             self._record(self._row(trial, None, status="failed"), None, {})
-
-    def on_search_end(self):
-        super().on_search_end()
