@@ -99,6 +99,11 @@ PARAMS = {
     "inherit_weights": Param(
         True, type="boolean", description="Start children from their parent's trained weights."
     ),
+    "successive_halving": Param(
+        False,
+        type="boolean",
+        description="At epochs 1 and 3, stop trials outside the top third of earlier trials.",
+    ),
     "morphism": Param(
         False,
         type="boolean",
@@ -125,6 +130,7 @@ SETTING_PARAMS = [
     "search_fidelity",
     "curve_stop",
     "inherit_weights",
+    "successive_halving",
     "morphism",
 ]
 

@@ -50,10 +50,11 @@ class Settings:
     time_budget_min: float = 30.0
     curve_stop: bool = True  # stop trials whose learning curve cannot beat the best
     inherit_weights: bool = True  # children start from their parent's weights
+    successive_halving: bool = False  # at epochs 1 and 3 keep only the top third of trials
     morphism: bool = False  # evolution proposes function-preserving widen/deepen children
     search_fidelity: dict = dataclasses.field(default_factory=dict)  # e.g. {"epochs": 3}
-    # Any other SearchConfig key: patience, surrogate, max_params, max_latency_ms,
-    # mixed_precision, strategy_options, input_overrides.
+    # Any other SearchConfig key: patience, compute_budget, surrogate, max_params,
+    # max_latency_ms, mixed_precision, strategy_options, input_overrides.
     nas: dict = dataclasses.field(default_factory=dict)
     # MLflow registry. Empty tracking URI: $MLFLOW_TRACKING_URI, else an SQLite store beside the
     # ML Metadata file (never MLflow's own default, mlflow.db in the current directory).
@@ -109,6 +110,7 @@ class Settings:
                 "fidelity": dict(self.search_fidelity),
                 "curve": self.curve_stop,
                 "inherit": self.inherit_weights,
+                "halving": self.successive_halving,
                 "morph": self.morphism,
             },
             **self.nas,

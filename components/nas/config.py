@@ -17,6 +17,21 @@ class EstimationConfig:
     curve_min_epochs: int = 4
     inherit: bool = False  # children start from their parent's weights
     morph: bool = False  # evolution proposes Net2Net widen/deepen children (chain, tabular)
+    halving: bool = False  # successive halving: stop trials outside the top 1/eta at a rung
+    halving_rungs: tuple = (1, 3)  # epoch counts at which trials are compared
+    halving_eta: int = 3
+
+    def __post_init__(self):
+        object.__setattr__(self, "halving_rungs", tuple(self.halving_rungs))
+        if any(not isinstance(r, int) or r < 1 for r in self.halving_rungs):
+            raise ValueError(
+                f"invalid search config: halving_rungs must be epoch counts >= 1, "
+                f"got {list(self.halving_rungs)}"
+            )
+        if self.halving_eta < 2:
+            raise ValueError(
+                f"invalid search config: halving_eta must be >= 2, got {self.halving_eta}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +44,7 @@ class SearchConfig:
     seed: int = 42
     patience: int = 0  # stop after this many finished trials without improvement (0: never)
     time_budget_min: float = 0.0  # 0: no budget
+    compute_budget: int = 0  # training examples x epochs for the whole search (0: no budget)
     surrogate: bool = False
     max_params: int = 0  # prune candidates above this many parameters (0: no limit)
     max_latency_ms: float = 0.0  # prune candidates slower than this per batch (0: no limit)
@@ -51,6 +67,8 @@ class SearchConfig:
             problems.append(f"max_trials must be >= 1, got {self.max_trials}")
         if self.epochs < 1:
             problems.append(f"epochs must be >= 1, got {self.epochs}")
+        if self.compute_budget < 0:
+            problems.append(f"compute_budget must be >= 0, got {self.compute_budget}")
         if self.mixed_precision not in ("auto", "on", "off"):
             problems.append(
                 f"mixed_precision must be auto, on or off, got {self.mixed_precision!r}"

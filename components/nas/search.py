@@ -79,6 +79,7 @@ def build_tuner(
         epochs=space.fidelity.epochs_for(config.epochs),
         patience=config.patience,
         time_budget_s=60 * config.time_budget_min,
+        compute_budget=config.compute_budget,
         constraint=param_limit(space, config.max_params) if config.max_params else None,
         surrogate=config.surrogate,
         options=options,

@@ -26,7 +26,7 @@ from keras_tuner.src.engine import trial as trial_module
 
 from components.nas.device import DeviceInfo
 from components.nas.encoding import Architecture
-from components.nas.estimation import curve, inherit, morph
+from components.nas.estimation import curve, halving, inherit, morph
 from components.nas.estimation.fidelity import FULL
 from components.nas.strategies.base import PRUNED
 
@@ -151,15 +151,17 @@ def load_optimizer(model, path: str) -> bool:
 
 
 class _Budget(keras.callbacks.Callback):
-    """Ends the trial after the epoch in which the search's time budget runs out."""
+    """Ends the trial after the epoch in which the search's time or compute budget runs out."""
 
-    def __init__(self, oracle):
+    def __init__(self, oracle, per_epoch: int, seen: int = 0):
         super().__init__()
-        self.oracle, self.hit = oracle, False
+        self.oracle, self.per_epoch, self.seen, self.hit = oracle, per_epoch, seen, False
 
     def on_epoch_end(self, epoch, logs=None):
+        self.seen += self.per_epoch
         left = self.oracle.time_left()
-        if left is not None and left <= 0:
+        compute = self.oracle.compute_left()
+        if (left is not None and left <= 0) or (compute is not None and compute <= self.seen):
             self.hit = True
             self.model.stop_training = True
 
@@ -201,6 +203,7 @@ class NASTuner(keras_tuner.Tuner):
             overwrite=False,
             **kwargs,
         )
+        self.oracle.compute_spent = self.compute_spent()
 
     # ---- bookkeeping --------------------------------------------------------------------
     @property
@@ -224,9 +227,23 @@ class NASTuner(keras_tuner.Tuner):
         order = {t: i for i, t in enumerate(self.oracle.start_order)}
         return sorted(by_id.values(), key=lambda r: (order.get(r["trial_id"], 1e9), r["trial_id"]))
 
+    def compute_spent(self) -> int:
+        """Example-epochs trained by the trials on the leaderboard."""
+        return sum(r.get("examples_seen") or 0 for r in self.rows())
+
+    def earlier_histories(self, trial_id: str) -> list[list[float]]:
+        """The objective's per-epoch history of every other trial that finished training."""
+        out = []
+        for tid in self.oracle.start_order:
+            path = os.path.join(self.get_trial_dir(tid), RESULT)
+            if tid != trial_id and os.path.exists(path):
+                out.append(_read_json(path)["history"].get(self.config.objective, []))
+        return out
+
     def _record(self, row: dict, arch: Architecture | None, history: dict) -> None:
         with open(self.leaderboard_path(), "a") as f:
             f.write(json.dumps(row, sort_keys=True, default=float) + "\n")
+        self.oracle.compute_spent = self.compute_spent()
         if self.tracker is not None:
             self.tracker.log_trial(row, arch.choices if arch else {}, history)
         self._progress(row)
@@ -368,9 +385,24 @@ class NASTuner(keras_tuner.Tuner):
                 history=history.get(cfg.objective, []),
             )
             callbacks.append(stopper)
-        budget = _Budget(self.oracle)
-        callbacks.append(budget)
+        rungs = None
+        if est.halving and "tuner/epochs" not in values:
+            rungs = halving.RungStopper(
+                cfg.objective,
+                est.halving_rungs,
+                halving.rung_scores(
+                    self.earlier_histories(trial.trial_id), est.halving_rungs, self.maximize
+                ),
+                eta=est.halving_eta,
+                maximize=self.maximize,
+                history=history.get(cfg.objective, []),
+            )
+            callbacks.append(rungs)
         fraction = self.space.fidelity.data_fraction
+        per_epoch = data.examples_per_epoch(fraction, cfg.batch_size)
+        trained = len(history.get(cfg.objective, []))  # epochs of this trial before a restart
+        budget = _Budget(self.oracle, per_epoch, seen=trained * per_epoch)
+        callbacks.append(budget)
         if initial < epochs:
             self._fit(model, data, fraction, initial, epochs, callbacks, trial.trial_id)
         values_seen = history.get(cfg.objective, [])
@@ -387,9 +419,11 @@ class NASTuner(keras_tuner.Tuner):
             params=int(params),
             latency_ms=round(latency, 3),
             epochs=epochs_run,
-            examples_seen=epochs_run * data.examples_per_epoch(fraction, cfg.batch_size),
+            examples_seen=epochs_run * per_epoch,
             wall_s=round(time.time() - t0, 2),
-            early_stopped=bool(stopper and stopper.stopped_epoch) or budget.hit,
+            early_stopped=bool(stopper and stopper.stopped_epoch)
+            or bool(rungs and rungs.stopped_epoch)
+            or budget.hit,
             start=start,
         )
         self._record(row, arch, history)

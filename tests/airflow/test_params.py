@@ -31,6 +31,7 @@ def test_defaults_are_valid(dag):
     assert values["accuracy_threshold"] == 0.9
     assert values["strategy"] == "evolution" and values["space"] == "chain"
     assert values["search_fidelity"] == {} and values["curve_stop"] is True
+    assert values["successive_halving"] is False
 
 
 def test_dag_choices_match_the_pipeline():
@@ -60,6 +61,7 @@ def test_dag_choices_match_the_pipeline():
         ("search_fidelity", {"width": 2}),
         ("search_fidelity", {"epoch": 3}),
         ("curve_stop", "yes"),
+        ("successive_halving", 1),
         ("max_trials", 0),
         ("max_trials", 2.5),
         ("time_budget_min", 0),

@@ -24,6 +24,7 @@ def test_settings_become_a_valid_search_config():
                 "search_fidelity": {"epochs": 2, "width": 0.5},
                 "curve_stop": False,
                 "morphism": True,
+                "successive_halving": True,
                 "nas": {"patience": 4, "max_params": 50000, "surrogate": True},
             }
         )
@@ -37,3 +38,4 @@ def test_settings_become_a_valid_search_config():
     )
     assert cfg.estimation.fidelity.width == 0.5 and cfg.estimation.morph
     assert not cfg.estimation.curve and cfg.surrogate
+    assert cfg.estimation.halving and cfg.estimation.halving_rungs == (1, 3)

@@ -106,6 +106,24 @@ def test_hyperband_promotions_continue_from_their_parent(digits, tmp_path):
         assert r["start"].startswith("inherited")
 
 
+def test_successive_halving_and_the_compute_budget_stop_trials_and_the_search(digits, tmp_path):
+    spec, data = small(digits, image=False)
+    budget = 8 * 600  # eight epochs of the 600 training examples
+    cfg = config(
+        max_trials=50, epochs=3, compute_budget=budget,
+        estimation={"halving": True, "halving_rungs": [1, 2], "halving_eta": 2},
+    )  # fmt: skip
+    lines = []
+    result = run_search(cfg, spec, data, str(tmp_path), log=lines.append)
+    rows = result.rows
+    assert sum(r["examples_seen"] for r in rows) == budget
+    assert "compute budget (4,800 example-epochs) spent" in result.stop_reason
+    assert rows[0]["epochs"] == 3  # the first trial has nothing to lose to
+    stopped = [r for r in rows if r["early_stopped"]]
+    assert stopped and len(rows) > budget // (3 * 600)  # cheaper trials: more of them
+    assert all(r["epochs"] in (1, 2, 3) for r in rows)
+
+
 @pytest.mark.parametrize(
     "raw, message",
     [
@@ -115,6 +133,9 @@ def test_hyperband_promotions_continue_from_their_parent(digits, tmp_path):
         ({"estimation": {"fidelity": {"width": 2}}}, "width=2"),
         ({"estimation": {"curves": True}}, "curves"),
         ({"colour": 1}, "colour"),
+        ({"compute_budget": -1}, "compute_budget"),
+        ({"estimation": {"halving_eta": 1}}, "halving_eta"),
+        ({"estimation": {"halving_rungs": [0]}}, "halving_rungs"),
     ],
 )
 def test_bad_config_is_named(raw, message):

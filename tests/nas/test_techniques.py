@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from components.nas.encoding import Architecture
-from components.nas.estimation import curve, inherit, morph
+from components.nas.estimation import curve, halving, inherit, morph
 from components.nas.spaces import get_space
 from components.nas.strategies import make_oracle
 from components.nas.strategies.controller import Controller
@@ -221,3 +221,22 @@ def test_device_falls_back_to_cpu_here():
     info = device.configure(mixed_precision="auto")
     assert info.gpus == [] and info.policy == "float32" and info.strategy is None
     assert "CPU" in info.describe()
+
+
+def test_successive_halving_keeps_the_top_third_at_each_rung():
+    assert halving.keeps(0.5, [], eta=3)  # the first trial at a rung always continues
+    assert not halving.keeps(0.5, [0.6], eta=3)  # one earlier trial: only the best goes on
+    assert halving.keeps(0.7, [0.6], eta=3)
+    assert halving.keeps(0.55, [0.6, 0.4, 0.3, 0.2, 0.1], eta=3)  # 2nd of 6: top 2 go on
+    assert not halving.keeps(0.35, [0.6, 0.4, 0.3, 0.2, 0.1], eta=3)
+    assert halving.keeps(0.1, [0.3, 0.2], eta=3, maximize=False)  # a loss: lower is better
+    scores = halving.rung_scores([[0.2, 0.5, 0.4], [0.3], [0.1, 0.2, 0.6, 0.7]], (1, 3))
+    assert scores == {1: [0.2, 0.3, 0.1], 3: [0.5, 0.6]}
+
+    stopper = halving.RungStopper("val_accuracy", (1, 3), scores, eta=3)
+    stopper.set_model(keras.Sequential())
+    for e, v in enumerate([0.35, 0.4, 0.45, 0.9]):  # top at rung 1, 3rd of 3 at rung 3
+        stopper.on_epoch_end(e, {"val_accuracy": v})
+        if stopper.stopped_epoch:
+            break
+    assert stopper.stopped_epoch == 3

@@ -4,6 +4,7 @@ Each is switched on by `EstimationConfig` and applied by the trial runner (`tune
 strategy combines with any estimator:
 - `fidelity.py`: lower fidelity during search (data, epochs, width, cells, resolution).
 - `curve.py`: stop a trial whose extrapolated learning curve cannot beat the best.
+- `halving.py`: successive halving; at each rung keep only trials in the top 1/eta so far.
 - `inherit.py`: start a child from its parent's weights where shapes match.
 - `morph.py`: function-preserving widen/deepen (Net2Net) so a child starts where its parent ended.
 """

@@ -35,6 +35,7 @@ def make_oracle(
     epochs: int = 10,
     patience: int = 0,
     time_budget_s: float = 0.0,
+    compute_budget: int = 0,
     constraint=None,
     surrogate: bool = False,
     options: dict | None = None,
@@ -70,7 +71,11 @@ def make_oracle(
     oracle = cls(**kwargs)
     oracle.verbose = 0  # the trial runner prints one line per trial instead
     oracle.setup_control(
-        space, patience=patience, time_budget_s=time_budget_s, constraint=constraint
+        space,
+        patience=patience,
+        time_budget_s=time_budget_s,
+        compute_budget=compute_budget,
+        constraint=constraint,
     )
     return oracle
 

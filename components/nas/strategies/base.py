@@ -1,7 +1,8 @@
 """What every strategy shares, as a mixin in front of a KerasTuner Oracle:
 
 - search-level stopping: after `patience` finished trials without improvement, after
-  `max_trials` (Hyperband included), or once `time_budget_s` is spent, whichever comes first;
+  `max_trials` (Hyperband included), once `time_budget_s` is spent, or once the trial runner
+  has trained `compute_budget` example-epochs, whichever comes first;
 - a constraint filter (e.g. a parameter limit) that redraws candidates before any training;
 - deterministic randomness: `rng(trial_id, attempt)` depends only on the seed and its arguments,
   so a resumed search proposes what an uninterrupted one would have.
@@ -35,11 +36,14 @@ class SearchControl:
         *,
         patience: int = 0,
         time_budget_s: float = 0.0,
+        compute_budget: int = 0,
         constraint=None,
     ):
         self.space = space
         self.patience = patience
         self.time_budget_s = time_budget_s
+        self.compute_budget = compute_budget
+        self.compute_spent = 0  # set by the trial runner from its leaderboard
         self.constraint = constraint  # Architecture -> None (ok) or a reason string
         self.started_at = None
         self.stop_reason = ""
@@ -63,6 +67,8 @@ class SearchControl:
             return f"max trials ({self.max_trials}) reached"
         if self.time_budget_s and time.time() - self.started_at > self.time_budget_s:
             return f"time budget ({self.time_budget_s:.0f} s) spent"
+        if self.compute_budget and self.compute_spent >= self.compute_budget:
+            return f"compute budget ({self.compute_budget:,} example-epochs) spent"
         if self.patience:
             done = self._finished()
             sign = 1 if self.objective.direction == "max" else -1
@@ -78,6 +84,11 @@ class SearchControl:
         if not self.time_budget_s or self.started_at is None:
             return None
         return self.time_budget_s - (time.time() - self.started_at)
+
+    def compute_left(self) -> float | None:
+        if not self.compute_budget:
+            return None
+        return self.compute_budget - self.compute_spent
 
     def populate_space(self, trial_id):
         reason = self.check_stop()
