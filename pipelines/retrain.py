@@ -32,6 +32,9 @@ class Settings:
     pipeline_name: str = "retrain"
     pipeline_root: str = str(LOCAL / "pipeline_root")
     metadata_path: str = str(LOCAL / "metadata.sqlite")
+    # Empty: the SQLite file above. postgresql://USER@HOST:PORT/DBNAME for production, with the
+    # password in $RETRAIN_MLMD_PASSWORD (pipelines/metadata_config.py). $RETRAIN_MLMD_URI too.
+    metadata_uri: str = ""
     # module settings
     # Alone in its folder: TFX packages every module beside it into the user-code wheel, whose
     # hash is part of the cache key.
@@ -92,6 +95,13 @@ class Settings:
             problems.append(f"max_trials={self.max_trials} must be >= 1")
         if self.time_budget_min <= 0:
             problems.append(f"time_budget_min={self.time_budget_min} must be > 0")
+        if self.metadata_uri:
+            from pipelines.metadata_config import postgres_target
+
+            try:
+                postgres_target(self.metadata_uri)
+            except ValueError as e:
+                problems.append(str(e))
         if problems:
             raise ValueError("invalid settings: " + "; ".join(problems))
         return self
@@ -161,7 +171,6 @@ def create_pipeline(s: Settings):
         Transform,
     )
     from tfx.dsl.components.common import resolver
-    from tfx.orchestration import metadata
     from tfx.orchestration import pipeline as tfx_pipeline
     from tfx.proto import trainer_pb2
     from tfx.types import Channel, standard_artifacts
@@ -169,6 +178,7 @@ def create_pipeline(s: Settings):
     from components.mlflow_pusher.champion import ChampionModelStrategy
     from components.mlflow_pusher.component import MlflowPusher
     from components.nas.component import NasTuner
+    from pipelines import metadata_config
 
     data = s.path(s.data)
     if not os.path.isdir(data):
@@ -294,8 +304,6 @@ def create_pipeline(s: Settings):
         pipeline_root=s.path(s.pipeline_root),
         components=components,
         enable_cache=True,
-        metadata_connection_config=metadata.sqlite_metadata_connection_config(
-            s.path(s.metadata_path)
-        ),
+        metadata_connection_config=metadata_config.connection_config(s),
         beam_pipeline_args=list(s.beam_pipeline_args),
     )

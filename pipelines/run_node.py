@@ -9,19 +9,27 @@ run id, picks the node and launches it with TFX's portable Launcher, as LocalDag
 node's inputs are resolved from ML Metadata through the pipeline run context; nothing but ids
 crosses from the orchestrator.
 
-Exit status: 0 when the node's execution is COMPLETE or CACHED, 2 for bad arguments, 1 otherwise.
+Exit status: 0 when the node's execution is COMPLETE or CACHED, 2 for bad arguments, 3 when the
+same node of the same run is already running (a second launch at the same time is refused; a
+sequential retry is fine), 1 otherwise.
 The last line printed is `RESULT {json}` with the node, execution id and state.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
+import os
+import socket
 import sys
+import time
 from pathlib import Path
 
+from pipelines import metadata_config
 from pipelines.retrain import Settings, create_pipeline
 
 log = logging.getLogger("run_node")
@@ -62,7 +70,45 @@ def topology(settings: Settings) -> dict[str, list[str]]:
     return {n.pipeline_node.node_info.id: sorted(n.pipeline_node.upstream_nodes) for n in ir.nodes}
 
 
+class NodeBusy(RuntimeError):
+    """The same node of the same pipeline run is being launched by another process."""
+
+
+@contextlib.contextmanager
+def node_lock(settings: Settings, run_id: str, node_id: str):
+    """An exclusive lock per (pipeline run, node) under the pipeline root. The kernel drops it
+    when its process dies, kill -9 included, so a retry after a crash is never refused."""
+    folder = Path(settings.path(settings.pipeline_root)) / "_locks" / run_id.replace("/", "_")
+    folder.mkdir(parents=True, exist_ok=True)
+    f = open(folder / f"{node_id}.lock", "a+")  # noqa: SIM115 (held for the whole launch)
+    try:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise NodeBusy(
+                f"node {node_id} of pipeline run {run_id} is already running ({holder}); "
+                "refusing to launch it twice at the same time"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(
+            f"pid {os.getpid()} on {socket.gethostname()} since "
+            f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
+        )
+        f.flush()
+        yield
+    finally:
+        f.close()  # releases the lock
+
+
 def run_node(settings: Settings, run_id: str, node_id: str, use_cache: bool = True) -> dict:
+    with node_lock(settings, run_id, node_id):
+        return _launch(settings, run_id, node_id, use_cache)
+
+
+def _launch(settings: Settings, run_id: str, node_id: str, use_cache: bool) -> dict:
     from ml_metadata.proto import metadata_store_pb2
     from tfx.dsl.compiler import constants
     from tfx.orchestration import metadata
@@ -80,11 +126,16 @@ def run_node(settings: Settings, run_id: str, node_id: str, use_cache: bool = Tr
     if not use_cache:
         node.execution_options.caching_options.enable_cache = False
     deployment = runner_utils.extract_local_deployment_config(ir)
-    conn = deployment.metadata_connection_config
-    connection_config = getattr(conn, conn.WhichOneof("connection_config"))
-    Path(settings.path(settings.metadata_path)).parent.mkdir(parents=True, exist_ok=True)
+    # Built here, not taken from the compiled pipeline: only this process sees the password.
+    connection_config = metadata_config.connection_config(settings, with_secret=True)
+    metadata_config.prepare(connection_config)
 
-    log.info("node %s: launching for pipeline run %s", node_id, run_id)
+    log.info(
+        "node %s: launching for pipeline run %s (ML Metadata: %s)",
+        node_id,
+        run_id,
+        metadata_config.describe(connection_config),
+    )
     info = launcher.Launcher(
         pipeline_node=node,
         mlmd_connection=metadata.Metadata(connection_config),
@@ -133,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as e:
         print(f"error: {e.args[0]}", file=sys.stderr)
         return 2
+    except NodeBusy as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
     ok = result["state"] in ("COMPLETE", "CACHED")
     if not ok:
         print(

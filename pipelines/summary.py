@@ -20,12 +20,14 @@ def run_summary(settings: Settings, run_id: str) -> dict:
     from ml_metadata import metadata_store
     from ml_metadata.proto import metadata_store_pb2
 
-    path = settings.path(settings.metadata_path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no ML Metadata store at {path}")
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = path
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    from pipelines import metadata_config
+
+    config = metadata_config.connection_config(settings, with_secret=True)
+    path = metadata_config.describe(config)
+    if config.WhichOneof("config") == "sqlite":
+        if not os.path.exists(config.sqlite.filename_uri):
+            raise FileNotFoundError(f"no ML Metadata store at {config.sqlite.filename_uri}")
+        config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
     store = metadata_store.MetadataStore(config)
 
     run_ctx = store.get_context_by_type_and_name("pipeline_run", run_id)
