@@ -9,11 +9,20 @@ import json
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from tests.airflow.conftest import AIRFLOW, REPO, TFX_PYTHON
 
+# A password that must never show up anywhere: it sits in the environment and in an Airflow
+# connection for every DAG run of this module.
+SENTINEL = "Sentinel-Pa55-7f3c91"
+SECRET_ENV = {
+    "RETRAIN_TEST_PASSWORD": SENTINEL,
+    "RETRAIN_MLMD_PASSWORD": SENTINEL,
+    "AIRFLOW_CONN_WAREHOUSE": f"postgresql://etl:{SENTINEL}@warehouse.internal:5432/sales",
+}
 DATA_NODES = ["ExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform"]
 FINISHED = re.compile(r"DagRun Finished: dag_id=retrain, .*? run_id=([^,]+),.*? state=(\w+)")
 
@@ -35,7 +44,7 @@ def state_dir(tmp_path_factory):
 
 
 def dag_test(conf: dict, state_dir) -> tuple[str, str, str]:
-    env = dict(os.environ, RETRAIN_STATE_DIR=str(state_dir))
+    env = dict(os.environ, RETRAIN_STATE_DIR=str(state_dir), **SECRET_ENV)
     out = subprocess.run(
         [AIRFLOW, "dags", "test", "retrain", "-c", json.dumps(conf)],
         env=env,
@@ -77,6 +86,7 @@ def first_run(airflow_db, sample, state_dir):
     conf = {"data": str(sample), "epochs": 5, "max_trials": 1}
     run_id, state, log = dag_test(conf, state_dir)
     assert state == "success", log[-5000:]
+    (state_dir / "first_run.log").write_text(log)
     return run_id, conf
 
 
@@ -97,3 +107,24 @@ def test_second_run_on_same_data_caches_the_data_nodes(first_run, state_dir):
     assert state == "success", log[-5000:]
     nodes = summary(run_id, state_dir)["nodes"]
     assert {n: nodes[n]["state"] for n in DATA_NODES} == dict.fromkeys(DATA_NODES, "CACHED")
+
+
+def test_no_secret_in_task_logs_mlflow_or_metadata(first_run, state_dir):
+    """The sentinel password (environment and Airflow connection) appears in no task log, no
+    MLflow param or tag, and no other file the run wrote."""
+    import sqlite3
+
+    # `airflow dags test` writes every task's log to its own output; a scheduler writes files.
+    output = (state_dir / "first_run.log").read_text()
+    assert "NAS trial" in output and "RESULT " in output, "the task logs are not in the output"
+    assert SENTINEL not in output
+    logs = [p for p in (Path(os.environ["AIRFLOW_HOME"]) / "logs").rglob("*") if p.is_file()]
+    assert not [p for p in logs if SENTINEL.encode() in p.read_bytes()]
+    with sqlite3.connect(state_dir / "mlflow.db") as db:
+        params = db.execute("SELECT key, value FROM params").fetchall()
+        tags = db.execute("SELECT key, value FROM tags").fetchall()
+        tags += db.execute("SELECT key, value FROM model_version_tags").fetchall()
+    assert params and tags
+    assert not [kv for kv in params + tags if SENTINEL in f"{kv[0]}={kv[1]}"]
+    written = [p for p in state_dir.rglob("*") if p.is_file() and p.name != "first_run.log"]
+    assert not [p for p in written if SENTINEL.encode() in p.read_bytes()]
