@@ -39,3 +39,14 @@ def test_settings_become_a_valid_search_config():
     assert cfg.estimation.fidelity.width == 0.5 and cfg.estimation.morph
     assert not cfg.estimation.curve and cfg.surrogate
     assert cfg.estimation.halving and cfg.estimation.halving_rungs == (1, 3)
+
+
+def test_the_readme_s_benchmark_winner_is_a_valid_setting():
+    import re
+
+    readme = (retrain.REPO / "README.md").read_text()
+    [raw] = re.findall(r"`(\{\"strategy\": \"random\".*?\})`", readme, re.S)
+    s = retrain.Settings.from_json(raw.replace("\n", " "))
+    cfg = SearchConfig.from_dict(s.search_config())
+    assert cfg.surrogate and cfg.estimation.halving and cfg.compute_budget == 80000
+    assert (cfg.strategy, cfg.max_trials) == ("random", 1000)
