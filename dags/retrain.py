@@ -151,17 +151,34 @@ def pipeline_settings(params: dict, dag_id: str = "", run_id: str = "") -> dict:
     return settings
 
 
-def report_failure(context) -> None:
-    """One readable line: which node failed, in which run, and why."""
-    ti = context["ti"]
+def _why(context) -> str:
     why = str(context.get("exception") or "unknown error").strip().splitlines()
+    return why[-1] if why else "unknown error"
+
+
+def report_failure(context) -> None:
+    """One readable line: which node failed for good, in which run, and why."""
+    ti = context["ti"]
     log.error(
         "RETRAIN FAILED: node %s of %s run %s (try %s): %s",
         ti.task_id,
         ti.dag_id,
         ti.run_id,
         ti.try_number,
-        why[-1] if why else "unknown error",
+        _why(context),
+    )
+
+
+def report_retry(context) -> None:
+    """One readable line when a try fails and Airflow will retry the node."""
+    ti = context["ti"]
+    log.warning(
+        "RETRAIN RETRY: node %s of %s run %s failed on try %s and will be retried: %s",
+        ti.task_id,
+        ti.dag_id,
+        ti.run_id,
+        ti.try_number,
+        _why(context),
     )
 
 
@@ -172,6 +189,7 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=30),
     "on_failure_callback": report_failure,
+    "on_retry_callback": report_retry,
 }
 
 

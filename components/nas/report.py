@@ -22,6 +22,7 @@ COLUMNS = (
     "examples_seen",
     "wall_s",
     "early_stopped",
+    "stopped_by",
     "parent",
     "mutation",
     "pareto",

@@ -166,6 +166,17 @@ class _Budget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def _stopped_by(stopper, rungs, budget) -> str | None:
+    """Why a trial ended before its last epoch, for the leaderboard (None: it did not)."""
+    if stopper is not None and stopper.stopped_epoch:
+        return f"curve at epoch {stopper.stopped_epoch}"
+    if rungs is not None and rungs.stopped_epoch:
+        return f"halving at epoch {rungs.stopped_epoch}"
+    if budget.hit:
+        return "budget"
+    return None
+
+
 def measure_latency_ms(model, batch, repeats: int = 5) -> float:
     model(batch, training=False)  # warm-up (tracing)
     times = []
@@ -424,6 +435,7 @@ class NASTuner(keras_tuner.Tuner):
             early_stopped=bool(stopper and stopper.stopped_epoch)
             or bool(rungs and rungs.stopped_epoch)
             or budget.hit,
+            stopped_by=_stopped_by(stopper, rungs, budget),
             start=start,
         )
         self._record(row, arch, history)

@@ -112,14 +112,23 @@ def run_node(
 ) -> dict:
     """Run the node runner with `argv`; stream its output to `on_line`; return its RESULT."""
     last_error: list[str] = []
+    in_traceback = [False]
     result: dict = {}
 
     def collect(line: str) -> None:
         on_line(line)
+        text = line.strip()
         if line.startswith("RESULT "):
             result.update(json.loads(line[len("RESULT ") :]))
-        elif line.strip().lower().startswith(("error", "traceback")) or "Error:" in line:
-            last_error[:] = [line.strip()]
+        elif text.startswith("Traceback"):
+            in_traceback[0] = True
+            last_error[:] = [text]
+        elif in_traceback[0] and text and not line[:1].isspace():
+            # The first unindented line after the frames: "SomeError: what went wrong".
+            in_traceback[0] = False
+            last_error[:] = [text]
+        elif text.lower().startswith("error") or "Error:" in line:
+            last_error[:] = [text]
 
     if socket and executor_alive(socket):
         status = _request(socket, {"argv": argv}, collect)

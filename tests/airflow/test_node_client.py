@@ -69,3 +69,23 @@ def test_idle_executor_stops_by_itself(tmp_path, monkeypatch):
     while node_client.executor_alive(path) and time.monotonic() < deadline:
         time.sleep(1)
     assert not node_client.executor_alive(path)
+
+
+def test_a_failure_is_named_by_its_exception_line_not_by_traceback(tmp_path):
+    """The task's one-line reason is the exception after a traceback's frames."""
+    fake = tmp_path / "python"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "echo 'INFO launching'\n"
+        "echo 'Traceback (most recent call last):'\n"
+        "echo '  File \"x.py\", line 1, in <module>'\n"
+        "echo '    push()'\n"
+        "echo 'mlflow.exceptions.MlflowException: API request failed: Connection refused'\n"
+        "exit 1\n"
+    )
+    fake.chmod(0o755)
+    with pytest.raises(node_client.NodeFailed) as err:
+        node_client.run_node(str(fake), REPO, ["--node", "Pusher"], None, lambda _: None)
+    assert str(err.value) == (
+        "exit status 1: mlflow.exceptions.MlflowException: API request failed: Connection refused"
+    )

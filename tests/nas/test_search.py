@@ -121,6 +121,11 @@ def test_successive_halving_and_the_compute_budget_stop_trials_and_the_search(di
     assert rows[0]["epochs"] == 3  # the first trial has nothing to lose to
     stopped = [r for r in rows if r["early_stopped"]]
     assert stopped and len(rows) > budget // (3 * 600)  # cheaper trials: more of them
+    halved = [r for r in stopped if r["stopped_by"] != "budget"]
+    assert halved and all(
+        r["stopped_by"] == f"halving at epoch {r['epochs']}" and r["epochs"] in (1, 2)
+        for r in halved
+    )
     assert all(r["epochs"] in (1, 2, 3) for r in rows)
 
 
