@@ -151,34 +151,34 @@ def pipeline_settings(params: dict, dag_id: str = "", run_id: str = "") -> dict:
     return settings
 
 
-def _why(context) -> str:
-    why = str(context.get("exception") or "unknown error").strip().splitlines()
-    return why[-1] if why else "unknown error"
-
-
-def report_failure(context) -> None:
-    """One readable line: which node failed for good, in which run, and why."""
+def _report(context, level: int, tag: str, attempt: str) -> None:
+    """One readable line: `tag: node N of DAG run R <attempt>: <the error's last line>`."""
     ti = context["ti"]
-    log.error(
-        "RETRAIN FAILED: node %s of %s run %s (try %s): %s",
+    why = str(context.get("exception") or "unknown error").strip().splitlines()
+    log.log(
+        level,
+        "%s: node %s of %s run %s %s: %s",
+        tag,
         ti.task_id,
         ti.dag_id,
         ti.run_id,
-        ti.try_number,
-        _why(context),
+        attempt.format(try_number=ti.try_number),
+        why[-1] if why else "unknown error",
     )
 
 
+def report_failure(context) -> None:
+    """A node failed for good (no retries left)."""
+    _report(context, logging.ERROR, "RETRAIN FAILED", "(try {try_number})")
+
+
 def report_retry(context) -> None:
-    """One readable line when a try fails and Airflow will retry the node."""
-    ti = context["ti"]
-    log.warning(
-        "RETRAIN RETRY: node %s of %s run %s failed on try %s and will be retried: %s",
-        ti.task_id,
-        ti.dag_id,
-        ti.run_id,
-        ti.try_number,
-        _why(context),
+    """A try failed and Airflow will retry the node."""
+    _report(
+        context,
+        logging.WARNING,
+        "RETRAIN RETRY",
+        "failed on try {try_number} and will be retried",
     )
 
 

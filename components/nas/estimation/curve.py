@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import statistics
 
-import keras
 import numpy as np
+
+from components.nas.estimation.stopper import EpochStopper
 
 C_GRID = (0.25, 0.5, 1.0, 2.0)
 MIN_SIGMA = 0.005  # floor on the residual spread: metrics are noisy even when curves look clean
@@ -67,7 +68,7 @@ def cannot_beat(values, target: float, horizon: int, confidence: float, maximize
     return upper_bound(values, horizon, confidence) < target
 
 
-class CurveStopper(keras.callbacks.Callback):
+class CurveStopper(EpochStopper):
     """Stops training when the extrapolated curve cannot beat `target` at `horizon` epochs."""
 
     def __init__(
@@ -81,21 +82,13 @@ class CurveStopper(keras.callbacks.Callback):
         min_epochs: int = 4,
         history: list[float] | None = None,
     ):
-        super().__init__()
-        self.monitor, self.target, self.horizon = monitor, target, horizon
+        super().__init__(monitor, history)
+        self.target, self.horizon = target, horizon
         self.maximize, self.confidence, self.min_epochs = maximize, confidence, min_epochs
-        self.values = list(history or [])
-        self.stopped_epoch = None
 
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is None:
-            return
-        self.values.append(float(value))
+    def should_stop(self) -> bool:
         if self.target is None or len(self.values) < self.min_epochs:
-            return
+            return False
         if len(self.values) >= self.horizon:
-            return
-        if cannot_beat(self.values, self.target, self.horizon, self.confidence, self.maximize):
-            self.stopped_epoch = epoch + 1
-            self.model.stop_training = True
+            return False
+        return cannot_beat(self.values, self.target, self.horizon, self.confidence, self.maximize)

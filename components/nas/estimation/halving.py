@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-import keras
+from components.nas.estimation.stopper import EpochStopper
 
 
 def keeps(value: float, earlier: list[float], eta: int, maximize: bool = True) -> bool:
@@ -29,7 +29,7 @@ def rung_scores(histories: list[list[float]], rungs, maximize: bool = True) -> d
     return {r: [pick(h[:r]) for h in histories if len(h) >= r] for r in rungs}
 
 
-class RungStopper(keras.callbacks.Callback):
+class RungStopper(EpochStopper):
     """Stops a trial at the first rung where it falls outside the top 1/eta."""
 
     def __init__(
@@ -42,21 +42,13 @@ class RungStopper(keras.callbacks.Callback):
         maximize: bool = True,
         history: list[float] | None = None,
     ):
-        super().__init__()
-        self.monitor, self.rungs, self.earlier = monitor, sorted(rungs), earlier
+        super().__init__(monitor, history)
+        self.rungs, self.earlier = sorted(rungs), earlier
         self.eta, self.maximize = eta, maximize
-        self.values = list(history or [])
-        self.stopped_epoch = None
 
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is None:
-            return
-        self.values.append(float(value))
+    def should_stop(self) -> bool:
         n = len(self.values)
         if n not in self.rungs:
-            return
+            return False
         best = max(self.values) if self.maximize else min(self.values)
-        if not keeps(best, self.earlier.get(n, []), self.eta, self.maximize):
-            self.stopped_epoch = n
-            self.model.stop_training = True
+        return not keeps(best, self.earlier.get(n, []), self.eta, self.maximize)
