@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
-from retrain_support import node_client
+from retrain_support import csv_check, node_client
 
 REPO = Path(__file__).resolve().parent.parent
 # The pipeline environment's interpreter; `make setup` creates it at .venv/tfx.
@@ -34,8 +34,9 @@ NODES: dict[str, list[str]] = {
     "ExampleGen": [],
     "StatisticsGen": ["ExampleGen"],
     "SchemaGen": ["StatisticsGen"],
-    "ExampleValidator": ["SchemaGen", "StatisticsGen"],
-    "Transform": ["ExampleGen", "SchemaGen"],
+    "PreviousSpanResolver": [],
+    "ExampleValidator": ["PreviousSpanResolver", "SchemaGen", "StatisticsGen"],
+    "Transform": ["ExampleGen", "ExampleValidator", "SchemaGen"],
     "Tuner": ["Transform"],
     "Trainer": ["SchemaGen", "Transform", "Tuner"],
     "BaselineResolver": [],
@@ -56,6 +57,28 @@ PARAMS = {
         description="Folder of CSV (or TFRecord) files; relative paths are from the repository.",
     ),
     "label": Param("species", type="string", minLength=1, description="Label column."),
+    "drift_threshold": Param(
+        0.3,
+        type="number",
+        minimum=0,
+        maximum=1,
+        description="Stop the run when a column drifted this far from the last accepted data "
+        "from the same folder (L-infinity for categorical, Jensen-Shannon for numeric). 0: off.",
+    ),
+    "allowed_anomalies": Param(
+        [],
+        type="array",
+        # "column", "column:KIND" or "*:KIND"; "*" alone would accept everything
+        items={"type": "string", "pattern": r"^(\*:[A-Z_]+|[^:*][^:]*(:[A-Z_*]+)?)$"},
+        description='Known anomalies to accept, e.g. ["island:ENUM_TYPE_UNEXPECTED_STRING_VALUES"] '
+        'or ["body_mass_g"]: "column", "column:KIND" or "*:KIND".',
+    ),
+    "schema_file": Param(
+        "",
+        type="string",
+        description="A curated schema.pbtxt to validate against. Empty: the schema of the last "
+        "accepted data from the same folder.",
+    ),
     "accuracy_threshold": Param(
         0.9, type="number", minimum=0, maximum=1, description="Evaluator's absolute accuracy bar."
     ),
@@ -120,6 +143,9 @@ PARAMS = {
 SETTING_PARAMS = [
     "data",
     "label",
+    "drift_threshold",
+    "allowed_anomalies",
+    "schema_file",
     "accuracy_threshold",
     "space",
     "strategy",
@@ -199,7 +225,9 @@ def build_retrain_dag(dag_id: str, schedule, description: str):
         schedule=schedule,
         start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
         catchup=False,
-        max_active_runs=1,
+        # One run at a time by default: two runs of one DAG push to the same registered model.
+        # Runs on different data may overlap (RETRAIN_MAX_ACTIVE_RUNS); ML Metadata copes.
+        max_active_runs=int(os.environ.get("RETRAIN_MAX_ACTIVE_RUNS", "1")),
         params=PARAMS,
         default_args=DEFAULT_ARGS,
         tags=["tfx", "nas", "retraining"],
@@ -217,6 +245,14 @@ def build_retrain_dag(dag_id: str, schedule, description: str):
                 raise ValueError(f"param data: {data} is not a folder")
             if not any(p.is_file() for p in data.iterdir()):
                 raise ValueError(f"param data: folder {data} holds no files")
+            problems = csv_check.check_folder(data)
+            for problem in problems:
+                log.error("DATA ANOMALY: %s", problem)
+            if problems:
+                more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+                raise ValueError(
+                    f"data {data} cannot be ingested: " + "; ".join(problems[:3]) + more
+                )
             if not Path(TFX_PYTHON).exists():
                 raise FileNotFoundError(
                     f"TFX environment not found at {TFX_PYTHON}; run `make setup` "

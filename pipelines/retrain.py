@@ -43,6 +43,13 @@ class Settings:
     steps_per_epoch: int = 20
     batch_size: int = 32
     seed: int = 42
+    # data validation (components/data_validator): a curated schema file (empty: the schema of
+    # the last accepted data is the reference), drift limits against the previous span (0: off)
+    # and accepted anomalies, e.g. ["island:ENUM_TYPE_UNEXPECTED_STRING_VALUES"].
+    schema_file: str = ""
+    drift_threshold: float = 0.3
+    drift_thresholds: dict = dataclasses.field(default_factory=dict)  # per column
+    allowed_anomalies: tuple[str, ...] = ()
     # thresholds
     accuracy_threshold: float = 0.9
     max_accuracy_drop: float = 0.02  # allowed drop against the baseline (change threshold)
@@ -79,8 +86,9 @@ class Settings:
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ValueError(f"unknown setting(s) {unknown}; known: {sorted(known)}")
-        if "beam_pipeline_args" in raw:
-            raw["beam_pipeline_args"] = tuple(raw["beam_pipeline_args"])
+        for key in ("beam_pipeline_args", "allowed_anomalies"):
+            if key in raw:
+                raw[key] = tuple(raw[key])
         return cls(**raw).validated()
 
     def validated(self) -> Settings:
@@ -91,6 +99,18 @@ class Settings:
             problems.append(f"space={self.space!r} is not one of {list(SPACES)}")
         if self.strategy not in STRATEGIES:
             problems.append(f"strategy={self.strategy!r} is not one of {list(STRATEGIES)}")
+        limits = {"*": self.drift_threshold, **self.drift_thresholds}
+        bad = {k: v for k, v in limits.items() if not isinstance(v, (int, float)) or v < 0}
+        if bad:
+            problems.append(f"drift thresholds {bad} must be numbers >= 0")
+        from components.data_validator.checks import check_allow_entries
+
+        bad_allow = check_allow_entries(self.allowed_anomalies)
+        if bad_allow:
+            problems.append(
+                f"allowed_anomalies {bad_allow}: each entry is 'column', 'column:KIND' or "
+                "'*:KIND' (accepting everything is not allowed)"
+            )
         if self.max_trials < 1:
             problems.append(f"max_trials={self.max_trials} must be >= 1")
         if self.time_budget_min <= 0:
@@ -125,6 +145,9 @@ class Settings:
             },
             **self.nas,
         }
+
+    def drift(self) -> dict[str, float]:
+        return {"*": self.drift_threshold, **self.drift_thresholds}
 
     def path(self, value: str) -> str:
         return str((REPO / value).resolve()) if not os.path.isabs(value) else value
@@ -163,18 +186,20 @@ def create_pipeline(s: Settings):
     from tfx.components import (
         CsvExampleGen,
         Evaluator,
-        ExampleValidator,
         ImportExampleGen,
         SchemaGen,
         StatisticsGen,
         Trainer,
         Transform,
     )
+    from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
     from tfx.dsl.components.common import resolver
     from tfx.orchestration import pipeline as tfx_pipeline
     from tfx.proto import trainer_pb2
     from tfx.types import Channel, standard_artifacts
 
+    from components.data_validator.component import DataValidator
+    from components.data_validator.previous import PreviousSpanStrategy
     from components.mlflow_pusher.champion import ChampionModelStrategy
     from components.mlflow_pusher.component import MlflowPusher
     from components.nas.component import NasTuner
@@ -201,18 +226,40 @@ def create_pipeline(s: Settings):
         example_gen = CsvExampleGen(input_base=data, input_config=_single_split("*.csv"))
     example_gen = example_gen.with_id("ExampleGen")
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = SchemaGen(
-        statistics=statistics_gen.outputs["statistics"], infer_feature_shape=False
-    )
-    example_validator = ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
-    )
+    if s.schema_file:
+        schema_file = s.path(s.schema_file)
+        if not os.path.isfile(schema_file):
+            raise FileNotFoundError(f"schema_file {schema_file} is not a file")
+        schema_gen = ImportSchemaGen(schema_file=schema_file).with_id("SchemaGen")
+    else:
+        schema_gen = SchemaGen(
+            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=False
+        )
+    # The last accepted data from the same folder: drift baseline and reference schema.
+    previous = resolver.Resolver(
+        strategy_class=PreviousSpanStrategy,
+        config={"data_source": data},
+        statistics=Channel(type=standard_artifacts.ExampleStatistics),
+        schema=Channel(type=standard_artifacts.Schema),
+    ).with_id("PreviousSpanResolver")
+    example_validator = DataValidator(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        previous_statistics=previous.outputs["statistics"],
+        previous_schema=previous.outputs["schema"],
+        label=s.label,
+        data_source=data,
+        drift=json.dumps(s.drift(), sort_keys=True),
+        allow=json.dumps(list(s.allowed_anomalies)),
+        curated_schema=int(bool(s.schema_file)),
+    ).with_id("ExampleValidator")
     transform = Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         module_file=module_file,
         custom_config={"label": s.label},
     )
+    transform.add_upstream_node(example_validator)  # nothing is transformed before the gate
     # Search state outside TFX's output directories, keyed by run and node inside.
     tuner = NasTuner(
         examples=transform.outputs["transformed_examples"],
@@ -291,6 +338,7 @@ def create_pipeline(s: Settings):
         example_gen,
         statistics_gen,
         schema_gen,
+        previous,
         example_validator,
         transform,
         tuner,

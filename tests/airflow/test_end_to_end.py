@@ -23,7 +23,9 @@ SECRET_ENV = {
     "RETRAIN_MLMD_PASSWORD": SENTINEL,
     "AIRFLOW_CONN_WAREHOUSE": f"postgresql://etl:{SENTINEL}@warehouse.internal:5432/sales",
 }
-DATA_NODES = ["ExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform"]
+# Cached on a second run on the same data. The validator runs again: it now compares the data
+# with the previous span (the first run's), which the first run had not got.
+DATA_NODES = ["ExampleGen", "StatisticsGen", "SchemaGen", "Transform"]
 FINISHED = re.compile(r"DagRun Finished: dag_id=retrain, .*? run_id=([^,]+),.*? state=(\w+)")
 
 
@@ -107,6 +109,8 @@ def test_second_run_on_same_data_caches_the_data_nodes(first_run, state_dir):
     assert state == "success", log[-5000:]
     nodes = summary(run_id, state_dir)["nodes"]
     assert {n: nodes[n]["state"] for n in DATA_NODES} == dict.fromkeys(DATA_NODES, "CACHED")
+    assert nodes["ExampleValidator"]["state"] == "COMPLETE"
+    assert "previous span of" in log, "the second run was not compared with the first"
 
 
 def test_no_secret_in_task_logs_mlflow_or_metadata(first_run, state_dir):
@@ -128,3 +132,44 @@ def test_no_secret_in_task_logs_mlflow_or_metadata(first_run, state_dir):
     assert not [kv for kv in params + tags if SENTINEL in f"{kv[0]}={kv[1]}"]
     written = [p for p in state_dir.rglob("*") if p.is_file() and p.name != "first_run.log"]
     assert not [p for p in written if SENTINEL.encode() in p.read_bytes()]
+
+
+def registry_state(state_dir) -> tuple[list, list]:
+    import sqlite3
+
+    with sqlite3.connect(state_dir / "mlflow.db") as db:
+        versions = db.execute("SELECT name, version FROM model_versions ORDER BY 1, 2").fetchall()
+        aliases = db.execute(
+            "SELECT name, alias, version FROM registered_model_aliases ORDER BY 1, 2"
+        ).fetchall()
+    return versions, aliases
+
+
+@pytest.mark.parametrize("case", ["missing_label", "new_category", "drift"])
+def test_bad_data_stops_at_validation_and_keeps_the_champion(case, first_run, sample, state_dir):
+    """The run fails at ExampleValidator with a line naming the column and anomaly; nothing
+    downstream runs, no version is registered and @champion stays where it was."""
+    from tests import data_cases
+
+    _, conf = first_run
+    column, kind = data_cases.VALIDATION_CASES[case]
+    before = registry_state(state_dir)
+    assert any(alias == "champion" for _, alias, _ in before[1]), before
+    original = (sample / "penguins.csv").read_bytes()
+    header, *body = list(csv.reader(original.decode().splitlines()))
+    try:
+        (sample / "penguins.csv").unlink()
+        data_cases.write(sample, *data_cases.case_data(case, body))
+        run_id, state, log = dag_test(conf, state_dir)
+    finally:
+        for f in sample.glob("*.csv"):
+            f.unlink()
+        (sample / "penguins.csv").write_bytes(original)
+    assert state == "failed", log[-5000:]
+    failed = [ln for ln in log.splitlines() if "RETRAIN FAILED" in ln]
+    assert failed and "node ExampleValidator" in failed[0], failed or log[-5000:]
+    assert f"column {column}: {kind}" in failed[0], failed[0]
+    assert f"DATA ANOMALY: column {column}: {kind}" in log
+    ran = summary(run_id, state_dir)["nodes"]
+    assert not {"Transform", "Tuner", "Trainer", "Evaluator", "Pusher"} & set(ran), ran
+    assert registry_state(state_dir) == before

@@ -68,6 +68,13 @@ def test_dag_choices_match_the_pipeline():
         ("time_budget_min", -5),
         ("epochs", 0),
         ("executor", "threads"),
+        ("drift_threshold", 1.5),
+        ("drift_threshold", -0.1),
+        ("allowed_anomalies", "island"),
+        ("allowed_anomalies", ["island:not a kind"]),
+        ("allowed_anomalies", [":ENUM_TYPE_UNEXPECTED_STRING_VALUES"]),
+        ("allowed_anomalies", ["*"]),
+        ("schema_file", 3),
     ],
 )
 def test_bad_param_is_rejected(dag, key, bad):
@@ -77,7 +84,16 @@ def test_bad_param_is_rejected(dag, key, bad):
         validate(dag, **{key: bad})
 
 
-@pytest.mark.parametrize("key, good", [("accuracy_threshold", 0.0), ("max_trials", 1)])
+@pytest.mark.parametrize(
+    "key, good",
+    [
+        ("accuracy_threshold", 0.0),
+        ("max_trials", 1),
+        ("drift_threshold", 0),
+        ("allowed_anomalies", ["island:ENUM_TYPE_UNEXPECTED_STRING_VALUES", "body_mass_g"]),
+        ("allowed_anomalies", ["*:COMPARATOR_L_INFTY_HIGH"]),
+    ],
+)
 def test_boundary_values_pass(dag, key, good):
     assert validate(dag, **{key: good})[key] == good
 

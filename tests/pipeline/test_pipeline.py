@@ -66,6 +66,10 @@ def test_thresholds_reach_the_evaluator(tmp_path):
         ({"space": "tree"}, "space"),
         ({"max_trials": 0}, "max_trials"),
         ({"colour": "blue"}, "unknown setting"),
+        ({"drift_threshold": -1}, "drift thresholds"),
+        ({"drift_thresholds": {"body_mass_g": "high"}}, "drift thresholds"),
+        ({"allowed_anomalies": ["*"]}, "allowed_anomalies"),
+        ({"allowed_anomalies": [":KIND"]}, "allowed_anomalies"),
     ],
 )
 def test_bad_settings_are_named(bad, message):

@@ -1,0 +1,123 @@
+"""DataValidator executor: validate every split, log one line per problem, fail on any.
+
+Each problem is logged as `DATA ANOMALY: column C: KIND: description (split S)`; accepted ones
+as `DATA ANOMALY ACCEPTED: ...`. Anomalies are written as TFDV's SchemaDiffs.pb per split, like
+ExampleValidator's. When a problem is left, the node fails with one line listing them all, so
+the run stops here: nothing is transformed, trained or registered. Only accepted data publishes
+its anomalies artifact, which marks it as the next run's previous span.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from absl import logging
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import io_utils
+
+from components.data_validator import checks
+
+DATA_SOURCE = "data_source"
+# The accepted statistics and schema, by ML Metadata id. Not read back from the execution's
+# input events: when one artifact is two inputs (the same statistics as current and previous,
+# on a cached rerun), ML Metadata keeps a single event, under one of the two names.
+STATISTICS_ID = "statistics_artifact_id"
+SCHEMA_ID = "schema_artifact_id"
+
+
+class DataValidationError(RuntimeError):
+    """The data is not fit to train on."""
+
+
+def _single(input_dict, key):
+    items = input_dict.get(key) or []
+    return artifact_utils.get_single_instance(items) if items else None
+
+
+def _stats(artifact, split):
+    import tensorflow_data_validation as tfdv
+
+    if artifact is None:
+        return None
+    if split not in artifact_utils.decode_split_names(artifact.split_names):
+        return None
+    uri = artifact_utils.get_split_uri([artifact], split)
+    return tfdv.load_stats_binary(io_utils.get_only_uri_in_dir(uri))
+
+
+def _schema(artifact):
+    import tensorflow_data_validation as tfdv
+
+    return tfdv.load_schema_text(io_utils.get_only_uri_in_dir(artifact.uri))
+
+
+class Executor(base_executor.BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):
+        import tensorflow_data_validation as tfdv
+
+        stats = _single(input_dict, "statistics")
+        previous_stats = _single(input_dict, "previous_statistics")
+        previous_schema = _single(input_dict, "previous_schema")
+        curated = bool(exec_properties.get("curated_schema"))
+        reference = _schema(
+            _single(input_dict, "schema") if curated or previous_schema is None else previous_schema
+        )
+        if not curated:
+            reference = checks.loosened(reference)
+        label = exec_properties["label"]
+        drift = json.loads(exec_properties.get("drift") or "{}")
+        allow = json.loads(exec_properties.get("allow") or "[]")
+        source = exec_properties["data_source"]
+        if curated:
+            against = "the curated schema"
+        elif previous_schema is not None:
+            against = "the schema of the last accepted data"
+        else:
+            against = f"this data's inferred schema (first run on {source})"
+        drift_on = previous_stats is not None and any(drift.values())
+        logging.info(
+            "validating against %s; drift against the previous span: %s",
+            against,
+            f"on {drift}" if drift_on else "off",
+        )
+
+        anomalies = _single(output_dict, "anomalies")
+        splits = artifact_utils.decode_split_names(stats.split_names)
+        anomalies.split_names = artifact_utils.encode_split_names(splits)
+        problems = []
+        for split in splits:
+            current = _stats(stats, split)
+            found = checks.validate(
+                current, reference, label, _stats(previous_stats, split), drift, split
+            )
+            out = os.path.join(artifact_utils.get_split_uri([anomalies], split), "SchemaDiffs.pb")
+            io_utils.write_bytes_file(
+                out, tfdv.validate_statistics(current, reference).SerializeToString()
+            )
+            problems += found
+
+        failing = []
+        for p in problems:
+            if checks.allowed(p, allow):
+                logging.warning("DATA ANOMALY ACCEPTED: %s", p.line())
+            else:
+                logging.error("DATA ANOMALY: %s", p.line())
+                failing.append(p)
+        if failing:
+            first = {}  # one entry per column and kind, whichever split showed it first
+            for p in failing:
+                first.setdefault((p.column, p.kind), p)
+            raise DataValidationError(
+                f"data validation failed for {source}: "
+                + "; ".join(p.line() for p in first.values())
+                + ". Nothing was trained or registered. To accept a known anomaly, add it to "
+                "the allowed_anomalies setting (README: Data validation)."
+            )
+        anomalies.set_string_custom_property(DATA_SOURCE, source)
+        anomalies.set_int_custom_property(STATISTICS_ID, stats.id)
+        anomalies.set_int_custom_property(SCHEMA_ID, _single(input_dict, "schema").id)
+        logging.info(
+            "data accepted: %d split(s), %d accepted anomalies", len(splits), len(problems)
+        )
