@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines import metadata_config
+from pipelines import metadata_config, mlflow_store
 from pipelines.retrain import Settings, create_pipeline
 
 log = logging.getLogger("run_node")
@@ -129,6 +129,7 @@ def _launch(settings: Settings, run_id: str, node_id: str, use_cache: bool) -> d
     # Built here, not taken from the compiled pipeline: only this process sees the password.
     connection_config = metadata_config.connection_config(settings, with_secret=True)
     metadata_config.prepare(connection_config)
+    mlflow_store.prepare(*settings.tracking())
 
     log.info(
         "node %s: launching for pipeline run %s (ML Metadata: %s)",

@@ -159,3 +159,23 @@ def test_the_lock_dies_with_its_process(tmp_path):
         holder.wait(timeout=60)
     with run_node.node_lock(s, "r1", "Tuner"):
         pass
+
+
+def test_embedded_mlflow_store_is_created_once_by_racing_processes(tmp_path):
+    """Two DAG runs start nodes at the same moment on a fresh SQLite MLflow store: without the
+    lock in pipelines/mlflow_store.py one of them failed with `table ... already exists`."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    code = (
+        "import sys; from pipelines import mlflow_store; "
+        f"mlflow_store.prepare({uri!r}, {str(tmp_path / 'mlartifacts')!r}); print('ok')"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]  # fmt: skip
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err[-2000:] for _, err in outs]
+    from pipelines import mlflow_store
+
+    assert mlflow_store._ready(tmp_path / "mlflow.db")
