@@ -25,11 +25,22 @@ def test_csv_folder_uses_csv_example_gen(tmp_path):
     p = create_pipeline(settings(tmp_path))
     assert components(p)["ExampleGen"] == "CsvExampleGen"
     assert set(components(p)) == {
-        "ExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform",
-        "Tuner", "Trainer", "BaselineResolver", "Evaluator", "Pusher",
+        "ExampleGen", "StatisticsGen", "SchemaGen", "PreviousSpanResolver", "ExampleValidator",
+        "Transform", "Tuner", "Trainer", "BaselineResolver", "Evaluator", "Pusher",
     }  # fmt: skip
     assert p.enable_cache
     assert components(p)["Tuner"] == "NasTuner"
+    assert components(p)["ExampleValidator"] == "DataValidator"
+    assert components(p)["SchemaGen"] == "SchemaGen"
+
+
+def test_a_schema_file_replaces_schema_gen(tmp_path):
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_text('feature { name: "species" type: BYTES }\n')
+    p = create_pipeline(settings(tmp_path, schema_file=str(schema)))
+    assert components(p)["SchemaGen"] == "ImportSchemaGen"
+    with pytest.raises(FileNotFoundError, match="schema_file"):
+        create_pipeline(settings(tmp_path, schema_file=str(tmp_path / "missing.pbtxt")))
 
 
 def test_search_settings_reach_the_nas_tuner_and_the_trainer(tmp_path):
