@@ -111,9 +111,10 @@ class Run:
 
 
 def run_with_kills(
-    state_dir: Path, kinds: list[str], log_path: Path, timeout: float = 1500, conf=None
+    state_dir: Path, kinds: list[str], log_path: Path, timeout: float = 1500, conf=None, skips=()
 ):
-    """Runs the DAG and kills its Tuner node once per entry of `kinds`. Returns
+    """Runs the DAG and kills its Tuner node once per entry of `kinds`, the i-th kill after
+    letting `skips[i]` chances go by (0 when absent), so rounds hit different places. Returns
     (run_id, state, log, kills), each kill a dict: kind, pid, trial, epoch."""
     root = state_dir / "pipeline_root"
     before = set(glob.glob(str(root / "_nas_state" / "*"))) | set(
@@ -124,8 +125,9 @@ def run_with_kills(
     deadline = time.time() + timeout
     killed: set[int] = set()
     try:
-        for kind in kinds:
-            kill = _one_kill(root, kind, killed, before, deadline, run)
+        for i, kind in enumerate(kinds):
+            skip = skips[i] if i < len(skips) else 0
+            kill = _one_kill(root, kind, killed, before, deadline, run, skip)
             if kill is None:
                 break
             kills.append(kill)
@@ -140,7 +142,9 @@ def _new(pattern: str, before: set[str], depth: int) -> list[str]:
     return [p for p in glob.glob(pattern) if str(Path(p).parents[depth]) not in before]
 
 
-def _one_kill(root: Path, kind: str, killed: set[int], before: set[str], deadline: float, run):
+def _one_kill(
+    root: Path, kind: str, killed: set[int], before: set[str], deadline: float, run, skip=0
+):
     pid = None
     seen: dict = {}  # trial -> (mtime, epoch) as last seen
     updated: set[str] = set()  # trials seen checkpointing during this attempt
@@ -178,6 +182,9 @@ def _one_kill(root: Path, kind: str, killed: set[int], before: set[str], deadlin
                 continue  # no trial finished in this attempt yet
         else:
             raise ValueError(f"unknown kill kind {kind!r}")
+        if skip > 0:
+            skip -= 1
+            continue
         os.kill(holder, signal.SIGKILL)
         return {"kind": kind, "pid": holder, "trial": trial, "epoch": epoch}
     return None
