@@ -138,14 +138,16 @@ def validate(
     previous=None,
     drift: dict[str, float] | None = None,
     split: str = "",
-) -> list[Problem]:
-    """All problems of one split's statistics (a DatasetFeatureStatisticsList)."""
+) -> tuple[list[Problem], object]:
+    """All problems of one split's statistics (a DatasetFeatureStatisticsList), and TFDV's
+    Anomalies proto they partly come from (empty when there are no examples)."""
     import tensorflow_data_validation as tfdv
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     [dataset] = dataset_list.datasets
     problems = intrinsic(dataset, label, split)
     if dataset.num_examples == 0:
-        return problems
+        return problems, anomalies_pb2.Anomalies()
     if previous is not None and drift:
         schema = with_drift(schema, drift)
     else:
@@ -153,4 +155,4 @@ def validate(
     anomalies = tfdv.validate_statistics(dataset_list, schema, previous_statistics=previous)
     seen = {(p.column, p.kind) for p in problems}
     problems += [p for p in from_anomalies(anomalies, split) if (p.column, p.kind) not in seen]
-    return problems
+    return problems, anomalies

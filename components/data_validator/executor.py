@@ -1,10 +1,10 @@
 """DataValidator executor: validate every split, log one line per problem, fail on any.
 
 Each problem is logged as `DATA ANOMALY: column C: KIND: description (split S)`; accepted ones
-as `DATA ANOMALY ACCEPTED: ...`. Anomalies are written as TFDV's SchemaDiffs.pb per split, like
-ExampleValidator's. When a problem is left, the node fails with one line listing them all, so
-the run stops here: nothing is transformed, trained or registered. Only accepted data publishes
-its anomalies artifact, which marks it as the next run's previous span.
+as `DATA ANOMALY ACCEPTED: ...`. Anomalies, drift included, are written as TFDV's SchemaDiffs.pb
+per split, like ExampleValidator's. When a problem is left, the node fails with one line
+listing them all, so the run stops here: nothing is transformed, trained or registered. Only
+accepted data publishes its anomalies artifact, which marks it as the next run's previous span.
 """
 
 from __future__ import annotations
@@ -55,8 +55,6 @@ def _schema(artifact):
 
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):
-        import tensorflow_data_validation as tfdv
-
         stats = _single(input_dict, "statistics")
         previous_stats = _single(input_dict, "previous_statistics")
         previous_schema = _single(input_dict, "previous_schema")
@@ -89,13 +87,11 @@ class Executor(base_executor.BaseExecutor):
         problems = []
         for split in splits:
             current = _stats(stats, split)
-            found = checks.validate(
+            found, diffs = checks.validate(
                 current, reference, label, _stats(previous_stats, split), drift, split
             )
             out = os.path.join(artifact_utils.get_split_uri([anomalies], split), "SchemaDiffs.pb")
-            io_utils.write_bytes_file(
-                out, tfdv.validate_statistics(current, reference).SerializeToString()
-            )
+            io_utils.write_bytes_file(out, diffs.SerializeToString())
             problems += found
 
         failing = []
