@@ -59,9 +59,8 @@ class Executor(base_executor.BaseExecutor):
         previous_stats = _single(input_dict, "previous_statistics")
         previous_schema = _single(input_dict, "previous_schema")
         curated = bool(exec_properties.get("curated_schema"))
-        reference = _schema(
-            _single(input_dict, "schema") if curated or previous_schema is None else previous_schema
-        )
+        schema = _single(input_dict, "schema")
+        reference = _schema(schema if curated or previous_schema is None else previous_schema)
         if not curated:
             reference = checks.loosened(reference)
         label = exec_properties["label"]
@@ -113,7 +112,7 @@ class Executor(base_executor.BaseExecutor):
             )
         anomalies.set_string_custom_property(DATA_SOURCE, source)
         anomalies.set_int_custom_property(STATISTICS_ID, stats.id)
-        anomalies.set_int_custom_property(SCHEMA_ID, _single(input_dict, "schema").id)
+        anomalies.set_int_custom_property(SCHEMA_ID, schema.id)
         logging.info(
             "data accepted: %d split(s), %d accepted anomalies", len(splits), len(problems)
         )
