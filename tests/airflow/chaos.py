@@ -27,9 +27,8 @@ import threading
 import time
 from pathlib import Path
 
-from tests.airflow.conftest import AIRFLOW
+from tests.airflow.conftest import AIRFLOW, FINISHED
 
-FINISHED = re.compile(r"DagRun Finished: dag_id=retrain, .*? run_id=([^,]+),.*? state=(\w+)")
 # max_trials and epochs leave room for the kills; steps_per_epoch makes an epoch long enough
 # (1 to 2 s on a 2-core machine) for a kill to land inside it.
 CONF = {"max_trials": 6, "epochs": 5, "strategy": "random", "curve_stop": False, "seed": 7}

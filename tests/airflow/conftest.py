@@ -4,6 +4,8 @@ isolated AIRFLOW_HOME is set here, before any test module imports airflow."""
 from __future__ import annotations
 
 import os
+import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +24,17 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 sys.path.insert(0, str(DAGS))
 
 AIRFLOW = str(REPO / ".venv" / "airflow" / "bin" / "airflow")
+
+
+def free_port() -> int:
+    """A free TCP port on loopback, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# The line `airflow dags test` prints when the run ends: (run id, state).
+FINISHED = re.compile(r"DagRun Finished: dag_id=retrain, .*? run_id=([^,]+),.*? state=(\w+)")
 
 
 @pytest.fixture(scope="session")

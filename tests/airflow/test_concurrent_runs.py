@@ -17,8 +17,7 @@ from datetime import datetime
 import pytest
 
 from tests import data_cases
-from tests.airflow.conftest import AIRFLOW, REPO, TFX_PYTHON
-from tests.airflow.test_rest_api import _free_port
+from tests.airflow.conftest import AIRFLOW, REPO, TFX_PYTHON, free_port
 
 CONF = {"max_trials": 1, "epochs": 2, "strategy": "random"}
 
@@ -35,7 +34,7 @@ def _airflow(env, *args, timeout=600) -> str:
 def airflow(tmp_path_factory):
     """A running Airflow: api-server, scheduler and dag-processor on LocalExecutor."""
     home = tmp_path_factory.mktemp("airflow-home")
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         AIRFLOW_HOME=str(home),

@@ -7,13 +7,12 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.airflow.conftest import AIRFLOW, REPO, TFX_PYTHON
+from tests.airflow.conftest import AIRFLOW, FINISHED, REPO, TFX_PYTHON
 
 # A password that must never show up anywhere: it sits in the environment and in an Airflow
 # connection for every DAG run of this module.
@@ -26,7 +25,6 @@ SECRET_ENV = {
 # Cached on a second run on the same data. The validator runs again: it now compares the data
 # with the previous span (the first run's), which the first run had not got.
 DATA_NODES = ["ExampleGen", "StatisticsGen", "SchemaGen", "Transform"]
-FINISHED = re.compile(r"DagRun Finished: dag_id=retrain, .*? run_id=([^,]+),.*? state=(\w+)")
 
 
 @pytest.fixture(scope="module")

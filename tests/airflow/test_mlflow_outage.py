@@ -8,9 +8,9 @@ import os
 import subprocess
 import threading
 
-from tests.airflow.conftest import AIRFLOW
-from tests.airflow.test_end_to_end import FINISHED, sample  # noqa: F401  (fixture)
-from tests.airflow.test_mlflow_registry import NAME, free_port, start_server, stop_server
+from tests.airflow.conftest import AIRFLOW, FINISHED, free_port
+from tests.airflow.test_end_to_end import sample  # noqa: F401  (fixture)
+from tests.airflow.test_mlflow_registry import NAME, start_server, stop_server
 
 
 def test_push_fails_during_an_outage_and_its_retry_registers_one_version(

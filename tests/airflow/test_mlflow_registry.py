@@ -6,24 +6,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from tests.airflow.conftest import REPO, TFX_PYTHON
+from tests.airflow.conftest import REPO, TFX_PYTHON, free_port
 from tests.airflow.test_end_to_end import dag_test, sample  # noqa: F401  (fixture)
 
 NAME = "penguin_classifier"
 MLFLOW = str(REPO / ".venv" / "airflow" / "bin" / "mlflow")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(root, port: int) -> subprocess.Popen:

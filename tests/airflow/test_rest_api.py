@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import time
 import urllib.error
@@ -17,15 +16,9 @@ import urllib.request
 
 import pytest
 
-from tests.airflow.conftest import AIRFLOW
+from tests.airflow.conftest import AIRFLOW, free_port
 
 DAG = "retrain"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _call(method, url, token=None, body=None):
@@ -56,7 +49,7 @@ def api(airflow_db, tmp_path_factory):
         [AIRFLOW, "dags", "reserialize"], env=env, capture_output=True, text=True, timeout=600
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    port = _free_port()
+    port = free_port()
     log = open(home / "api-server.log", "w")  # noqa: SIM115 (closed below)
     server = subprocess.Popen(
         [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(port)],
