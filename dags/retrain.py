@@ -19,13 +19,17 @@ from pathlib import Path
 
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
-from retrain_support import csv_check, node_client
+from retrain_support import containers, csv_check, node_client
 
 REPO = Path(__file__).resolve().parent.parent
 # The pipeline environment's interpreter; `make setup` creates it at .venv/tfx.
 TFX_PYTHON = os.environ.get("RETRAIN_TFX_PYTHON", str(REPO / ".venv" / "tfx" / "bin" / "python"))
 # Where ML Metadata, the pipeline root and the embedded MLflow store (SQLite) live by default.
 STATE_DIR = Path(os.environ.get("RETRAIN_STATE_DIR", str(REPO / ".local")))
+# Per-step containers ($RETRAIN_CONTAINERS, retrain_support/containers.py); off by default.
+CONTAINERS = containers.ContainerConfig.from_env()
+if CONTAINERS.state_dir:
+    STATE_DIR = Path(CONTAINERS.state_dir)
 DATA_URI = os.environ.get("RETRAIN_DATA_ASSET", (REPO / "data" / "penguins").as_uri())
 
 # The pipeline's nodes and their upstream nodes, as compiled from pipelines/retrain.py.
@@ -132,6 +136,16 @@ PARAMS = {
         type="boolean",
         description="Evolution proposes function-preserving widen/deepen children (Net2Net).",
     ),
+    "beam_pipeline_args": Param(
+        json.loads(os.environ.get("RETRAIN_BEAM_ARGS") or "[]"),
+        type="array",
+        items={"type": "string", "pattern": "^--[A-Za-z_]+(=.*)?$"},
+        description="Beam options for the data nodes (ExampleGen, StatisticsGen, Transform, "
+        'Evaluator), e.g. ["--direct_running_mode=multi_processing", "--direct_num_workers=0"] '
+        'or ["--runner=FlinkRunner", "--flink_master=flink:8081", "--environment_type=DOCKER", '
+        '"--sdk_container_image=retrain-pipeline:1.0"]. Default: $RETRAIN_BEAM_ARGS, else '
+        "Beam's local DirectRunner.",
+    ),
     "executor": Param(
         "warm",
         type="string",
@@ -158,6 +172,7 @@ SETTING_PARAMS = [
     "inherit_weights",
     "successive_halving",
     "morphism",
+    "beam_pipeline_args",
 ]
 
 log = logging.getLogger("retrain")
@@ -253,7 +268,7 @@ def build_retrain_dag(dag_id: str, schedule, description: str):
                 raise ValueError(
                     f"data {data} cannot be ingested: " + "; ".join(problems[:3]) + more
                 )
-            if not Path(TFX_PYTHON).exists():
+            if not CONTAINERS.enabled and not Path(TFX_PYTHON).exists():
                 raise FileNotFoundError(
                     f"TFX environment not found at {TFX_PYTHON}; run `make setup` "
                     "or set RETRAIN_TFX_PYTHON"
@@ -262,7 +277,7 @@ def build_retrain_dag(dag_id: str, schedule, description: str):
 
         @task
         def start_executor(params=None, dag_run=None) -> str | None:
-            if params["executor"] != "warm":
+            if params["executor"] != "warm" or CONTAINERS.enabled:
                 return None
             path = node_client.socket_path(dag_run.dag_id, dag_run.run_id)
             node_client.start_executor(TFX_PYTHON, REPO, path)
@@ -274,7 +289,19 @@ def build_retrain_dag(dag_id: str, schedule, description: str):
                 node_client.stop_executor(executor_socket)
 
         def node_task(node: str):
-            @task(task_id=node, pool=GPU_POOL if node in GPU_NODES else "default_pool")
+            pool = GPU_POOL if node in GPU_NODES else "default_pool"
+            if CONTAINERS.enabled:
+                # The node in the pipeline image; it reads the settings from check_params's XCom.
+                def in_container(settings, _executor):
+                    op = containers.node_operator(
+                        CONTAINERS, node, node in GPU_NODES, task_id=node, pool=pool
+                    )
+                    settings >> op
+                    return op
+
+                return in_container
+
+            @task(task_id=node, pool=pool)
             def run(settings: dict, executor_socket: str | None, dag_run=None) -> dict:
                 argv = node_client.node_argv(dag_run.run_id, node, settings)
                 result = node_client.run_node(

@@ -75,6 +75,8 @@ def test_dag_choices_match_the_pipeline():
         ("allowed_anomalies", [":ENUM_TYPE_UNEXPECTED_STRING_VALUES"]),
         ("allowed_anomalies", ["*"]),
         ("schema_file", 3),
+        ("beam_pipeline_args", "--runner=FlinkRunner"),
+        ("beam_pipeline_args", ["runner=FlinkRunner"]),
     ],
 )
 def test_bad_param_is_rejected(dag, key, bad):
@@ -92,6 +94,10 @@ def test_bad_param_is_rejected(dag, key, bad):
         ("drift_threshold", 0),
         ("allowed_anomalies", ["island:ENUM_TYPE_UNEXPECTED_STRING_VALUES", "body_mass_g"]),
         ("allowed_anomalies", ["*:COMPARATOR_L_INFTY_HIGH"]),
+        (
+            "beam_pipeline_args",
+            ["--direct_running_mode=multi_processing", "--direct_num_workers=0"],
+        ),
     ],
 )
 def test_boundary_values_pass(dag, key, good):
