@@ -19,7 +19,7 @@ PYTHON      ?= python3
 PYTHON310   ?=
 SRC         := dags components pipelines tests bench
 
-.PHONY: help setup lock lint test test-airflow test-pipeline run mlflow-ui clean
+.PHONY: help setup lock lint test test-airflow test-tools test-pipeline run mlflow-ui clean
 
 help:
 	@echo "make run      set up if needed, then run the retraining on embedded defaults"
@@ -90,8 +90,16 @@ test: setup
 	$(MAKE) --no-print-directory test-pipeline || status=1
 	exit $$status
 
-test-airflow: $(AIRFLOW_ENV)/.synced
+test-airflow: $(AIRFLOW_ENV)/.synced test-tools
 	$(AIRFLOW_ENV)/bin/python -m pytest tests/airflow
+
+# System tools the Airflow tests use, from Debian's packages when missing (CI runs as root):
+# docker-compose validates docker/compose.yaml (there is no Docker engine to run it).
+test-tools:
+	@command -v docker-compose >/dev/null && exit 0
+	echo "installing Debian's docker-compose (tests/airflow/test_docker.py)"
+	command -v apt-get >/dev/null || { echo "error: docker-compose is missing and there is no apt-get; install docker-compose 1.29+" >&2; exit 1; }
+	apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null
 
 test-pipeline: $(TFX_ENV)/.synced
 	$(TFX_ENV)/bin/python -m pytest tests/pipeline tests/nas

@@ -1,0 +1,29 @@
+# The Airflow image: Airflow 3 and the MLflow server (Python 3.11, from requirements-airflow.lock),
+# our DAGs, and, from the pipeline image it builds on, the TFX environment at /opt/tfx. So its
+# scheduler can run pipeline nodes itself (LocalExecutor, the compose stack's default), or start
+# each node in its own container (RETRAIN_CONTAINERS, dags/retrain_support/containers.py).
+#
+#   docker build -f docker/airflow.Dockerfile --build-arg PIPELINE_IMAGE=retrain-pipeline:1.0 \
+#     -t retrain-airflow:1.0 .
+ARG PIPELINE_IMAGE=retrain-pipeline:1.0
+FROM ${PIPELINE_IMAGE}
+
+USER 0
+ENV UV_PYTHON_INSTALL_DIR=/opt/python \
+    AIRFLOW_HOME=/opt/airflow \
+    AIRFLOW__CORE__DAGS_FOLDER=/app/dags \
+    AIRFLOW__CORE__LOAD_EXAMPLES=False \
+    PATH=/opt/airflow-env/bin:/opt/tfx/bin:$PATH
+
+COPY requirements-airflow.lock /tmp/requirements-airflow.lock
+RUN uv python install 3.11 \
+ && uv venv --python 3.11 /opt/airflow-env \
+ && uv pip sync --python /opt/airflow-env/bin/python /tmp/requirements-airflow.lock \
+ && rm -f /tmp/requirements-airflow.lock \
+ && mkdir -p /opt/airflow \
+ && chown retrain:0 /opt/airflow
+
+WORKDIR /app
+COPY --chown=retrain:0 dags dags
+USER 50000
+RUN airflow version
