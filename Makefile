@@ -94,12 +94,17 @@ test-airflow: $(AIRFLOW_ENV)/.synced test-tools
 	$(AIRFLOW_ENV)/bin/python -m pytest tests/airflow
 
 # System tools the Airflow tests use, from Debian's packages when missing (CI runs as root):
-# docker-compose validates docker/compose.yaml (there is no Docker engine to run it).
+# docker-compose validates docker/compose.yaml (there is no Docker engine to run it), and
+# chromium is the browser of the UI test (Playwright drives it; it never downloads its own).
 test-tools:
-	@command -v docker-compose >/dev/null && exit 0
-	echo "installing Debian's docker-compose (tests/airflow/test_docker.py)"
-	command -v apt-get >/dev/null || { echo "error: docker-compose is missing and there is no apt-get; install docker-compose 1.29+" >&2; exit 1; }
-	apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null
+	@missing=""
+	command -v docker-compose >/dev/null || missing="$$missing docker-compose"
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"
+	[ -z "$$missing" ] && exit 0
+	echo "installing Debian packages for the tests:$$missing"
+	command -v apt-get >/dev/null || { echo "error: missing$$missing and there is no apt-get; install them (docker-compose 1.29+, chromium)" >&2; exit 1; }
+	apt-get update -q >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null
 
 test-pipeline: $(TFX_ENV)/.synced
 	$(TFX_ENV)/bin/python -m pytest tests/pipeline tests/nas

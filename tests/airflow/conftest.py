@@ -3,12 +3,18 @@ isolated AIRFLOW_HOME is set here, before any test module imports airflow."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
+import secrets
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -43,3 +49,78 @@ def airflow_db():
     out = subprocess.run([AIRFLOW, "db", "migrate"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     return os.environ["AIRFLOW_HOME"]
+
+
+def airflow_cli(env: dict, *args: str, timeout: float = 600) -> str:
+    """`airflow ARGS` with `env`; its stdout, or a failure showing its output."""
+    out = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, (
+        f"airflow {' '.join(args)}:\n{out.stdout[-2000:]}{out.stderr[-3000:]}"
+    )
+    return out.stdout
+
+
+@contextlib.contextmanager
+def running_airflow(home: Path, password: str = "", **extra_env: str):
+    """A real Airflow in a fresh AIRFLOW_HOME `home`: api-server (UI, REST API and the task
+    execution API), scheduler on LocalExecutor and dag-processor, each logging to home/NAME.log.
+    With `password`, the UI and API log in as admin with it; otherwise everyone is admin.
+    Yields (env, base URL) once the API answers."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        AIRFLOW__CORE__PARALLELISM="6",
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+        AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_urlsafe(32),
+        AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
+        RETRAIN_SCHEDULE="none",
+        RETRAIN_STATE_DIR=str(home / "state"),
+        PYTHONUNBUFFERED="1",
+    )
+    if password:
+        (home / "passwords.json").write_text(json.dumps({"admin": password}))
+        env.update(
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(home / "passwords.json"),
+        )
+    else:
+        env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
+    env.update(extra_env)
+    airflow_cli(env, "db", "migrate")
+    airflow_cli(env, "dags", "reserialize")
+    airflow_cli(env, "pools", "set", "gpu", "1", "GPU slots for Tuner and Trainer")
+    procs = []
+    for name, args in [
+        ("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(port)]),
+        ("scheduler", ["scheduler"]),
+        ("dag-processor", ["dag-processor"]),
+    ]:
+        log = open(home / f"{name}.log", "w")  # noqa: SIM115 (closed below)
+        proc = subprocess.Popen(
+            [AIRFLOW, *args], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        procs.append((log, proc))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/v2/monitor/health", timeout=5)
+                break
+            except OSError:
+                server = procs[0][1]
+                assert server.poll() is None, (home / "api-server.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "the API server did not come up in 240 s"
+                time.sleep(2)
+        yield env, base
+    finally:
+        for log, proc in procs:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            log.close()

@@ -7,9 +7,6 @@ dag-processor) in a fresh AIRFLOW_HOME, triggers the two runs from the CLI and w
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import signal
 import subprocess
 import time
 from datetime import datetime
@@ -17,66 +14,17 @@ from datetime import datetime
 import pytest
 
 from tests import data_cases
-from tests.airflow.conftest import AIRFLOW, REPO, TFX_PYTHON, free_port
+from tests.airflow.conftest import REPO, TFX_PYTHON, running_airflow
+from tests.airflow.conftest import airflow_cli as _airflow
 
 CONF = {"max_trials": 1, "epochs": 2, "strategy": "random"}
 
 
-def _airflow(env, *args, timeout=600) -> str:
-    out = subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=timeout)
-    assert out.returncode == 0, (
-        f"airflow {' '.join(args)}:\n{out.stdout[-2000:]}{out.stderr[-3000:]}"
-    )
-    return out.stdout
-
-
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory):
-    """A running Airflow: api-server, scheduler and dag-processor on LocalExecutor."""
     home = tmp_path_factory.mktemp("airflow-home")
-    port = free_port()
-    env = dict(
-        os.environ,
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-        AIRFLOW__CORE__PARALLELISM="6",
-        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
-        AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_urlsafe(32),
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
-        AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
-        RETRAIN_SCHEDULE="none",
-        RETRAIN_MAX_ACTIVE_RUNS="2",
-        RETRAIN_STATE_DIR=str(home / "state"),
-        PYTHONUNBUFFERED="1",
-    )
-    _airflow(env, "db", "migrate")
-    _airflow(env, "dags", "reserialize")
-    _airflow(env, "pools", "set", "gpu", "1", "GPU slots for Tuner and Trainer")
-    procs = []
-    for name, args in [
-        ("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(port)]),
-        ("scheduler", ["scheduler"]),
-        ("dag-processor", ["dag-processor"]),
-    ]:
-        log = open(home / f"{name}.log", "w")  # noqa: SIM115 (closed below)
-        proc = subprocess.Popen(
-            [AIRFLOW, *args],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        procs.append((log, proc))
-    try:
+    with running_airflow(home, RETRAIN_MAX_ACTIVE_RUNS="2") as (env, _):
         yield env, home
-    finally:
-        for log, proc in procs:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=30)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(proc.pid, signal.SIGKILL)
-            log.close()
 
 
 def _runs(env) -> dict[str, dict]:

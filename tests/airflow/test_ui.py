@@ -1,0 +1,181 @@
+"""The Airflow and MLflow UIs, driven as a user would: headless Chromium (Debian's `chromium`,
+through Playwright with executable_path; no browser of Playwright's own is ever downloaded).
+
+A real Airflow (api-server, scheduler on LocalExecutor, dag-processor) and a real MLflow server
+run on loopback. The test logs in, opens the DAG, fills the trigger form with non-default
+Params, triggers, waits for the run to succeed and takes screenshots; then opens the registered
+model's page in the MLflow UI. Screenshots are kept under .local/test-artifacts/ui/.
+
+Then, through the same API server, it posts an event for the data Asset and checks that the
+data-aware DAG (`retrain_on_data`) gets a run within 60 s."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.airflow.conftest import REPO, free_port, running_airflow
+from tests.airflow.test_mlflow_registry import NAME, start_server, stop_server
+
+CHROMIUM = os.environ.get("RETRAIN_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = REPO / ".local" / "test-artifacts" / "ui"
+# Flags for a closed network: no background connections, no first-run or sync.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+RUN_ID = "ui-trigger-1"
+# Non-default Params, entered in the form's own fields.
+FORM = {"max_trials": "1", "epochs": "2", "strategy": "random"}
+
+
+def api_call(base: str, token: str, method: str, path: str, body=None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"{base}{path}", data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    assert shutil.which(CHROMIUM) or os.path.exists(CHROMIUM), (
+        f"{CHROMIUM} is missing; `make test` installs Debian's chromium"
+    )
+    root = tmp_path_factory.mktemp("ui")
+    (root / "mlflow").mkdir()
+    (root / "airflow").mkdir()
+    mlflow_port = free_port()
+    mlflow = start_server(root / "mlflow", mlflow_port)
+    mlflow_url = f"http://127.0.0.1:{mlflow_port}"
+    password = secrets.token_urlsafe(12)
+    try:
+        with running_airflow(
+            root / "airflow", password=password, MLFLOW_TRACKING_URI=mlflow_url
+        ) as (env, base):
+            status, body = api_call(
+                base, "", "POST", "/auth/token", {"username": "admin", "password": password}
+            )
+            assert status in (200, 201), body
+            yield {
+                "base": base,
+                "password": password,
+                "token": body["access_token"],
+                "mlflow": mlflow_url,
+                "home": root / "airflow",
+            }
+    finally:
+        stop_server(mlflow)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def wait_for_run(stack, dag_id: str, run_id: str, timeout_s: float) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status, run = api_call(
+            stack["base"], stack["token"], "GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
+        )
+        if status == 200 and run["state"] in ("success", "failed"):
+            return run
+        if time.monotonic() > deadline:
+            logs = "\n".join(
+                p.read_text(errors="replace")[-3000:] for p in stack["home"].glob("*.log")
+            )
+            pytest.fail(f"run {run_id} did not finish in {timeout_s} s: {status} {run}\n{logs}")
+        time.sleep(10)
+
+
+def test_trigger_from_the_ui_and_see_the_model_in_mlflow(stack, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{stack['base']}/")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill(stack["password"])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{stack['base']}/")
+
+    page.goto(f"{stack['base']}/dags/retrain")
+    page.get_by_role("button", name="Trigger").first.click()
+    form = page.get_by_role("dialog")
+    form.get_by_role("spinbutton", name="max_trials").fill(FORM["max_trials"])
+    form.get_by_role("spinbutton", name="epochs").fill(FORM["epochs"])
+    form.get_by_role("combobox", name="strategy").click()
+    page.get_by_role("option", name=FORM["strategy"], exact=True).click()
+    form.get_by_role("button", name="Advanced Options").click()
+    form.get_by_role("textbox", name="Run ID").fill(RUN_ID)
+    page.screenshot(path=str(ARTIFACTS / "1-trigger-form.png"), full_page=True)
+    trigger = form.get_by_role("button", name="Trigger")
+    assert trigger.is_enabled(), "the trigger form refuses its own defaults"
+    trigger.click()
+
+    # The run carries what the form said.
+    run = wait_for_run(stack, "retrain", RUN_ID, timeout_s=1500)
+    assert {k: str(run["conf"][k]) for k in FORM} == FORM, run["conf"]
+    assert run["state"] == "success", run
+
+    page.goto(f"{stack['base']}/dags/retrain/runs/{RUN_ID}")
+    page.get_by_text("success").first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "2-dag-run-success.png"), full_page=True)
+
+    page.goto(f"{stack['mlflow']}/#/models/{NAME}")
+    page.get_by_text("Version 1").first.wait_for(timeout=60_000)
+    assert NAME in page.content()
+    page.get_by_text("champion").first.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "3-mlflow-registered-model.png"), full_page=True)
+    for name in ("1-trigger-form", "2-dag-run-success", "3-mlflow-registered-model"):
+        assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000, name
+
+
+def test_asset_event_starts_the_data_aware_dag(stack):
+    base, token = stack["base"], stack["token"]
+    status, assets = api_call(base, token, "GET", "/api/v2/assets?name_pattern=retrain_data")
+    assert status == 200, assets
+    (asset,) = [a for a in assets["assets"] if a["name"] == "retrain_data"]
+    status, body = api_call(
+        base, token, "PATCH", "/api/v2/dags/retrain_on_data", {"is_paused": False}
+    )
+    assert status == 200, body
+    status, event = api_call(
+        base, token, "POST", "/api/v2/assets/events", {"asset_id": asset["id"], "extra": {}}
+    )
+    assert status == 200, event
+    deadline = time.monotonic() + 60
+    runs = []
+    while not runs and time.monotonic() < deadline:
+        time.sleep(3)
+        status, body = api_call(base, token, "GET", "/api/v2/dags/retrain_on_data/dagRuns")
+        assert status == 200, body
+        runs = [r for r in body["dag_runs"] if r["run_type"] == "asset_triggered"]
+    assert runs, "no run of retrain_on_data within 60 s of the Asset event"
+    # Stop it: this test only checks that the event starts the DAG.
+    run_id = runs[0]["dag_run_id"]
+    api_call(
+        base, token, "PATCH", f"/api/v2/dags/retrain_on_data/dagRuns/{run_id}", {"state": "failed"}
+    )
