@@ -53,6 +53,8 @@ GPU_POOL = os.environ.get("RETRAIN_GPU_POOL", "gpu")
 # Equal to pipelines/retrain.py's SPACES and STRATEGIES (tests/airflow/test_params.py checks).
 SPACES = ["chain", "graph", "cells"]
 STRATEGIES = ["evolution", "reinforce", "random", "bayesian", "hyperband", "grid"]
+# Optional Params take null as well ("null" in their type): Airflow's trigger form marks a
+# required field with an empty value ("" or []) as missing and will not trigger.
 PARAMS = {
     "data": Param(
         "data/penguins",
@@ -71,15 +73,15 @@ PARAMS = {
     ),
     "allowed_anomalies": Param(
         [],
-        type="array",
+        type=["null", "array"],
         # "column", "column:KIND" or "*:KIND"; "*" alone would accept everything
         items={"type": "string", "pattern": r"^(\*:[A-Z_]+|[^:*][^:]*(:[A-Z_*]+)?)$"},
         description='Known anomalies to accept, e.g. ["island:ENUM_TYPE_UNEXPECTED_STRING_VALUES"] '
         'or ["body_mass_g"]: "column", "column:KIND" or "*:KIND".',
     ),
     "schema_file": Param(
-        "",
-        type="string",
+        None,
+        type=["null", "string"],
         description="A curated schema.pbtxt to validate against. Empty: the schema of the last "
         "accepted data from the same folder.",
     ),
@@ -108,7 +110,7 @@ PARAMS = {
     "seed": Param(42, type="integer", minimum=1, description="Seed of the search and training."),
     "search_fidelity": Param(
         {},
-        type="object",
+        type=["null", "object"],
         properties={
             "data_fraction": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
             "epochs": {"type": "integer", "minimum": 0},
@@ -138,7 +140,7 @@ PARAMS = {
     ),
     "beam_pipeline_args": Param(
         json.loads(os.environ.get("RETRAIN_BEAM_ARGS") or "[]"),
-        type="array",
+        type=["null", "array"],
         items={"type": "string", "pattern": "^--[A-Za-z_]+(=.*)?$"},
         description="Beam options for the data nodes (ExampleGen, StatisticsGen, Transform, "
         'Evaluator), e.g. ["--direct_running_mode=multi_processing", "--direct_num_workers=0"] '
@@ -181,7 +183,8 @@ log = logging.getLogger("retrain")
 def pipeline_settings(params: dict, dag_id: str = "", run_id: str = "") -> dict:
     """Pipeline settings for one run: the Params, the deployment's paths, and
     RETRAIN_SETTINGS (a JSON object of further pipeline settings, set by operators, not users)."""
-    settings = {k: params[k] for k in SETTING_PARAMS}
+    # An optional Param left empty is null (the trigger form sends it so): the pipeline's default.
+    settings = {k: params[k] for k in SETTING_PARAMS if params.get(k) is not None}
     settings.update(
         pipeline_root=str(STATE_DIR / "pipeline_root"),
         metadata_path=str(STATE_DIR / "metadata.sqlite"),
