@@ -19,11 +19,12 @@ PYTHON      ?= python3
 PYTHON310   ?=
 SRC         := dags components pipelines tests bench
 
-.PHONY: help setup lock lint test test-airflow test-tools test-pipeline run mlflow-ui clean
+.PHONY: help setup lock lint test test-airflow test-tools test-pipeline run leaderboard mlflow-ui clean
 
 help:
 	@echo "make run      set up if needed, then run the retraining on embedded defaults"
 	@echo "make test     set up if needed, then lint and run the whole test suite"
+	@echo "make leaderboard  the NAS candidates of the latest run (RUN=<dag run id>), from MLflow"
 	@echo "make mlflow-ui  serve the MLflow UI on the embedded store (127.0.0.1:5000)"
 	@echo "make setup    create both environments from the lock files (idempotent)"
 	@echo "make lint     ruff over both trees"
@@ -138,6 +139,13 @@ run: setup
 	  --settings '{"metadata_path": "'"$$RETRAIN_STATE_DIR"'/metadata.sqlite"}' 2>/dev/null
 	grep -q "state=success" <(grep "DagRun Finished" "$$log" | tail -1) || { echo "DAG run failed; see $$log" >&2; exit 1; }
 	exit $$status
+
+# The NAS candidates of the latest run, or of RUN=<DAG run id>, read from MLflow; ARGS='--json'.
+RUN ?=
+ARGS ?=
+leaderboard: $(TFX_ENV)/.synced
+	@$(TFX_ENV)/bin/python -m pipelines.leaderboard $(if $(RUN),--run "$(RUN)") \
+	  --tracking-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$$RETRAIN_STATE_DIR/mlflow.db}" $(ARGS)
 
 # A real MLflow server from the Airflow environment, on the store `make run` writes to.
 MLFLOW_PORT ?= 5000

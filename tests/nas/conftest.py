@@ -68,13 +68,17 @@ def drive(oracle, n: int, reward=toy_reward, tuner_id: str = "t0") -> list:
     return trials
 
 
-@pytest.fixture
-def digits():
+def load_digits():
     """scikit-learn's 8x8 digits (shipped inside the package), split and scaled."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits as sk_digits
 
-    d = load_digits()
+    d = sk_digits()
     x = (d.data / 16.0).astype("float32")
     y = d.target.astype("int64")
     idx = np.random.default_rng(0).permutation(len(y))
     return x[idx], y[idx]
+
+
+@pytest.fixture
+def digits():
+    return load_digits()

@@ -1,0 +1,135 @@
+"""The NAS leaderboard of a run, read from MLflow: `make leaderboard [RUN=<run id>]`.
+
+Every search logs one MLflow run (tag `nas.role=search`, `tfx_pipeline_run_id` = the Airflow
+DAG run id) with its leaderboard as the artifact `search/leaderboard.json`. This lists the
+candidates of the latest finished search, or of the run named by --run: rank, trial, score,
+parameter count, compute (training examples seen), a Pareto mark (no other candidate is both
+better and smaller), and the architecture summary (layers, optimizer, learning rate).
+--json prints the rows whole, each with its architecture JSON, which rebuilds the candidate:
+`get_space(space, input_spec).build_model(Architecture.from_json(row["architecture"]))`.
+
+    .venv/tfx/bin/python -m pipelines.leaderboard [--run RUN_ID] [--list] [--json] [--top N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import tempfile
+
+EXPERIMENT = "retrain-nas"  # pipelines/retrain.py: f"{pipeline_name}-nas"
+ARTIFACT = "search/leaderboard.json"
+
+
+class LeaderboardError(RuntimeError):
+    """No such search, or it has no leaderboard yet; the message says which."""
+
+
+def default_tracking_uri() -> str:
+    from pipelines.retrain import Settings
+
+    return Settings().tracking()[0]
+
+
+def searches(client, experiment: str = EXPERIMENT, run: str | None = None, limit: int = 20):
+    """Search runs, newest first; only those of pipeline run `run` when given."""
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        raise LeaderboardError(f"no MLflow experiment {experiment!r}: no search has logged yet")
+    query = "tags.`nas.role` = 'search'"
+    if run:
+        query += f" and tags.tfx_pipeline_run_id = '{run}'"
+    return client.search_runs(
+        [exp.experiment_id], filter_string=query, order_by=["attributes.start_time DESC"],
+        max_results=limit,
+    )  # fmt: skip
+
+
+def load(client, experiment: str = EXPERIMENT, run: str | None = None) -> tuple[object, list]:
+    """(the search's MLflow run, its leaderboard rows, best first)."""
+    found = searches(client, experiment, run)
+    finished = [r for r in found if r.info.status == "FINISHED"]
+    if not finished:
+        which = f"of run {run!r}" if run else "in the store"
+        states = ", ".join(sorted({r.info.status for r in found})) or "none"
+        raise LeaderboardError(f"no finished search {which} (searches found: {states})")
+    search = finished[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(search.info.run_id, ARTIFACT, tmp)
+        except Exception as e:  # MLflow raises several types for a missing artifact
+            raise LeaderboardError(
+                f"search {search.info.run_id} has no {ARTIFACT}: {str(e).splitlines()[0]}"
+            ) from None
+        with open(path) as f:
+            rows = json.load(f)
+    return search, rows
+
+
+def format_table(rows: list[dict], top: int | None = None) -> str:
+    lines = [
+        f"{'rank':>4}  {'trial':>5}  {'score':>7}  {'params':>9}  {'compute':>10}  "
+        "pareto  architecture"
+    ]
+    for r in rows[:top] if top else rows:
+        score = "-" if r.get("score") is None else f"{r['score']:.4f}"
+        params = "-" if r.get("params") is None else f"{r['params']:,}"
+        rank = "-" if r.get("rank") is None else str(r["rank"])
+        status = "" if r.get("status") == "completed" else f"[{r.get('status')}] "
+        lines.append(
+            f"{rank:>4}  {str(r['trial_id']):>5}  {score:>7}  {params:>9}  "
+            f"{r.get('examples_seen') or 0:>10,}  {'  *   ' if r.get('pareto') else '      '}  "
+            f"{status}{r.get('summary') or ''}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", help="Airflow DAG run id (TFX pipeline run id); default: the latest")
+    p.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", ""))
+    p.add_argument("--experiment", default=EXPERIMENT)
+    p.add_argument("--list", action="store_true", help="list the recent searches instead")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.add_argument("--top", type=int, default=None, help="only the N best")
+    args = p.parse_args(argv)
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=args.tracking_uri or default_tracking_uri())
+    try:
+        if args.list:
+            print(f"{'pipeline run':<44} {'status':<9} {'trials':>6} {'best':>7}  started")
+            for r in searches(client, args.experiment, args.run):
+                m = r.data.metrics
+                best = f"{m['best_score']:.4f}" if "best_score" in m else "-"
+                trials = f"{int(m['trials'])}" if "trials" in m else "-"
+                started = datetime.datetime.fromtimestamp(r.info.start_time / 1000)
+                run_id = r.data.tags.get("tfx_pipeline_run_id", r.info.run_id)
+                when = f"{started:%Y-%m-%d %H:%M:%S}"
+                print(f"{run_id:<44} {r.info.status:<9} {trials:>6} {best:>7}  {when}")
+            return 0
+        search, rows = load(client, args.experiment, args.run)
+    except LeaderboardError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(rows[: args.top] if args.top else rows, indent=1))
+        return 0
+    tags = search.data.tags
+    print(
+        f"NAS leaderboard of run {tags.get('tfx_pipeline_run_id', '?')} "
+        f"(space={tags.get('nas.space')}, strategy={tags.get('nas.strategy')}, "
+        f"MLflow run {search.info.run_id}); compute = training examples seen; "
+        "* = Pareto front of score and parameter count"
+    )
+    print(format_table(rows, args.top))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""`make leaderboard`: the candidates of a run, read back from MLflow, each rebuildable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.nas.encoding import Architecture
+from components.nas.search import run_search, write_outputs
+from components.nas.spaces import get_space
+from components.nas.tracking import Tracker
+from pipelines import leaderboard
+from tests.nas.conftest import load_digits
+from tests.nas.test_search import config, small
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """Two searches logged to one MLflow store, as two pipeline runs would."""
+    root = tmp_path_factory.mktemp("leaderboard")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    spec, data = small(load_digits(), n_train=300, n_val=100)
+    boards = {}
+    for run, seed in (("run-a", 3), ("run-b", 4)):
+        state = root / run / "state"
+        tracker = Tracker(
+            uri, "retrain-nas", str(state), f"nas-{run}",
+            tags={"tfx_pipeline_run_id": run, "nas.space": "chain", "nas.strategy": "random"},
+            artifact_location=str(root / "artifacts"),
+        )  # fmt: skip
+        result = run_search(config(max_trials=3, epochs=1, seed=seed), spec, data, str(state),
+                            tracker=tracker, log=lambda _: None)  # fmt: skip
+        paths = write_outputs(result, str(root / run / "out"))
+        tracker.finish(str(root / run / "out"), {"best_score": result.best_score, "trials": 3})
+        boards[run] = json.loads(open(paths["leaderboard_json"]).read())
+    return uri, spec, boards
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    rc = leaderboard.main(list(args))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_rows_of_a_named_run_come_back_whole(store, capsys):
+    uri, _, boards = store
+    rc, out, _ = run_cli(capsys, "--tracking-uri", uri, "--run", "run-a", "--json")
+    assert rc == 0
+    assert json.loads(out) == boards["run-a"]
+
+
+def test_latest_run_is_the_default_and_the_table_marks_the_pareto_front(store, capsys):
+    uri, _, boards = store
+    rc, out, _ = run_cli(capsys, "--tracking-uri", uri)
+    assert rc == 0
+    lines = out.splitlines()
+    assert "NAS leaderboard of run run-b" in lines[0]
+    rows = lines[2:]
+    assert len(rows) == len(boards["run-b"]) == 3
+    assert rows[0].split()[0] == "1" and f"{boards['run-b'][0]['score']:.4f}" in rows[0]
+    front = [r for r in boards["run-b"] if r["pareto"]]
+    assert sum("  *   " in row for row in rows) == len(front) >= 1
+
+
+def test_every_candidate_rebuilds_from_its_row(store, capsys):
+    uri, spec, _ = store
+    rc, out, _ = run_cli(capsys, "--tracking-uri", uri, "--run", "run-b", "--json")
+    assert rc == 0
+    for row in json.loads(out):
+        arch = Architecture.from_json(row["architecture"])
+        model = get_space("chain", spec).build_model(arch)
+        assert model.count_params() == row["params"], row["trial_id"]
+
+
+def test_list_and_unknown_run(store, capsys):
+    uri, _, _ = store
+    rc, out, _ = run_cli(capsys, "--tracking-uri", uri, "--list")
+    assert rc == 0 and out.index("run-b") < out.index("run-a")  # newest first
+    rc, _, err = run_cli(capsys, "--tracking-uri", uri, "--run", "nope")
+    assert rc == 2 and "no finished search of run 'nope'" in err
