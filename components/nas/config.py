@@ -53,6 +53,10 @@ class SearchConfig:
     estimation: EstimationConfig = EstimationConfig()
     strategy_options: dict = dataclasses.field(default_factory=dict)
     input_overrides: dict = dataclasses.field(default_factory=dict)
+    # Parallel trials: worker processes beside this one (KerasTuner's distributed mode, see
+    # components/nas/distributed.py), and how long the chief waits for them all to connect.
+    workers: int = 0
+    worker_wait_s: float = 120.0
 
     def __post_init__(self):
         from components.nas.spaces import SPACES
@@ -67,6 +71,8 @@ class SearchConfig:
             problems.append(f"max_trials must be >= 1, got {self.max_trials}")
         if self.epochs < 1:
             problems.append(f"epochs must be >= 1, got {self.epochs}")
+        if not isinstance(self.workers, int) or self.workers < 0:
+            problems.append(f"workers must be an integer >= 0, got {self.workers!r}")
         if self.compute_budget < 0:
             problems.append(f"compute_budget must be >= 0, got {self.compute_budget}")
         if self.mixed_precision not in ("auto", "on", "off"):

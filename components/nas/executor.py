@@ -20,6 +20,12 @@ def state_dir(state_root: str, run_id: str, node_id: str) -> str:
     return os.path.join(state_root, safe, node_id)
 
 
+def rendezvous_dir(state_root: str, run_id: str, node_id: str) -> str:
+    """Where a parallel search's chief announces itself to its workers (outside the state
+    directory, which is removed when the search succeeds)."""
+    return state_dir(os.path.join(state_root, "_rendezvous"), run_id, node_id)
+
+
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):
         import tensorflow_transform as tft
@@ -63,7 +69,33 @@ class Executor(base_executor.BaseExecutor):
             )
             tracker.log_params({"search_config": config.to_json(), "input_spec": spec.to_json()})
         print(f"NAS state directory (kept until the search succeeds): {state}", flush=True)
-        result = run_search(config, spec, data, state, tracker=tracker)
+        worker_info = {}
+        if (
+            config.workers
+        ):  # what a worker needs to rebuild the same data (components/nas/worker.py)
+            from tfx.utils import json_utils
+
+            worker_info = {
+                "examples": json_utils.dumps(input_dict["examples"]),
+                "transform_graph": artifact_utils.get_single_uri(input_dict["transform_graph"]),
+                "label": label,
+                "train_steps": int(exec_properties["train_steps"]),
+                "eval_steps": int(exec_properties["eval_steps"]),
+                "search_config": config.to_json(),
+                "tracking_uri": exec_properties.get("tracking_uri") or "",
+                "experiment": exec_properties.get("experiment") or "nas",
+                "artifact_location": exec_properties.get("artifact_location") or "",
+                "run_id": run_id,
+            }
+        result = run_search(
+            config,
+            spec,
+            data,
+            state,
+            tracker=tracker,
+            rendezvous=rendezvous_dir(exec_properties["state_root"], run_id, node_id),
+            worker_info=worker_info,
+        )
 
         results_uri = artifact_utils.get_single_uri(output_dict["search_results"])
         paths = write_outputs(result, results_uri)

@@ -26,6 +26,7 @@ COLUMNS = (
     "parent",
     "mutation",
     "pareto",
+    "runner",
     "architecture",
 )
 

@@ -19,7 +19,7 @@ import shutil
 import keras_tuner
 
 from components.nas import device as device_module
-from components.nas import report
+from components.nas import distributed, report
 from components.nas.config import SearchConfig
 from components.nas.encoding import Architecture
 from components.nas.estimation.fidelity import FULL
@@ -60,9 +60,8 @@ def param_limit(space, limit: int):
     return check
 
 
-def build_tuner(
-    config: SearchConfig, input_spec: InputSpec, state_dir: str, tracker=None, log=print
-) -> NASTuner:
+def build_oracle(config: SearchConfig, input_spec: InputSpec):
+    """(device, space, oracle) for `config`."""
     dev = device_module.configure(config.mixed)
     space = get_space(
         config.space, input_spec, fidelity=config.estimation.fidelity, seed=config.seed
@@ -84,6 +83,19 @@ def build_tuner(
         surrogate=config.surrogate,
         options=options,
     )
+    return dev, space, oracle
+
+
+def build_tuner(
+    config: SearchConfig,
+    input_spec: InputSpec,
+    state_dir: str,
+    tracker=None,
+    log=print,
+    built=None,
+    rendezvous: str = "",
+) -> NASTuner:
+    dev, space, oracle = built or build_oracle(config, input_spec)
     os.makedirs(state_dir, exist_ok=True)
     tuner = NASTuner(
         oracle,
@@ -93,6 +105,7 @@ def build_tuner(
         device=dev,
         tracker=tracker,
         log=log,
+        rendezvous=rendezvous,
         distribution_strategy=dev.strategy,
     )
     log(
@@ -110,12 +123,21 @@ def run_search(
     state_dir: str,
     tracker=None,
     log=print,
+    rendezvous: str = "",
+    worker_info: dict | None = None,
 ) -> SearchResult:
-    tuner = build_tuner(config, input_spec, state_dir, tracker, log)
-    done = len(tuner.rows())
-    if done:
-        log(f"NAS search resumes: {done} trial(s) already finished are kept")
-    tuner.search(data, verbose=0)
+    """The search. With `config.workers` > 0 this process is the chief of a parallel search:
+    it serves the oracle to that many workers (`run_worker`), announced in `rendezvous`
+    together with `worker_info`, and runs trials itself too."""
+    if config.workers:
+        tuner = _run_as_chief(config, input_spec, data, state_dir, tracker, log, rendezvous,
+                              worker_info or {})  # fmt: skip
+    else:
+        tuner = build_tuner(config, input_spec, state_dir, tracker, log)
+        done = len(tuner.rows())
+        if done:
+            log(f"NAS search resumes: {done} trial(s) already finished are kept")
+        tuner.search(data, verbose=0)
     rows = tuner.rows()
     best = tuner.oracle.get_best_trials(1)
     if not best or best[0].score is None:
@@ -143,6 +165,59 @@ def run_search(
         stop_reason=reason,
         device=tuner.device.describe(),
     )
+
+
+def _run_as_chief(config, input_spec, data, state_dir, tracker, log, rendezvous, worker_info):
+    if not rendezvous:
+        raise ValueError("a parallel search (workers > 0) needs a rendezvous folder")
+    built = build_oracle(config, input_spec)
+    oracle = built[2]
+    oracle._set_project_dir(state_dir, "search")
+    if os.path.exists(os.path.join(oracle._project_dir, "oracle.json")):
+        oracle.reload()  # a retried chief keeps the trials already run
+    bind, advertise = distributed.chief_host()
+    server, port = distributed.serve(oracle, bind)
+    runners = config.workers + 1
+    distributed.gang_start(oracle, runners, config.worker_wait_s, log)
+    distributed.set_client_env(advertise, port, distributed.CHIEF_ID)
+    distributed.write_chief(rendezvous, {"host": advertise, "port": port, **worker_info})
+    log(f"NAS parallel trials: serving the oracle on {advertise}:{port} for "
+        f"{config.workers} worker(s) and this process")  # fmt: skip
+    try:
+        tuner = build_tuner(config, input_spec, state_dir, tracker, log, built, rendezvous)
+        tuner.search(data, verbose=0)
+        distributed.wait_until_idle(oracle, timeout_s=distributed.RPC_TIMEOUT_S)
+    finally:
+        distributed.mark_done(rendezvous, oracle.stop_reason or "")
+        server.stop(5)
+        distributed.clear_client_env()
+    tuner.oracle = oracle  # the real oracle again: every runner's trials are in it
+    return tuner
+
+
+def run_worker(
+    config: SearchConfig,
+    input_spec: InputSpec,
+    data: SearchData,
+    state_dir: str,
+    rendezvous: str,
+    index: int,
+    chief: dict,
+    tracker=None,
+    log=print,
+) -> int:
+    """Run trials for the chief announced in `chief` (from `distributed.wait_for_chief`) until
+    it has none left. Returns how many trials this worker ran."""
+    me = distributed.worker_id(index)
+    distributed.set_client_env(chief["host"], chief["port"], me)
+    try:
+        tuner = build_tuner(config, input_spec, state_dir, tracker, log, rendezvous=rendezvous)
+        tuner.search(data, verbose=0)
+    finally:
+        distributed.clear_client_env()
+    # Counted in memory: the chief removes the state directory once every runner is done.
+    log(f"NAS worker {index}: ran {len(tuner.recorded)} trial(s): {tuner.recorded}")
+    return len(tuner.recorded)
 
 
 def write_outputs(result: SearchResult, out_dir: str) -> dict:

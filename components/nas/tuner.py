@@ -200,12 +200,14 @@ class NASTuner(keras_tuner.Tuner):
         device=None,
         tracker=None,
         log=print,
+        rendezvous: str = "",
         **kwargs,
     ):
         self.space, self.config, self.tracker, self.log = space, config, tracker, log
         self.device = device or DeviceInfo(keras.backend.backend(), [], "float32")
         self._search_started = time.time()
         self._trial_times: list[float] = []
+        self.recorded: list[str] = []  # trial ids this process recorded (a parallel runner's)
         super().__init__(
             oracle=oracle,
             hypermodel=space,
@@ -214,6 +216,10 @@ class NASTuner(keras_tuner.Tuner):
             overwrite=False,
             **kwargs,
         )
+        if self._is_worker():  # a parallel search: KerasTuner made the oracle a gRPC client
+            from components.nas.distributed import WorkerOracle
+
+            self.oracle = WorkerOracle(self.oracle, self.project_dir, rendezvous)
         self.oracle.compute_spent = self.compute_spent()
 
     # ---- bookkeeping --------------------------------------------------------------------
@@ -252,6 +258,7 @@ class NASTuner(keras_tuner.Tuner):
         return out
 
     def _record(self, row: dict, arch: Architecture | None, history: dict) -> None:
+        self.recorded.append(row["trial_id"])
         with open(self.leaderboard_path(), "a") as f:
             f.write(json.dumps(row, sort_keys=True, default=float) + "\n")
         self.oracle.compute_spent = self.compute_spent()
@@ -300,6 +307,7 @@ class NASTuner(keras_tuner.Tuner):
             "parent": parent,
             "mutation": values.get("nas/mutation"),
             "architecture": arch.to_json() if arch else None,
+            "runner": self.tuner_id,
         }
         row.update(fields)
         return row

@@ -1,0 +1,52 @@
+"""A worker of a parallel search, in the pipeline environment: waits for the Tuner node's
+chief to announce itself, rebuilds the same data from the Transform outputs it names, and runs
+trials until the chief has none left. `python -m pipelines.run_node --node Tuner --worker I`
+(an Airflow mapped task) calls `run`."""
+
+from __future__ import annotations
+
+import os
+
+
+def run(state_root: str, run_id: str, node_id: str, index: int, wait_s: float = 600) -> dict:
+    from components.nas import distributed
+    from components.nas.executor import rendezvous_dir, state_dir
+
+    rendezvous = rendezvous_dir(state_root, run_id, node_id)
+    print(f"NAS worker {index}: waiting for the {node_id} chief in {rendezvous}", flush=True)
+    chief = distributed.wait_for_chief(rendezvous, wait_s)
+    if chief is None:
+        print(f"NAS worker {index}: the search is already over (or was cached)", flush=True)
+        return {"trials": 0}
+
+    import tensorflow_transform as tft
+    from tfx.utils import json_utils
+
+    from components.nas import tfx_io
+    from components.nas.config import SearchConfig
+    from components.nas.search import run_worker
+    from components.nas.tuner import SearchData
+
+    config = SearchConfig.from_json(chief["search_config"])
+    tft_out = tft.TFTransformOutput(chief["transform_graph"])
+    spec = tfx_io.input_spec(tft_out, chief["label"], config.input_overrides)
+    examples = json_utils.loads(chief["examples"])
+    train, evalu = tfx_io.datasets(
+        examples, tft_out, chief["label"], config.batch_size, config.seed, "NasTuner"
+    )
+    data = SearchData(train, evalu, chief["train_steps"], chief["eval_steps"])
+    state = state_dir(state_root, run_id, node_id)
+    tracker = None
+    if chief.get("tracking_uri") and os.path.exists(state):
+        from components.nas.tracking import Tracker
+
+        # The chief's search run: its id is in the shared state directory.
+        tracker = Tracker(
+            chief["tracking_uri"],
+            chief["experiment"],
+            state,
+            run_name=f"nas-{run_id}",
+            artifact_location=chief.get("artifact_location") or None,
+        )
+    ran = run_worker(config, spec, data, state, rendezvous, index, chief, tracker=tracker)
+    return {"trials": ran}

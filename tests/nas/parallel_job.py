@@ -1,0 +1,47 @@
+"""One runner of a parallel search in its own process:
+`python -m tests.nas.parallel_job chief STATE RENDEZVOUS OUT WORKERS` or
+`python -m tests.nas.parallel_job worker STATE RENDEZVOUS OUT INDEX`.
+The chief writes OUT/chief.json (best trial and rows); a worker OUT/worker-INDEX.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from components.nas import distributed  # noqa: E402
+from components.nas.config import SearchConfig  # noqa: E402
+from components.nas.inputs import from_arrays  # noqa: E402
+from components.nas.search import run_search, run_worker  # noqa: E402
+from components.nas.tuner import SearchData  # noqa: E402
+from tests.nas.conftest import load_digits  # noqa: E402
+
+CONFIG = {"space": "chain", "strategy": "random", "max_trials": 6, "epochs": 2, "seed": 5}
+
+
+def main(role: str, state: str, rendezvous: str, out: str, n: int) -> None:
+    x, y = load_digits()
+    spec = from_arrays({"pixels": x}, 10, overrides={"pixels": {"shape": [8, 8]}})
+    data = SearchData(({"pixels": x[:600]}, y[:600]), ({"pixels": x[600:800]}, y[600:800]))
+    log = lambda line: print(line, flush=True)  # noqa: E731
+    os.makedirs(out, exist_ok=True)
+    if role == "chief":
+        config = SearchConfig.from_dict({**CONFIG, "workers": n, "worker_wait_s": 300})
+        result = run_search(config, spec, data, state, log=log, rendezvous=rendezvous)
+        summary = {"best_trial": result.best_trial_id, "rows": result.rows,
+                   "weights": os.path.exists(result.weights_path)}  # fmt: skip
+        name = "chief.json"
+    else:
+        chief = distributed.wait_for_chief(rendezvous, timeout_s=300)
+        ran = run_worker(SearchConfig.from_dict(CONFIG), spec, data, state, rendezvous, n, chief,
+                         log=log) if chief else 0  # fmt: skip
+        summary = {"ran": ran}
+        name = f"worker-{n}.json"
+    with open(os.path.join(out, name), "w") as f:
+        json.dump(summary, f)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
