@@ -103,6 +103,15 @@ PARAMS = {
         "KerasTuner's random, Bayesian, Hyperband, grid.",
     ),
     "max_trials": Param(3, type="integer", minimum=1, description="Search trials."),
+    "parallel_trials": Param(
+        0,
+        type="integer",
+        minimum=0,
+        maximum=64,
+        description="Worker tasks that run search trials beside the Tuner (KerasTuner's "
+        "distributed mode: one oracle, N workers). They run in the gpu pool with the Tuner, "
+        "so give the pool N + 1 slots. 0: the Tuner alone.",
+    ),
     "time_budget_min": Param(
         30, type="number", exclusiveMinimum=0, description="Search time budget in minutes."
     ),
@@ -166,6 +175,7 @@ SETTING_PARAMS = [
     "space",
     "strategy",
     "max_trials",
+    "parallel_trials",
     "time_budget_min",
     "epochs",
     "seed",
@@ -271,6 +281,11 @@ def build_retrain_dag(dag_id: str, schedule, description: str):
                 raise ValueError(
                     f"data {data} cannot be ingested: " + "; ".join(problems[:3]) + more
                 )
+            if CONTAINERS.enabled and settings.get("parallel_trials"):
+                raise ValueError(
+                    "param parallel_trials: parallel trials run on the scheduler's hosts; "
+                    f"they are not available with ${containers.ENV} yet"
+                )
             if not CONTAINERS.enabled and not Path(TFX_PYTHON).exists():
                 raise FileNotFoundError(
                     f"TFX environment not found at {TFX_PYTHON}; run `make setup` "
@@ -315,6 +330,22 @@ def build_retrain_dag(dag_id: str, schedule, description: str):
 
             return run
 
+        @task
+        def tuner_workers(settings: dict) -> list[int]:
+            """One index per parallel-trials worker (none: the mapped task is skipped)."""
+            return list(range(int(settings.get("parallel_trials") or 0)))
+
+        @task(task_id="TunerWorker", pool=GPU_POOL)
+        def tuner_worker(index: int, settings: dict, executor_socket: str | None, dag_run=None):
+            """Runs trials for the Tuner's search (components/nas/worker.py)."""
+            argv = node_client.node_argv(dag_run.run_id, "Tuner", settings)
+            result = node_client.run_node(
+                TFX_PYTHON, REPO, [*argv, "--worker", str(index)], socket=executor_socket,
+                on_line=log.info,
+            )  # fmt: skip
+            log.info("Tuner worker %d: %s trial(s)", index, result.get("trials"))
+            return result
+
         settings = check_params()
         executor = start_executor()
         settings >> executor
@@ -325,6 +356,12 @@ def build_retrain_dag(dag_id: str, schedule, description: str):
         stop = stop_executor(executor).as_teardown(setups=executor)
         for t in tasks.values():
             t >> stop
+        if not CONTAINERS.enabled:
+            workers = tuner_worker.partial(settings=settings, executor_socket=executor).expand(
+                index=tuner_workers(settings)
+            )
+            tasks["Transform"] >> workers
+            workers >> stop
 
     return retrain()
 

@@ -63,6 +63,9 @@ class Settings:
     successive_halving: bool = False  # at epochs 1 and 3 keep only the top third of trials
     morphism: bool = False  # evolution proposes function-preserving widen/deepen children
     search_fidelity: dict = dataclasses.field(default_factory=dict)  # e.g. {"epochs": 3}
+    # Worker processes that run trials beside the Tuner node (KerasTuner's distributed mode;
+    # the DAG maps one TunerWorker task per worker). 0: the Tuner alone.
+    parallel_trials: int = 0
     # Any other SearchConfig key: patience, compute_budget, surrogate, max_params,
     # max_latency_ms, mixed_precision, strategy_options, input_overrides.
     nas: dict = dataclasses.field(default_factory=dict)
@@ -113,6 +116,8 @@ class Settings:
             )
         if self.max_trials < 1:
             problems.append(f"max_trials={self.max_trials} must be >= 1")
+        if not isinstance(self.parallel_trials, int) or self.parallel_trials < 0:
+            problems.append(f"parallel_trials={self.parallel_trials!r} must be an integer >= 0")
         if self.time_budget_min <= 0:
             problems.append(f"time_budget_min={self.time_budget_min} must be > 0")
         if self.metadata_uri:
@@ -136,6 +141,7 @@ class Settings:
             "batch_size": self.batch_size,
             "seed": self.seed,
             "time_budget_min": self.time_budget_min,
+            "workers": self.parallel_trials,
             "estimation": {
                 "fidelity": dict(self.search_fidelity),
                 "curve": self.curve_stop,

@@ -103,9 +103,21 @@ def node_lock(settings: Settings, run_id: str, node_id: str):
         f.close()  # releases the lock
 
 
+def _nas_state_root(settings: Settings) -> str:
+    return os.path.join(settings.path(settings.pipeline_root), "_nas_state")  # pipelines/retrain.py
+
+
 def run_node(settings: Settings, run_id: str, node_id: str, use_cache: bool = True) -> dict:
     with node_lock(settings, run_id, node_id):
-        return _launch(settings, run_id, node_id, use_cache)
+        try:
+            return _launch(settings, run_id, node_id, use_cache)
+        finally:
+            if settings.parallel_trials and node_id == "Tuner":
+                # Workers still waiting for a chief stop waiting: cached, done or failed.
+                from components.nas import distributed
+                from components.nas.executor import rendezvous_dir
+
+                distributed.mark_done(rendezvous_dir(_nas_state_root(settings), run_id, node_id))
 
 
 def _launch(settings: Settings, run_id: str, node_id: str, use_cache: bool) -> dict:
@@ -164,6 +176,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-cache", action="store_true", help="run the executor even if a cached result exists"
     )
+    parser.add_argument(
+        "--worker",
+        type=int,
+        default=None,
+        metavar="I",
+        help="with --node Tuner: run trials as worker I of the node's parallel search",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
@@ -180,6 +199,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("error: --run-id and --node are required (or --topology)", file=sys.stderr)
         return 2
+    if args.worker is not None:
+        from components.nas import worker
+
+        out = worker.run(_nas_state_root(settings), args.run_id, args.node, args.worker)
+        result = {"node": args.node, "run_id": args.run_id, "worker": args.worker,
+                  "state": "COMPLETE", **out}  # fmt: skip
+        print("RESULT " + json.dumps(result, sort_keys=True), flush=True)
+        return 0
     try:
         result = run_node(settings, args.run_id, args.node, use_cache=not args.no_cache)
     except KeyError as e:

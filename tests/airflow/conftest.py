@@ -61,7 +61,7 @@ def airflow_cli(env: dict, *args: str, timeout: float = 600) -> str:
 
 
 @contextlib.contextmanager
-def running_airflow(home: Path, password: str = "", **extra_env: str):
+def running_airflow(home: Path, password: str = "", gpu_slots: int = 1, **extra_env: str):
     """A real Airflow in a fresh AIRFLOW_HOME `home`: api-server (UI, REST API and the task
     execution API), scheduler on LocalExecutor and dag-processor, each logging to home/NAME.log.
     With `password`, the UI and API log in as admin with it; otherwise everyone is admin.
@@ -90,7 +90,7 @@ def running_airflow(home: Path, password: str = "", **extra_env: str):
     env.update(extra_env)
     airflow_cli(env, "db", "migrate")
     airflow_cli(env, "dags", "reserialize")
-    airflow_cli(env, "pools", "set", "gpu", "1", "GPU slots for Tuner and Trainer")
+    airflow_cli(env, "pools", "set", "gpu", str(gpu_slots), "GPU slots for Tuner and Trainer")
     procs = []
     for name, args in [
         ("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(port)]),
