@@ -28,12 +28,9 @@ def rendezvous_dir(state_root: str, run_id: str, node_id: str) -> str:
 
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):
-        import tensorflow_transform as tft
-
         from components.nas import tfx_io
         from components.nas.config import SearchConfig
         from components.nas.search import run_search, write_outputs
-        from components.nas.tuner import SearchData
 
         config = SearchConfig.from_json(exec_properties["search_config"])
         label = exec_properties["label"]
@@ -41,15 +38,11 @@ class Executor(base_executor.BaseExecutor):
         node_id = self._context._pipeline_node.node_info.id
         state = state_dir(exec_properties["state_root"], run_id, node_id)
 
-        tft_out = tft.TFTransformOutput(
-            artifact_utils.get_single_uri(input_dict["transform_graph"])
-        )
-        spec = tfx_io.input_spec(tft_out, label, config.input_overrides)
-        train, evalu = tfx_io.datasets(
-            input_dict["examples"], tft_out, label, config.batch_size, config.seed, "NasTuner"
-        )
-        data = SearchData(
-            train, evalu, int(exec_properties["train_steps"]), int(exec_properties["eval_steps"])
+        graph_uri = artifact_utils.get_single_uri(input_dict["transform_graph"])
+        train_steps = int(exec_properties["train_steps"])
+        eval_steps = int(exec_properties["eval_steps"])
+        spec, data = tfx_io.search_inputs(
+            input_dict["examples"], graph_uri, label, config, train_steps, eval_steps
         )
         tracker = None
         if exec_properties.get("tracking_uri"):
@@ -69,23 +62,21 @@ class Executor(base_executor.BaseExecutor):
             )
             tracker.log_params({"search_config": config.to_json(), "input_spec": spec.to_json()})
         print(f"NAS state directory (kept until the search succeeds): {state}", flush=True)
+        # What a worker of a parallel search needs to rebuild the same data (worker.py).
         worker_info = {}
-        if (
-            config.workers
-        ):  # what a worker needs to rebuild the same data (components/nas/worker.py)
+        if config.workers:
             from tfx.utils import json_utils
 
             worker_info = {
                 "examples": json_utils.dumps(input_dict["examples"]),
-                "transform_graph": artifact_utils.get_single_uri(input_dict["transform_graph"]),
+                "transform_graph": graph_uri,
                 "label": label,
-                "train_steps": int(exec_properties["train_steps"]),
-                "eval_steps": int(exec_properties["eval_steps"]),
+                "train_steps": train_steps,
+                "eval_steps": eval_steps,
                 "search_config": config.to_json(),
                 "tracking_uri": exec_properties.get("tracking_uri") or "",
                 "experiment": exec_properties.get("experiment") or "nas",
                 "artifact_location": exec_properties.get("artifact_location") or "",
-                "run_id": run_id,
             }
         result = run_search(
             config,

@@ -86,6 +86,18 @@ def datasets(examples, tft_out, label: str, batch_size: int, seed: int, telemetr
     return out
 
 
+def search_inputs(examples, transform_graph_uri: str, label: str, config: SearchConfig,
+                  train_steps: int, eval_steps: int):  # fmt: skip
+    """(input spec, SearchData) for a search over Transform's outputs: the Tuner builds them,
+    and so does each worker of a parallel search (components/nas/worker.py)."""
+    from components.nas.tuner import SearchData
+
+    tft_out = tft.TFTransformOutput(transform_graph_uri)
+    spec = input_spec(tft_out, label, config.input_overrides)
+    train, evalu = datasets(examples, tft_out, label, config.batch_size, config.seed, "NasTuner")
+    return spec, SearchData(train, evalu, train_steps, eval_steps)
+
+
 def winner_model(fn_args, tft_out, label: str, log=print) -> keras.Model:
     """The Trainer's model: the searched architecture at full fidelity, warm-started from the
     search's best weights wherever the shapes match."""

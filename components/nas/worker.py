@@ -19,22 +19,17 @@ def run(state_root: str, run_id: str, node_id: str, index: int, wait_s: float = 
         print(f"NAS worker {index}: the search is already over (or was cached)", flush=True)
         return {"trials": 0}
 
-    import tensorflow_transform as tft
     from tfx.utils import json_utils
 
     from components.nas import tfx_io
     from components.nas.config import SearchConfig
     from components.nas.search import run_worker
-    from components.nas.tuner import SearchData
 
     config = SearchConfig.from_json(chief["search_config"])
-    tft_out = tft.TFTransformOutput(chief["transform_graph"])
-    spec = tfx_io.input_spec(tft_out, chief["label"], config.input_overrides)
-    examples = json_utils.loads(chief["examples"])
-    train, evalu = tfx_io.datasets(
-        examples, tft_out, chief["label"], config.batch_size, config.seed, "NasTuner"
-    )
-    data = SearchData(train, evalu, chief["train_steps"], chief["eval_steps"])
+    spec, data = tfx_io.search_inputs(
+        json_utils.loads(chief["examples"]), chief["transform_graph"], chief["label"], config,
+        chief["train_steps"], chief["eval_steps"],
+    )  # fmt: skip
     state = state_dir(state_root, run_id, node_id)
     tracker = None
     if chief.get("tracking_uri") and os.path.exists(state):
