@@ -20,7 +20,6 @@ import os
 import sys
 import tempfile
 
-EXPERIMENT = "retrain-nas"  # pipelines/retrain.py: f"{pipeline_name}-nas"
 ARTIFACT = "search/leaderboard.json"
 
 
@@ -28,13 +27,15 @@ class LeaderboardError(RuntimeError):
     """No such search, or it has no leaderboard yet; the message says which."""
 
 
-def default_tracking_uri() -> str:
+def defaults() -> tuple[str, str]:
+    """(tracking URI, experiment) of the pipeline's default settings."""
     from pipelines.retrain import Settings
 
-    return Settings().tracking()[0]
+    s = Settings()
+    return s.tracking()[0], s.nas_experiment
 
 
-def searches(client, experiment: str = EXPERIMENT, run: str | None = None, limit: int = 20):
+def searches(client, experiment: str, run: str | None = None, limit: int = 20):
     """Search runs, newest first; only those of pipeline run `run` when given."""
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
@@ -48,7 +49,7 @@ def searches(client, experiment: str = EXPERIMENT, run: str | None = None, limit
     )  # fmt: skip
 
 
-def load(client, experiment: str = EXPERIMENT, run: str | None = None) -> tuple[object, list]:
+def load(client, experiment: str, run: str | None = None) -> tuple[object, list]:
     """(the search's MLflow run, its leaderboard rows, best first)."""
     found = searches(client, experiment, run)
     finished = [r for r in found if r.info.status == "FINISHED"]
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", help="Airflow DAG run id (TFX pipeline run id); default: the latest")
     p.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", ""))
-    p.add_argument("--experiment", default=EXPERIMENT)
+    p.add_argument("--experiment", default="", help="default: the pipeline's (retrain-nas)")
     p.add_argument("--list", action="store_true", help="list the recent searches instead")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.add_argument("--top", type=int, default=None, help="only the N best")
@@ -100,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=args.tracking_uri or default_tracking_uri())
+    tracking_uri, experiment = defaults()
+    client = MlflowClient(tracking_uri=args.tracking_uri or tracking_uri)
+    args.experiment = args.experiment or experiment
     try:
         if args.list:
             print(f"{'pipeline run':<44} {'status':<9} {'trials':>6} {'best':>7}  started")

@@ -158,6 +158,17 @@ class Settings:
     def path(self, value: str) -> str:
         return str((REPO / value).resolve()) if not os.path.isabs(value) else value
 
+    @property
+    def nas_state_root(self) -> str:
+        """The search's resumable state, outside TFX's output directories (the NAS tuner keys
+        it by run and node inside; parallel-trials workers find it there too)."""
+        return os.path.join(self.path(self.pipeline_root), "_nas_state")
+
+    @property
+    def nas_experiment(self) -> str:
+        """The MLflow experiment of the searches (`make leaderboard` reads it)."""
+        return f"{self.pipeline_name}-nas"
+
     def tracking(self) -> tuple[str, str]:
         """(tracking URI, local artifact location or "" for a tracking server)."""
         uri = self.mlflow_tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")
@@ -274,10 +285,10 @@ def create_pipeline(s: Settings):
         label=s.label,
         train_steps=s.steps_per_epoch,
         eval_steps=max(1, s.steps_per_epoch // 4),
-        state_root=os.path.join(s.path(s.pipeline_root), "_nas_state"),
+        state_root=s.nas_state_root,
         tracking_uri=tracking_uri,
         artifact_location=artifact_location,
-        experiment=f"{s.pipeline_name}-nas",
+        experiment=s.nas_experiment,
     ).with_id("Tuner")
     trainer = Trainer(
         module_file=module_file,

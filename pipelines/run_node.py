@@ -103,10 +103,6 @@ def node_lock(settings: Settings, run_id: str, node_id: str):
         f.close()  # releases the lock
 
 
-def _nas_state_root(settings: Settings) -> str:
-    return os.path.join(settings.path(settings.pipeline_root), "_nas_state")  # pipelines/retrain.py
-
-
 def run_node(settings: Settings, run_id: str, node_id: str, use_cache: bool = True) -> dict:
     with node_lock(settings, run_id, node_id):
         try:
@@ -117,7 +113,7 @@ def run_node(settings: Settings, run_id: str, node_id: str, use_cache: bool = Tr
                 from components.nas import distributed
                 from components.nas.executor import rendezvous_dir
 
-                distributed.mark_done(rendezvous_dir(_nas_state_root(settings), run_id, node_id))
+                distributed.mark_done(rendezvous_dir(settings.nas_state_root, run_id, node_id))
 
 
 def _launch(settings: Settings, run_id: str, node_id: str, use_cache: bool) -> dict:
@@ -202,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker is not None:
         from components.nas import worker
 
-        out = worker.run(_nas_state_root(settings), args.run_id, args.node, args.worker)
+        out = worker.run(settings.nas_state_root, args.run_id, args.node, args.worker)
         result = {"node": args.node, "run_id": args.run_id, "worker": args.worker,
                   "state": "COMPLETE", **out}  # fmt: skip
         print("RESULT " + json.dumps(result, sort_keys=True), flush=True)
