@@ -25,13 +25,18 @@ class XComOf:
         return SETTINGS
 
 
-def load_dag(monkeypatch, config: dict, **env):
+def parse(monkeypatch, containers: str, **env):
+    """The DAGs folder parsed with $RETRAIN_CONTAINERS (and `env`) set."""
     from airflow.dag_processing.dagbag import DagBag
 
-    monkeypatch.setenv("RETRAIN_CONTAINERS", json.dumps(config))
+    monkeypatch.setenv("RETRAIN_CONTAINERS", containers)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    bag = DagBag(dag_folder=str(DAGS))
+    return DagBag(dag_folder=str(DAGS))
+
+
+def load_dag(monkeypatch, config: dict, **env):
+    bag = parse(monkeypatch, json.dumps(config), **env)
     assert bag.import_errors == {}, bag.import_errors
     return bag.dags["retrain"]
 
@@ -153,17 +158,11 @@ def test_settings_point_into_the_shared_volume(monkeypatch):
     ],
 )
 def test_bad_config_is_named(monkeypatch, config, message):
-    from airflow.dag_processing.dagbag import DagBag
-
-    monkeypatch.setenv("RETRAIN_CONTAINERS", json.dumps(config))
-    bag = DagBag(dag_folder=str(DAGS))
+    bag = parse(monkeypatch, json.dumps(config))
     errors = "\n".join(bag.import_errors.values())
     assert "RETRAIN_CONTAINERS" in errors and message in errors, errors
 
 
 def test_not_json_is_named(monkeypatch):
-    from airflow.dag_processing.dagbag import DagBag
-
-    monkeypatch.setenv("RETRAIN_CONTAINERS", "{mode: docker")
-    bag = DagBag(dag_folder=str(DAGS))
+    bag = parse(monkeypatch, "{mode: docker")
     assert "$RETRAIN_CONTAINERS is not JSON" in "\n".join(bag.import_errors.values())
