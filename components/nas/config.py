@@ -57,12 +57,23 @@ class SearchConfig:
     # components/nas/distributed.py), and how long the chief waits for them all to connect.
     workers: int = 0
     worker_wait_s: float = 120.0
+    # Candidates tried before the strategy's own (a warm start): dicts with "label", "space",
+    # "choices" and optionally "weights" (a .weights.h5 of that architecture at full fidelity).
+    seeds: tuple = ()
+    # Your own model beside the candidates: a Python file with build_model(hp, input_spec),
+    # trained on the same data and fidelity as one more leaderboard row ("baseline").
+    baseline_module: str = ""
 
     def __post_init__(self):
         from components.nas.spaces import SPACES
         from components.nas.strategies import STRATEGIES
 
+        object.__setattr__(self, "seeds", tuple(dict(s) for s in self.seeds))
         problems = []
+        for i, seed in enumerate(self.seeds):
+            missing = {"label", "space", "choices"} - set(seed)
+            if missing:
+                problems.append(f"seed {i} lacks {sorted(missing)}")
         if self.space not in SPACES:
             problems.append(f"space {self.space!r} is not one of {sorted(SPACES)}")
         if self.strategy not in STRATEGIES:

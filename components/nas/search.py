@@ -18,8 +18,8 @@ import shutil
 
 import keras_tuner
 
+from components.nas import baseline, distributed, report
 from components.nas import device as device_module
-from components.nas import distributed, report
 from components.nas.config import SearchConfig
 from components.nas.encoding import Architecture
 from components.nas.estimation.fidelity import FULL
@@ -38,7 +38,7 @@ class SearchResult:
     config: SearchConfig
     input_spec: InputSpec
     best_trial_id: str
-    architecture: Architecture
+    architecture: Architecture | None  # None: the user's baseline model won
     hyperparameters: keras_tuner.HyperParameters
     weights_path: str
     rows: list
@@ -60,7 +60,7 @@ def param_limit(space, limit: int):
     return check
 
 
-def build_oracle(config: SearchConfig, input_spec: InputSpec):
+def build_oracle(config: SearchConfig, input_spec: InputSpec, log=print):
     """(device, space, oracle) for `config`."""
     dev = device_module.configure(config.mixed)
     space = get_space(
@@ -83,7 +83,28 @@ def build_oracle(config: SearchConfig, input_spec: InputSpec):
         surrogate=config.surrogate,
         options=options,
     )
+    oracle.seeds = seed_values(config.seeds, space, log)
     return dev, space, oracle
+
+
+def seed_values(seeds, space, log=print) -> list[dict]:
+    """Trial values for the seeds that fit `space` (others are named and skipped)."""
+    out = []
+    for seed in seeds:
+        if seed["space"] != space.name:
+            log(f"NAS seed {seed['label']!r} is from space {seed['space']!r}, not "
+                f"{space.name!r}: skipped")  # fmt: skip
+            continue
+        try:
+            arch = space.architecture(seed["choices"])
+        except ValueError as e:
+            log(f"NAS seed {seed['label']!r} does not fit space {space.name!r} ({e}): skipped")
+            continue
+        values = {**arch.choices, SPACE_KEY: space.name, "nas/seed": seed["label"]}
+        if seed.get("weights"):
+            values["nas/warm"] = seed["weights"]
+        out.append(values)
+    return out
 
 
 def build_tuner(
@@ -95,7 +116,7 @@ def build_tuner(
     built=None,
     rendezvous: str = "",
 ) -> NASTuner:
-    dev, space, oracle = built or build_oracle(config, input_spec)
+    dev, space, oracle = built or build_oracle(config, input_spec, log)
     os.makedirs(state_dir, exist_ok=True)
     tuner = NASTuner(
         oracle,
@@ -137,19 +158,38 @@ def run_search(
         done = len(tuner.rows())
         if done:
             log(f"NAS search resumes: {done} trial(s) already finished are kept")
+        if config.baseline_module:
+            tuner.run_baseline(data, config.baseline_module)
         tuner.search(data, verbose=0)
     rows = tuner.rows()
+    reason = tuner.oracle.stop_reason or f"max trials ({config.max_trials}) reached"
     best = tuner.oracle.get_best_trials(1)
-    if not best or best[0].score is None:
+    best = best[0] if best and best[0].score is not None else None
+    mine = next((r for r in rows if r["trial_id"] == baseline.BASELINE_ID), None)
+    sign = 1 if tuner.maximize else -1
+    if mine is not None and (best is None or sign * mine["score"] > sign * best.score):
+        log(f"NAS search done ({reason}): your baseline model wins, score={mine['score']:.4f} "
+            f"({mine['summary']})")  # fmt: skip
+        user_hp = keras_tuner.HyperParameters.from_config(mine["hyperparameters"])
+        return SearchResult(
+            config=config,
+            input_spec=input_spec,
+            best_trial_id=baseline.BASELINE_ID,
+            architecture=None,
+            hyperparameters=baseline.winner_hyperparameters(config.baseline_module, user_hp),
+            weights_path=os.path.join(tuner.project_dir, f"trial_{baseline.BASELINE_ID}", BEST),
+            rows=rows,
+            stop_reason=reason,
+            device=tuner.device.describe(),
+        )
+    if best is None:
         raise SearchFailed(
             f"no trial of the {config.strategy} search finished; see the trial messages above"
         )
-    best = best[0]
     space = tuner.space
     arch = space.architecture(best.hyperparameters.values)
     hp = space.hyperparameters()
     hp.values.update(arch.choices)
-    reason = tuner.oracle.stop_reason or f"max trials ({config.max_trials}) reached"
     log(
         f"NAS search done ({reason}): best trial {best.trial_id} score={best.score:.4f} "
         f"{space.describe(arch)}"
@@ -170,7 +210,7 @@ def run_search(
 def _run_as_chief(config, input_spec, data, state_dir, tracker, log, rendezvous, worker_info):
     if not rendezvous:
         raise ValueError("a parallel search (workers > 0) needs a rendezvous folder")
-    built = build_oracle(config, input_spec)
+    built = build_oracle(config, input_spec, log)
     oracle = built[2]
     oracle._set_project_dir(state_dir, "search")
     if os.path.exists(os.path.join(oracle._project_dir, "oracle.json")):
@@ -185,6 +225,8 @@ def _run_as_chief(config, input_spec, data, state_dir, tracker, log, rendezvous,
         f"{config.workers} worker(s) and this process")  # fmt: skip
     try:
         tuner = build_tuner(config, input_spec, state_dir, tracker, log, built, rendezvous)
+        if config.baseline_module:
+            tuner.run_baseline(data, config.baseline_module)
         tuner.search(data, verbose=0)
         distributed.wait_until_idle(oracle, timeout_s=distributed.RPC_TIMEOUT_S)
     finally:
@@ -235,7 +277,7 @@ def write_outputs(result: SearchResult, out_dir: str) -> dict:
         "weights": os.path.join(out_dir, "best.weights.h5"),
     }
     files = {
-        "best_architecture": result.architecture.to_json(),
+        "best_architecture": result.architecture.to_json() if result.architecture else "null",
         "best_hyperparameters": json.dumps(result.hyperparameters.get_config()),
         "leaderboard_json": report.write_json(ranked),
         "leaderboard_csv": report.to_csv(ranked),

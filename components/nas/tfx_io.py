@@ -16,6 +16,7 @@ import tensorflow_transform as tft
 import keras  # noqa: E402  isort: skip  (Keras 3, after TFT set TF_USE_LEGACY_KERAS)
 import keras_tuner  # noqa: E402  isort: skip
 
+from components.nas import baseline
 from components.nas.config import SearchConfig
 from components.nas.encoding import Architecture
 from components.nas.estimation.fidelity import Fidelity
@@ -102,11 +103,13 @@ def winner_model(fn_args, tft_out, label: str, log=print) -> keras.Model:
     """The Trainer's model: the searched architecture at full fidelity, warm-started from the
     search's best weights wherever the shapes match."""
     values = keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values
-    space_name = values[SPACE_KEY]
-    arch = Architecture.from_values(space_name, values)
     cfg = dict(fn_args.custom_config or {})
     search = SearchConfig.from_dict(cfg.get("nas") or {})
     spec = input_spec(tft_out, label, search.input_overrides)
+    if baseline.module_of(values):
+        return _baseline_model(fn_args, spec, log)
+    space_name = values[SPACE_KEY]
+    arch = Architecture.from_values(space_name, values)
     space = get_space(space_name, spec, seed=search.seed)
     model = space.build_model(arch)
     log(f"Trainer: NAS architecture {space.describe(arch)} ({model.count_params()} parameters)")
@@ -126,7 +129,23 @@ def winner_model(fn_args, tft_out, label: str, log=print) -> keras.Model:
     return model
 
 
+def _baseline_model(fn_args, spec, log) -> keras.Model:
+    """The user's baseline model won the search: rebuild it from its file with the values it
+    declared, starting from its search weights (the same fidelity: it has no lower one)."""
+    hp = keras_tuner.HyperParameters.from_config(fn_args.hyperparameters)
+    path = baseline.module_of(hp.values)
+    model, _ = baseline.build(path, spec, hp)
+    log(f"Trainer: your baseline model from {path} ({model.count_params()} parameters)")
+    weights = os.path.join(fn_args.base_model or "", WEIGHTS)
+    if fn_args.base_model and os.path.exists(weights):
+        model.load_weights(weights)
+        log("Trainer: warm start from the baseline's search weights")
+    return model
+
+
 def is_nas(hyperparameters: dict | None) -> bool:
+    """Whether these hyperparameters come from the NAS tuner (a candidate or the baseline)."""
     if not hyperparameters:
         return False
-    return SPACE_KEY in keras_tuner.HyperParameters.from_config(hyperparameters).values
+    values = keras_tuner.HyperParameters.from_config(hyperparameters).values
+    return SPACE_KEY in values or bool(baseline.module_of(values))

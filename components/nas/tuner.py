@@ -308,6 +308,7 @@ class NASTuner(keras_tuner.Tuner):
             "mutation": values.get("nas/mutation"),
             "architecture": arch.to_json() if arch else None,
             "runner": self.tuner_id,
+            "seed": values.get("nas/seed"),
         }
         row.update(fields)
         return row
@@ -328,6 +329,77 @@ class NASTuner(keras_tuner.Tuner):
         model = self.space.build_model(arch, compile=False)
         model.load_weights(weights)
         return model
+
+    def _warm_start(self, model, arch, weights: str, label) -> str:
+        """Start a seeded trial from weights of its architecture at full fidelity (the
+        champion's): every layer whose shape the search fidelity kept is copied."""
+        try:
+            donor = self.space.build_model(arch, FULL, compile=False)
+            donor.load_weights(weights)
+        except (OSError, ValueError) as e:
+            self.log(f"NAS seed {label}: weights {weights} not loaded ({e}); from scratch")
+            return "scratch"
+        copied = inherit.copy_matching(donor, model)
+        return f"warm from {label} ({len(copied)} layers)"
+
+    def run_baseline(self, data: SearchData, module_path: str) -> dict | None:
+        """Train the user's own model (components/nas/baseline.py) like a trial: same data,
+        fidelity, epoch count and budget. Its row has trial id "baseline"; a resumed search
+        keeps a finished one."""
+        from components.nas import baseline
+
+        tdir = os.path.join(self.project_dir, f"trial_{baseline.BASELINE_ID}")
+        done_path = os.path.join(tdir, RESULT)
+        if os.path.exists(done_path):
+            return _read_json(done_path)["row"]
+        os.makedirs(tdir, exist_ok=True)
+        for name in (INFLIGHT, LAST, OPTIMIZER):  # an interrupted baseline starts again
+            if os.path.exists(os.path.join(tdir, name)):
+                os.remove(os.path.join(tdir, name))
+        t0, cfg = time.time(), self.config
+        keras.utils.set_random_seed(self._seed(baseline.BASELINE_ID))
+        with self.device.scope():
+            model, hp = baseline.build(module_path, self.space.input_spec)
+        latency = measure_latency_ms(model, data.sample_batch(cfg.batch_size))
+        epochs = self.space.fidelity.epochs_for(cfg.epochs)
+        fraction = self.space.fidelity.data_fraction
+        per_epoch = data.examples_per_epoch(fraction, cfg.batch_size)
+        history: dict = {}
+        budget = _Budget(self.oracle, per_epoch)
+        callbacks = [_EpochCheckpoint(tdir, history, cfg.objective, self.maximize), budget]
+        self._fit(model, data, fraction, 0, epochs, callbacks, baseline.BASELINE_ID)
+        values_seen = history.get(cfg.objective, [])
+        if not values_seen:
+            raise baseline.BaselineError(
+                f"the baseline model reported no {cfg.objective}: compile it with "
+                f"metrics=['accuracy'] or leave it uncompiled ({module_path})"
+            )
+        score = max(values_seen) if self.maximize else min(values_seen)
+        row = {
+            "trial_id": baseline.BASELINE_ID,
+            "status": "completed",
+            "score": float(score),
+            "params": int(model.count_params()),
+            "latency_ms": round(latency, 3),
+            "summary": f"your model: {os.path.basename(module_path)}",
+            "fidelity": self.space.fidelity.label(),
+            "epochs": len(values_seen),
+            "examples_seen": len(values_seen) * per_epoch,
+            "wall_s": round(time.time() - t0, 2),
+            "early_stopped": budget.hit,
+            "stopped_by": "budget" if budget.hit else None,
+            "parent": None,
+            "mutation": None,
+            "architecture": None,
+            "runner": self.tuner_id,
+            "seed": None,
+            "start": "scratch",
+            "user_module": os.path.abspath(module_path),
+            "hyperparameters": hp.get_config(),
+        }
+        self._record(row, None, history)
+        _atomic_json(done_path, {"score": float(score), "history": history, "row": row})
+        return row
 
     def run_trial(self, trial, data: SearchData, **_ignored):
         tdir = self.get_trial_dir(trial.trial_id)
@@ -374,6 +446,8 @@ class NASTuner(keras_tuner.Tuner):
             history = inflight["history"]
             initial = inflight["epoch"]
             start = f"resumed at epoch {initial}" + ("" if restored else " (fresh optimizer)")
+        elif values.get("nas/warm"):
+            start = self._warm_start(model, arch, values["nas/warm"], values.get("nas/seed"))
         else:
             parent_id = values.get("nas/parent") or values.get("tuner/trial_id")
             if parent_id and (est.inherit or est.morph):

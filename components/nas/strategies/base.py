@@ -28,6 +28,10 @@ class SearchControl:
 
     # Whether populate_space() may be called again for the same trial without side effects.
     redraw_ok = True
+    # Whether seeded candidates (a warm start's champion and earlier leaders) may come first.
+    # Strategies whose bookkeeping follows each proposal they make (the grid's order,
+    # Hyperband's brackets) say no and search as usual.
+    seeds_ok = True
     max_draws = 50
 
     def setup_control(
@@ -48,6 +52,9 @@ class SearchControl:
         self.started_at = None
         self.stop_reason = ""
         self.pruned_draws = 0
+        # Candidates proposed before the strategy's own: dicts of choices plus "nas/" keys.
+        # Not saved with the state: the caller passes the same seeds to a resumed search.
+        self.seeds: list[dict] = []
 
     def rng(self, trial_id: str, attempt: int = 0) -> random.Random:
         return random.Random(f"{self.seed}:{trial_id}:{attempt}")
@@ -97,6 +104,9 @@ class SearchControl:
                 print(f"NAS search stops: {reason}", flush=True)
             self.stop_reason = reason
             return STOPPED
+        n = len(self.trials)  # trials created before this one (its id is its position)
+        if self.seeds_ok and n < len(self.seeds):
+            return {"status": trial_module.TrialStatus.RUNNING, "values": dict(self.seeds[n])}
         response = None
         for attempt in range(self.max_draws if self.redraw_ok else 1):
             response = self.propose(trial_id, attempt)

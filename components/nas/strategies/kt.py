@@ -26,6 +26,7 @@ class GridOracle(SearchControl, GridSearchOracle):
 
     # The grid's next point only moves once a trial is created: redrawing repeats it.
     redraw_ok = False
+    seeds_ok = False
 
     def get_state(self):
         state = super().get_state()
@@ -123,6 +124,7 @@ class BayesianOracle(SearchControl, BayesianOptimizationOracle):
 class HyperbandWithLimitOracle(SearchControl, HyperbandOracle):
     # Each call files the candidate into a bracket.
     redraw_ok = False
+    seeds_ok = False
 
     def __init__(self, *args, max_trials=None, **kwargs):
         super().__init__(*args, **kwargs)
