@@ -88,7 +88,7 @@ def test_a_bad_baseline_module_is_named(digits, tmp_path):
     empty.write_text("x = 1\n")
     cases = {
         str(tmp_path / "missing.py"): "is not a file",
-        str(empty): "has no build_model(hp, input_spec) function",
+        str(empty): r"has no build_model\(hp, input_spec\) function",
     }
     for path, message in cases.items():
         cfg = config(max_trials=1, epochs=1, baseline_module=path)
