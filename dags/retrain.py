@@ -41,9 +41,9 @@ NODES: dict[str, list[str]] = {
     "PreviousSpanResolver": [],
     "ExampleValidator": ["PreviousSpanResolver", "SchemaGen", "StatisticsGen"],
     "Transform": ["ExampleGen", "ExampleValidator", "SchemaGen"],
-    "Tuner": ["Transform"],
-    "Trainer": ["SchemaGen", "Transform", "Tuner"],
     "BaselineResolver": [],
+    "Tuner": ["BaselineResolver", "Transform"],
+    "Trainer": ["SchemaGen", "Transform", "Tuner"],
     "Evaluator": ["BaselineResolver", "ExampleGen", "Trainer"],
     "Pusher": ["BaselineResolver", "Evaluator", "ExampleGen", "Trainer", "Transform", "Tuner"],
 }
@@ -147,6 +147,31 @@ PARAMS = {
         type="boolean",
         description="Evolution proposes function-preserving widen/deepen children (Net2Net).",
     ),
+    "mode": Param(
+        "warm",
+        type="string",
+        enum=["warm", "full", "retrain"],
+        description="Retraining mode. warm (the default, also for scheduled runs): seed the "
+        "search with the champion, from its weights, and the last search's leader, and run a "
+        "quarter of max_trials. full: a fresh search. retrain: no search; retrain the champion's "
+        "architecture on the new data from its weights. warm and retrain search fully while "
+        "there is no champion.",
+    ),
+    "promote_trial": Param(
+        None,
+        type=["null", "string"],
+        pattern=r"^(\S+:)?[A-Za-z0-9_-]+$",
+        description="Train this candidate of an earlier search at full fidelity instead of "
+        "searching (e.g. when a smaller model is preferred): TRIAL of the latest search or "
+        "RUN_ID:TRIAL, as `make leaderboard` lists them. It passes the same gate and pusher.",
+    ),
+    "baseline_module": Param(
+        None,
+        type=["null", "string"],
+        description="Your own model as a baseline: a Python file with build_model(hp, "
+        "input_spec) (see examples/baseline_model.py), trained beside the candidates on the "
+        "same data and budget, listed as 'baseline' on the leaderboard, pushed if it wins.",
+    ),
     "beam_pipeline_args": Param(
         json.loads(os.environ.get("RETRAIN_BEAM_ARGS") or "[]"),
         type=["null", "array"],
@@ -184,6 +209,9 @@ SETTING_PARAMS = [
     "inherit_weights",
     "successive_halving",
     "morphism",
+    "mode",
+    "promote_trial",
+    "baseline_module",
     "beam_pipeline_args",
 ]
 

@@ -18,13 +18,8 @@ import datetime
 import json
 import os
 import sys
-import tempfile
 
-ARTIFACT = "search/leaderboard.json"
-
-
-class LeaderboardError(RuntimeError):
-    """No such search, or it has no leaderboard yet; the message says which."""
+from components.nas.history import ARTIFACT, LeaderboardError, load, searches  # noqa: F401
 
 
 def defaults() -> tuple[str, str]:
@@ -33,41 +28,6 @@ def defaults() -> tuple[str, str]:
 
     s = Settings()
     return s.tracking()[0], s.nas_experiment
-
-
-def searches(client, experiment: str, run: str | None = None, limit: int = 20):
-    """Search runs, newest first; only those of pipeline run `run` when given."""
-    exp = client.get_experiment_by_name(experiment)
-    if exp is None:
-        raise LeaderboardError(f"no MLflow experiment {experiment!r}: no search has logged yet")
-    query = "tags.`nas.role` = 'search'"
-    if run:
-        query += f" and tags.tfx_pipeline_run_id = '{run}'"
-    return client.search_runs(
-        [exp.experiment_id], filter_string=query, order_by=["attributes.start_time DESC"],
-        max_results=limit,
-    )  # fmt: skip
-
-
-def load(client, experiment: str, run: str | None = None) -> tuple[object, list]:
-    """(the search's MLflow run, its leaderboard rows, best first)."""
-    found = searches(client, experiment, run)
-    finished = [r for r in found if r.info.status == "FINISHED"]
-    if not finished:
-        which = f"of run {run!r}" if run else "in the store"
-        states = ", ".join(sorted({r.info.status for r in found})) or "none"
-        raise LeaderboardError(f"no finished search {which} (searches found: {states})")
-    search = finished[0]
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = client.download_artifacts(search.info.run_id, ARTIFACT, tmp)
-        except Exception as e:  # MLflow raises several types for a missing artifact
-            raise LeaderboardError(
-                f"search {search.info.run_id} has no {ARTIFACT}: {str(e).splitlines()[0]}"
-            ) from None
-        with open(path) as f:
-            rows = json.load(f)
-    return search, rows
 
 
 def format_table(rows: list[dict], top: int | None = None) -> str:
@@ -80,6 +40,8 @@ def format_table(rows: list[dict], top: int | None = None) -> str:
         params = "-" if r.get("params") is None else f"{r['params']:,}"
         rank = "-" if r.get("rank") is None else str(r["rank"])
         status = "" if r.get("status") == "completed" else f"[{r.get('status')}] "
+        if r.get("seed"):  # a warm start's seeded candidate
+            status += f"[seed: {r['seed']}] "
         lines.append(
             f"{rank:>4}  {str(r['trial_id']):>5}  {score:>7}  {params:>9}  "
             f"{r.get('examples_seen') or 0:>10,}  {'  *   ' if r.get('pareto') else '      '}  "

@@ -19,6 +19,7 @@ LOCAL = REPO / ".local"
 # import Keras; tests/nas/test_config.py keeps them equal.
 SPACES = ("chain", "graph", "cells")
 STRATEGIES = ("grid", "random", "bayesian", "hyperband", "evolution", "reinforce")
+MODES = ("full", "warm", "retrain")  # components/nas/modes.py
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +67,16 @@ class Settings:
     # Worker processes that run trials beside the Tuner node (KerasTuner's distributed mode;
     # the DAG maps one TunerWorker task per worker). 0: the Tuner alone.
     parallel_trials: int = 0
+    # Retraining mode (components/nas/modes.py): "full" searches afresh; "warm" runs a
+    # quarter of the trials, seeded with the champion (and its weights) and the last leader;
+    # "retrain" retrains the champion's architecture from its weights, with no search.
+    mode: str = "full"
+    # A candidate of an earlier search to train at full fidelity instead of searching:
+    # "TRIAL" (of the latest search) or "RUN_ID:TRIAL", as `make leaderboard` lists them.
+    promote_trial: str = ""
+    # Your own model beside the candidates: a file with build_model(hp, input_spec), e.g.
+    # examples/baseline_model.py (components/nas/baseline.py).
+    baseline_module: str = ""
     # Any other SearchConfig key: patience, compute_budget, surrogate, max_params,
     # max_latency_ms, mixed_precision, strategy_options, input_overrides.
     nas: dict = dataclasses.field(default_factory=dict)
@@ -114,6 +125,10 @@ class Settings:
                 f"allowed_anomalies {bad_allow}: each entry is 'column', 'column:KIND' or "
                 "'*:KIND' (accepting everything is not allowed)"
             )
+        if self.mode not in MODES:
+            problems.append(f"mode={self.mode!r} is not one of {list(MODES)}")
+        if self.baseline_module and not os.path.isfile(self.path(self.baseline_module)):
+            problems.append(f"baseline_module {self.path(self.baseline_module)} is not a file")
         if self.max_trials < 1:
             problems.append(f"max_trials={self.max_trials} must be >= 1")
         if not isinstance(self.parallel_trials, int) or self.parallel_trials < 0:
@@ -142,6 +157,7 @@ class Settings:
             "seed": self.seed,
             "time_budget_min": self.time_budget_min,
             "workers": self.parallel_trials,
+            "baseline_module": self.path(self.baseline_module) if self.baseline_module else "",
             "estimation": {
                 "fidelity": dict(self.search_fidelity),
                 "curve": self.curve_stop,
@@ -277,6 +293,12 @@ def create_pipeline(s: Settings):
         custom_config={"label": s.label},
     )
     transform.add_upstream_node(example_validator)  # nothing is transformed before the gate
+    # The baseline is the registry's @champion, mapped back to its ML Metadata Model artifact.
+    baseline = resolver.Resolver(
+        strategy_class=ChampionModelStrategy,
+        config={"registered_model_name": s.registered_model_name, "tracking_uri": tracking_uri},
+        model=Channel(type=standard_artifacts.Model),
+    ).with_id("BaselineResolver")
     # Search state outside TFX's output directories, keyed by run and node inside.
     tuner = NasTuner(
         examples=transform.outputs["transformed_examples"],
@@ -289,6 +311,9 @@ def create_pipeline(s: Settings):
         tracking_uri=tracking_uri,
         artifact_location=artifact_location,
         experiment=s.nas_experiment,
+        champion_model=baseline.outputs["model"],
+        mode=s.mode,
+        promote=s.promote_trial,
     ).with_id("Tuner")
     trainer = Trainer(
         module_file=module_file,
@@ -301,12 +326,6 @@ def create_pipeline(s: Settings):
         eval_args=trainer_pb2.EvalArgs(num_steps=max(1, s.steps_per_epoch // 4)),
         custom_config=training,
     )
-    # The baseline is the registry's @champion, mapped back to its ML Metadata Model artifact.
-    baseline = resolver.Resolver(
-        strategy_class=ChampionModelStrategy,
-        config={"registered_model_name": s.registered_model_name, "tracking_uri": tracking_uri},
-        model=Channel(type=standard_artifacts.Model),
-    ).with_id("BaselineResolver")
     accuracy = tfma.MetricConfig(
         class_name="SparseCategoricalAccuracy",
         threshold=tfma.MetricThreshold(
@@ -358,9 +377,9 @@ def create_pipeline(s: Settings):
         previous,
         example_validator,
         transform,
+        baseline,
         tuner,
         trainer,
-        baseline,
         evaluator,
         pusher,
     ]

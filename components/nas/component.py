@@ -29,10 +29,16 @@ class NasTunerSpec(ComponentSpec):
         "tracking_uri": ExecutionParameter(type=str, optional=True),
         "artifact_location": ExecutionParameter(type=str, optional=True),
         "experiment": ExecutionParameter(type=str, optional=True),
+        # Retraining mode (modes.py): "full", "warm" or "retrain"; and a candidate of an
+        # earlier search to train instead of searching ("TRIAL" or "RUN_ID:TRIAL").
+        "mode": ExecutionParameter(type=str, optional=True),
+        "promote": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
         "transform_graph": ChannelParameter(type=standard_artifacts.TransformGraph),
+        # The registry's @champion (warm and retrain modes start from it); empty before one.
+        "champion_model": ChannelParameter(type=standard_artifacts.Model, optional=True),
     }
     OUTPUTS = {
         "best_hyperparameters": ChannelParameter(type=standard_artifacts.HyperParameters),
@@ -59,6 +65,9 @@ class NasTuner(base_component.BaseComponent):
         tracking_uri: str = "",
         artifact_location: str = "",
         experiment: str = "nas",
+        champion_model=None,
+        mode: str = "full",
+        promote: str = "",
     ):
         from tfx.types import Channel
 
@@ -74,6 +83,9 @@ class NasTuner(base_component.BaseComponent):
                 tracking_uri=tracking_uri,
                 artifact_location=artifact_location,
                 experiment=experiment,
+                champion_model=champion_model,
+                mode=mode,
+                promote=promote,
                 best_hyperparameters=Channel(type=standard_artifacts.HyperParameters),
                 best_model=Channel(type=standard_artifacts.Model),
                 search_results=Channel(type=NasSearchResults),

@@ -46,8 +46,9 @@ class SearchResult:
     device: str
 
     @property
-    def best_score(self) -> float:
-        return next(r["score"] for r in self.rows if r["trial_id"] == self.best_trial_id)
+    def best_score(self) -> float | None:
+        """The winner's search score (None for a candidate trained without a search)."""
+        return next(r.get("score") for r in self.rows if r["trial_id"] == self.best_trial_id)
 
 
 def param_limit(space, limit: int):
@@ -286,7 +287,7 @@ def write_outputs(result: SearchResult, out_dir: str) -> dict:
             f"NAS search: {result.config.space} / {result.config.strategy}",
             meta={
                 "best trial": result.best_trial_id,
-                "best score": f"{result.best_score:.4f}",
+                "best score": "-" if result.best_score is None else f"{result.best_score:.4f}",
                 "stopped because": result.stop_reason,
                 "trials": len(result.rows),
                 "device": result.device,
@@ -299,7 +300,7 @@ def write_outputs(result: SearchResult, out_dir: str) -> dict:
     for name, text in files.items():
         with open(paths[name], "w") as f:
             f.write(text)
-    if os.path.exists(result.weights_path):
+    if result.weights_path and os.path.exists(result.weights_path):
         shutil.copyfile(result.weights_path, paths["weights"])
     return paths
 

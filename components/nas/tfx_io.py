@@ -26,6 +26,11 @@ from components.nas.spaces import SPACE_KEY, get_space
 
 OOV_BUCKETS = 1  # the user module's vocabularies have one out-of-vocabulary bucket
 WEIGHTS = "best.weights.h5"
+# Beside the Trainer's Format-Serving: the trained Keras weights and the hyperparameters that
+# rebuild them, so a later run can retrain (or warm-start from) the champion.
+KERAS_DIR = "Format-Keras"
+KERAS_WEIGHTS = "model.weights.h5"
+KERAS_HP = "hyperparameters.json"
 
 
 def xf(name: str) -> str:
@@ -87,6 +92,28 @@ def datasets(examples, tft_out, label: str, batch_size: int, seed: int, telemetr
     return out
 
 
+def split_dataset(examples_uri: str, transform_graph_uri: str, label: str, split: str,
+                  batch_size: int, seed: int = 0):  # fmt: skip
+    """Repeated (features, label) batches of one split of Transform's transformed examples,
+    read straight from their folder (`<examples_uri>/Split-<split>`), without TFX: what a
+    generated notebook uses."""
+    tft_out = tft.TFTransformOutput(transform_graph_uri)
+    spec = tft_out.transformed_feature_spec()
+    files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*")))
+    if not files:
+        raise FileNotFoundError(f"no transformed examples in {examples_uri}/Split-{split}")
+    ds = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    if split == "train":
+        ds = ds.shuffle(10_000, seed=seed)
+
+    def parse(serialized):
+        features = tf.io.parse_example(serialized, spec)
+        target = features.pop(xf(label))
+        return features, target
+
+    return ds.repeat().batch(batch_size).map(parse)
+
+
 def search_inputs(examples, transform_graph_uri: str, label: str, config: SearchConfig,
                   train_steps: int, eval_steps: int):  # fmt: skip
     """(input spec, SearchData) for a search over Transform's outputs: the Tuner builds them,
@@ -125,7 +152,10 @@ def winner_model(fn_args, tft_out, label: str, log=print) -> keras.Model:
         )
         donor.load_weights(weights)
         copied = copy_matching(donor, model)
-        log(f"Trainer: warm start from the search's best weights: {len(copied)} layer(s) matched")
+        log(
+            f"Trainer: warm start from the Tuner's weights (the search's best, or the "
+            f"champion's when retraining): {len(copied)} layer(s) matched"
+        )
     return model
 
 
@@ -141,6 +171,27 @@ def _baseline_model(fn_args, spec, log) -> keras.Model:
         model.load_weights(weights)
         log("Trainer: warm start from the baseline's search weights")
     return model
+
+
+def save_trained(model, hyperparameters: dict, serving_model_dir: str) -> str:
+    """Keep the trained model's weights and hyperparameters beside the serving model."""
+    out = os.path.join(os.path.dirname(serving_model_dir.rstrip("/")), KERAS_DIR)
+    os.makedirs(out, exist_ok=True)
+    model.save_weights(os.path.join(out, KERAS_WEIGHTS))
+    with open(os.path.join(out, KERAS_HP), "w") as f:
+        json.dump(hyperparameters, f, sort_keys=True)
+    return out
+
+
+def trained(model_uri: str) -> tuple[dict, str] | None:
+    """(hyperparameters, weights path) that a Trainer saved in its Model artifact at
+    `model_uri`, or None for a model trained before they were kept."""
+    folder = os.path.join(model_uri, KERAS_DIR)
+    hp_path, weights = os.path.join(folder, KERAS_HP), os.path.join(folder, KERAS_WEIGHTS)
+    if not (os.path.exists(hp_path) and os.path.exists(weights)):
+        return None
+    with open(hp_path) as f:
+        return json.load(f), weights
 
 
 def is_nas(hyperparameters: dict | None) -> bool:

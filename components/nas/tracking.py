@@ -92,7 +92,8 @@ class Tracker:
         self.client.log_batch(run_id, params=params[:90], tags=tags)
         for i in range(90, len(params), 90):
             self.client.log_batch(run_id, params=params[i : i + 90])
-        self.client.set_terminated(run_id, "FINISHED" if row["status"] == "completed" else "KILLED")
+        ok = row["status"] in ("completed", "promoted", "retrain")
+        self.client.set_terminated(run_id, "FINISHED" if ok else "KILLED")
 
     def trial_runs(self) -> list:
         return self.client.search_runs(

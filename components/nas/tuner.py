@@ -269,7 +269,7 @@ class NASTuner(keras_tuner.Tuner):
     def _progress(self, row: dict) -> None:
         self._trial_times.append(row.get("wall_s") or 0.0)
         done = len(self.rows())
-        total = self.oracle.max_trials or done
+        total = (self.oracle.max_trials or done) + bool(self.config.baseline_module)
         best = self.oracle.best_score()
         if row.get("score") is not None:
             sign = 1 if self.maximize else -1

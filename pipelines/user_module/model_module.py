@@ -209,11 +209,12 @@ def run_fn(fn_args):
     hyperparameters it trains the small default network below."""
     inputs = _prepare(fn_args, fn_args.transform_output)
     cfg = inputs.cfg
-    model = None
+    model, nas = None, None
     if fn_args.hyperparameters:
         from components.nas import tfx_io
 
         if tfx_io.is_nas(fn_args.hyperparameters):
+            nas = tfx_io
             model = tfx_io.winner_model(fn_args, inputs.tft_out, cfg["label"])
     if model is None:
         hp = keras_tuner.HyperParameters.from_config(
@@ -229,4 +230,6 @@ def run_fn(fn_args):
         verbose=2,
     )
     export_serving_model(model, inputs.tft_out, cfg["label"], fn_args.serving_model_dir)
+    if nas is not None:  # what a later run's retrain or warm mode starts from
+        nas.save_trained(model, fn_args.hyperparameters, fn_args.serving_model_dir)
     os.makedirs(fn_args.model_run_dir, exist_ok=True)

@@ -184,3 +184,107 @@ def test_champion_loads_through_pyfunc_and_agrees_with_the_savedmodel(runs, mlfl
     assert result["version"] == "2"
     assert result["pyfunc"] == result["savedmodel"]
     assert len(set(result["pyfunc"])) == 3, "expected all three species among the rows"
+
+
+# ---- retraining modes, the user's baseline and promotion, after the runs above -------------
+# The DAG's default mode is warm: run 1 had no champion (a full search), run 2 was warm.
+
+
+@pytest.fixture(scope="module")
+def mode_runs(runs, mlflow_server, monkeypatch_module):
+    """Three more runs on the same server: warm with the example baseline module and a larger
+    budget, retrain, and a promotion of a candidate of the warm run."""
+    from components.nas.history import client_for, load
+
+    client = client_for(mlflow_server)
+    out = {}
+    plan = [
+        ("warm", {"mode": "warm", "max_trials": 6,
+                  "baseline_module": str(REPO / "examples" / "baseline_model.py")}),
+        ("retrain", {"mode": "retrain"}),
+        ("promote", None),  # filled in from the warm run's leaderboard
+    ]  # fmt: skip
+    for name, extra in plan:
+        if name == "promote":
+            mine = [r for r in out["warm"]["rows"] if r.get("architecture") and not r.get("seed")]
+            out["promoted_row"] = mine[0]
+            extra = {"promote_trial": f"{out['warm']['run']}:{mine[0]['trial_id']}"}
+        if name == "promote":  # what is registered is under test here, not its accuracy
+            gate = {"max_accuracy_drop": 0.5, "accuracy_threshold": 0.5}
+            monkeypatch_module.setenv("RETRAIN_SETTINGS", json.dumps(gate))
+        run_id, status, log = dag_test(dict(runs["conf"], **extra), runs["state"])
+        monkeypatch_module.delenv("RETRAIN_SETTINGS", raising=False)
+        assert status == "success", log[-5000:]
+        search, rows = load(client, "retrain-nas", run_id)
+        out[name] = {"run": run_id, "search": search, "rows": rows, "log": log}
+    return out
+
+
+def version_of(registry, run_id: str):
+    [v] = [v for v in registry.search_model_versions(f"name = '{NAME}'")
+           if v.tags.get("tfx_pipeline_run_id") == run_id]  # fmt: skip
+    return v
+
+
+def registered_choices(registry, run_id: str) -> dict:
+    """The architecture choices logged with the registered version of run `run_id`."""
+    run = registry.get_run(version_of(registry, run_id).run_id)
+    return {k: v for k, v in run.data.params.items() if not k.startswith(("nas/", "tuner/"))}
+
+
+def test_first_run_searches_fully_and_the_scheduled_default_is_warm(runs, registry):
+    from components.nas.history import load
+
+    modes = {i: load(registry, "retrain-nas", runs[i])[0].data.tags["nas.mode"] for i in (1, 2)}
+    assert modes == {1: "full", 2: "warm"}  # no champion before run 1
+
+
+def test_warm_run_seeds_the_champion_and_lists_the_users_baseline(mode_runs, registry):
+    rows = {r["trial_id"]: r for r in mode_runs["warm"]["rows"]}
+    assert rows["0"]["seed"] == "champion" and rows["0"]["start"].startswith("warm from champion")
+    assert rows["baseline"]["summary"] == "your model: baseline_model.py"
+    assert rows["baseline"]["score"] is not None and rows["baseline"]["rank"] is not None
+    searched = [r for r in rows.values() if r["trial_id"] != "baseline"]
+    assert len(searched) == 2  # a quarter of max_trials=6, rounded up
+    assert "warm start: " in mode_runs["warm"]["log"]
+
+
+def test_retrain_keeps_the_champions_architecture(mode_runs, registry):
+    [row] = mode_runs["retrain"]["rows"]
+    assert row["status"] == "retrain"
+    before = registered_choices(registry, mode_runs["warm"]["run"])
+    assert registered_choices(registry, mode_runs["retrain"]["run"]) == before
+
+
+def test_promotion_registers_the_named_candidates_architecture(mode_runs, registry):
+    promoted = mode_runs["promoted_row"]
+    [row] = mode_runs["promote"]["rows"]
+    assert row["promoted_from"] == f"{mode_runs['warm']['run']}:{promoted['trial_id']}"
+    choices = json.loads(promoted["architecture"])["choices"]
+    registered = registered_choices(registry, mode_runs["promote"]["run"])
+    assert {k: registered[k] for k in choices} == {k: str(v) for k, v in choices.items()}
+    promoted_version = version_of(registry, mode_runs["promote"]["run"]).version
+    assert aliases(registry)["champion"] == promoted_version
+
+
+def test_generated_notebook_from_mlflow_executes_and_prints_its_accuracy(
+    mode_runs, registry, tmp_path
+):
+    search = mode_runs["warm"]["search"]
+    names = {
+        os.path.basename(a.path)
+        for a in registry.list_artifacts(search.info.run_id, "search/notebooks")
+    }
+    top = [r for r in mode_runs["warm"]["rows"] if r.get("rank")][:3]
+    expected = {f"rank{r['rank']}_trial_{r['trial_id']}.ipynb" for r in top} | {"champion.ipynb"}
+    assert names == expected
+    first = f"rank1_trial_{top[0]['trial_id']}.ipynb"
+    path = registry.download_artifacts(search.info.run_id, f"search/notebooks/{first}",
+                                       str(tmp_path))  # fmt: skip
+    out = subprocess.run(
+        [TFX_PYTHON, "-m", "components.nas.notebooks", "--execute", path],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    accuracy = json.loads(out.stdout.strip().splitlines()[-1])["accuracy"]
+    assert 0.8 <= accuracy <= 1.0, accuracy

@@ -14,8 +14,8 @@ from components.nas import baseline
 from components.nas.estimation.fidelity import FULL
 from components.nas.search import run_search, write_outputs
 from components.nas.spaces import get_space
-from tests.nas.test_search import config, small
 from tests.data_cases import REPO
+from tests.nas.test_search import config, small
 
 EXAMPLE = str(REPO / "examples" / "baseline_model.py")
 

@@ -1,0 +1,165 @@
+"""Retraining modes benchmark: does `warm` reach the previous champion's accuracy within 0.01
+with at most a third of `full`'s compute?
+
+    .venv/tfx/bin/python bench/modes/run.py [--seeds 0 1 2]
+
+The scenario is a scheduled retrain: the previous run searched the old data (the first half of
+the training rows of scikit-learn's digits, as 8x8 images) and its winner, trained by the
+"Trainer" step, is the champion. New data arrives (all the training rows). Then:
+
+- `full`: a fresh evolution search (MAX_TRIALS trials) on the new data, then the Trainer step;
+- `warm`: the search seeded by components/nas/modes.warm_config with the champion (and its
+  weights) and the previous search's leader, running a quarter of the trials, then the Trainer;
+- `retrain`: the Trainer step alone, on the champion's architecture from its weights.
+
+Every accuracy is on the same held-out eval rows. Compute is example-epochs (training examples
+x epochs), counted for the search and the Trainer step together. The engine runs the same code
+as the Tuner node (components/nas), without TFX around it. Writes results.json and table.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, REPO)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from components.nas import modes  # noqa: E402
+from components.nas.config import SearchConfig  # noqa: E402
+from components.nas.encoding import Architecture  # noqa: E402
+from components.nas.estimation.inherit import copy_matching  # noqa: E402
+from components.nas.inputs import from_arrays  # noqa: E402
+from components.nas.search import run_search  # noqa: E402
+from components.nas.spaces import get_space  # noqa: E402
+from components.nas.tuner import SearchData  # noqa: E402
+
+MAX_TRIALS = 12
+EPOCHS = 6
+BATCH = 32
+
+
+def digits(seed: int):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.data / 16.0).astype("float32")
+    y = d.target.astype("int64")
+    idx = np.random.default_rng(seed).permutation(len(y))
+    x, y = x[idx], y[idx]
+    n_eval = 360
+    train = (x[n_eval:], y[n_eval:])
+    return train, (x[:n_eval], y[:n_eval])
+
+
+def arrays(x, y):
+    return {"pixels": x}, y
+
+
+def search(cfg: SearchConfig, spec, train, evaluation, state: str):
+    data = SearchData(arrays(*train), arrays(*evaluation))
+    result = run_search(cfg, spec, data, state, log=lambda _: None)
+    compute = sum(r.get("examples_seen") or 0 for r in result.rows)
+    return result, compute
+
+
+def trainer(spec, arch: Architecture, weights: str, train, evaluation, seed: int):
+    """The Trainer step: the architecture at full fidelity, warm-started from `weights`,
+    EPOCHS epochs on `train`. Returns (model, eval accuracy, compute)."""
+    keras.utils.set_random_seed(seed)
+    space = get_space(arch.space, spec, seed=seed)
+    model = space.build_model(arch)
+    donor = space.build_model(arch, compile=False)
+    donor.load_weights(weights)
+    copy_matching(donor, model)
+    model.fit(*arrays(*train), batch_size=BATCH, epochs=EPOCHS, verbose=0)
+    _, acc = model.evaluate(*arrays(*evaluation), batch_size=256, verbose=0)
+    return model, float(acc), EPOCHS * len(train[1])
+
+
+def one_seed(seed: int, tmp: str) -> dict:
+    (x, y), evaluation = digits(seed)
+    old = (x[: len(y) // 2], y[: len(y) // 2])
+    new = (x, y)
+    spec = from_arrays({"pixels": x}, 10, overrides={"pixels": {"shape": [8, 8]}})
+    base = {"space": "chain", "strategy": "evolution", "epochs": EPOCHS, "batch_size": BATCH,
+            "seed": seed, "max_trials": MAX_TRIALS,
+            "strategy_options": {"population_size": 4, "sample_size": 2}}  # fmt: skip
+    cfg = SearchConfig.from_dict(base)
+
+    # The previous run: a full search on the old data, and its Trainer step: the champion.
+    prev, _ = search(cfg, spec, old, evaluation, f"{tmp}/prev")
+    champ_model, champ_acc, _ = trainer(
+        spec, prev.architecture, prev.weights_path, old, evaluation, seed
+    )
+    champ_weights = f"{tmp}/champion.weights.h5"
+    champ_model.save_weights(champ_weights)
+    hp = prev.hyperparameters.get_config()
+    leaders = [r for r in sorted(prev.rows, key=lambda r: -(r.get("score") or 0))
+               if r.get("score") is not None]  # fmt: skip
+
+    out = {"seed": seed, "champion_accuracy": champ_acc}
+    # full
+    res, comp = search(cfg, spec, new, evaluation, f"{tmp}/full")
+    _, acc, tcomp = trainer(spec, res.architecture, res.weights_path, new, evaluation, seed)
+    out["full"] = {"accuracy": acc, "search_compute": comp, "compute": comp + tcomp,
+                   "trials": len(res.rows)}  # fmt: skip
+    # warm
+    warm_cfg = modes.warm_config(cfg, (hp, champ_weights), leaders, log=lambda _: None)
+    res, comp = search(warm_cfg, spec, new, evaluation, f"{tmp}/warm")
+    _, acc, tcomp = trainer(spec, res.architecture, res.weights_path, new, evaluation, seed)
+    out["warm"] = {"accuracy": acc, "search_compute": comp, "compute": comp + tcomp,
+                   "trials": len(res.rows)}  # fmt: skip
+    # retrain
+    _, acc, tcomp = trainer(spec, prev.architecture, champ_weights, new, evaluation, seed)
+    out["retrain"] = {"accuracy": acc, "search_compute": 0, "compute": tcomp, "trials": 0}
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = p.parse_args()
+    results = []
+    for seed in args.seeds:
+        with tempfile.TemporaryDirectory() as tmp:
+            r = one_seed(seed, tmp)
+        results.append(r)
+        print(json.dumps(r), flush=True)
+    with open(os.path.join(HERE, "results.json"), "w") as f:
+        json.dump({"max_trials": MAX_TRIALS, "epochs": EPOCHS, "results": results}, f, indent=1)
+    lines = [
+        "| seed | champion acc | mode | accuracy | vs champion | trials | compute | of full |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for mode in ("full", "warm", "retrain"):
+            m = r[mode]
+            lines.append(
+                f"| {r['seed']} | {r['champion_accuracy']:.4f} | {mode} | {m['accuracy']:.4f} | "
+                f"{m['accuracy'] - r['champion_accuracy']:+.4f} | {m['trials']} | "
+                f"{m['compute']:,} | {m['compute'] / r['full']['compute']:.2f} |"
+            )
+    ok = [r["warm"]["accuracy"] >= r["champion_accuracy"] - 0.01
+          and r["warm"]["compute"] <= r["full"]["compute"] / 3 for r in results]  # fmt: skip
+    med = statistics.median(r["warm"]["compute"] / r["full"]["compute"] for r in results)
+    lines.append("")
+    lines.append(f"warm within 0.01 of the champion with <= 1/3 of full's compute: "
+                 f"{sum(ok)} of {len(ok)} seeds; median compute share {med:.2f}")  # fmt: skip
+    print("\n".join(lines))
+    with open(os.path.join(HERE, "table.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
