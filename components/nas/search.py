@@ -85,6 +85,9 @@ def build_oracle(config: SearchConfig, input_spec: InputSpec, log=print):
         options=options,
     )
     oracle.seeds = seed_values(config.seeds, space, log)
+    if oracle.seeds and not oracle.seeds_ok:
+        log(f"NAS seeds ignored: the {config.strategy} strategy orders its own candidates; "
+            "the warm search runs without them")  # fmt: skip
     return dev, space, oracle
 
 

@@ -94,3 +94,14 @@ def test_a_bad_baseline_module_is_named(digits, tmp_path):
         cfg = config(max_trials=1, epochs=1, baseline_module=path)
         with pytest.raises(baseline.BaselineError, match=message):
             run_search(cfg, spec, data, str(tmp_path / "state" / os.path.basename(path)), log=quiet)
+
+
+def test_strategies_that_order_their_own_candidates_say_they_ignore_seeds(digits, tmp_path):
+    spec, data = small(digits, image=False)
+    seed = {"label": "champion", "space": "chain",
+            "choices": get_space("chain", spec).default().choices}  # fmt: skip
+    lines = []
+    cfg = config(strategy="grid", max_trials=1, epochs=1, seeds=[seed])
+    result = run_search(cfg, spec, data, str(tmp_path), log=lines.append)
+    assert any(line.startswith("NAS seeds ignored: the grid strategy") for line in lines)
+    assert result.rows[0]["seed"] is None
