@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 import keras_tuner
 
@@ -97,13 +98,19 @@ def retrained(champion: tuple[dict, str]) -> Fixed:
 def warm_config(config: SearchConfig, champion, leaders: list[dict], log=print) -> SearchConfig:
     """The warm search: the champion (with its weights) and the earlier leader first, then
     the strategy, with a quarter of the trials."""
-    seeds = []
+    seeds, module = [], config.baseline_module
     if champion is not None:
         hp = keras_tuner.HyperParameters.from_config(champion[0])
         arch = Fixed(hp, champion[1], {}).architecture
-        if arch is None:
-            log("warm start: the champion is your baseline model; its architecture is not "
-                "a search candidate, so only the earlier leaders are seeded")  # fmt: skip
+        if arch is None:  # the champion is a user's baseline model: it competes as one
+            theirs = baseline.module_of(hp.values)
+            if module or os.path.isfile(theirs):
+                module = module or theirs
+                log(f"warm start: the champion is your baseline model; {module} competes "
+                    "as the baseline beside the earlier leader")  # fmt: skip
+            else:
+                log(f"warm start: the champion is your baseline model, but {theirs} is gone; "
+                    "only the earlier leader is seeded")  # fmt: skip
         else:
             seeds.append({"label": "champion", "space": arch.space, "choices": arch.choices,
                           "weights": champion[1]})  # fmt: skip
@@ -118,7 +125,9 @@ def warm_config(config: SearchConfig, champion, leaders: list[dict], log=print) 
     trials = max(len(seeds), math.ceil(config.max_trials / WARM_SHARE))
     log(f"warm start: {len(seeds)} seed(s) ({', '.join(s['label'] for s in seeds)}), "
         f"{trials} of {config.max_trials} trials")  # fmt: skip
-    return dataclasses.replace(config, seeds=tuple(seeds), max_trials=trials)
+    return dataclasses.replace(
+        config, seeds=tuple(seeds), max_trials=trials, baseline_module=module
+    )
 
 
 def full_fidelity(config: SearchConfig) -> SearchConfig:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 
 import keras_tuner
 import pytest
@@ -105,3 +106,28 @@ def test_strategies_that_order_their_own_candidates_say_they_ignore_seeds(digits
     result = run_search(cfg, spec, data, str(tmp_path), log=lines.append)
     assert any(line.startswith("NAS seeds ignored: the grid strategy") for line in lines)
     assert result.rows[0]["seed"] is None
+
+
+def test_warm_config_seeds_the_champion_and_one_new_leader_with_a_quarter_of_the_trials(digits):
+    from components.nas import modes
+
+    spec, _ = small(digits, image=False)
+    space = get_space("chain", spec)
+    champ = space.default()
+    other = space.sample(random.Random(1))
+    hp = keras_tuner.HyperParameters()
+    for k, v in champ.choices.items():
+        hp.Fixed(k, v)
+    hp.Fixed("nas/space", "chain")
+    leaders = [{"trial_id": "3", "architecture": champ.to_json()},  # the champion again
+               {"trial_id": "5", "architecture": other.to_json()},
+               {"trial_id": "7", "architecture": space.sample(random.Random(2))
+                .to_json()}]  # fmt: skip
+    cfg = modes.warm_config(config(max_trials=12), (hp.get_config(), "w.h5"), leaders, quiet)
+    assert [s["label"] for s in cfg.seeds] == ["champion", "leader-5"]
+    assert cfg.seeds[0]["weights"] == "w.h5" and cfg.seeds[1]["choices"] == other.choices
+    assert cfg.max_trials == 3
+    # A champion that is the user's baseline competes as the baseline, not as a seed.
+    mine = baseline.winner_hyperparameters(EXAMPLE, keras_tuner.HyperParameters())
+    cfg = modes.warm_config(config(max_trials=2), (mine.get_config(), "w.h5"), leaders, quiet)
+    assert cfg.baseline_module == EXAMPLE and [s["label"] for s in cfg.seeds] == ["leader-3"]
