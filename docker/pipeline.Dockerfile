@@ -41,6 +41,7 @@ WORKDIR /app
 COPY --chown=retrain:0 pipelines pipelines
 COPY --chown=retrain:0 components components
 COPY --chown=retrain:0 data data
+COPY --chown=retrain:0 examples examples
 
 USER 50000
 VOLUME ["/state"]
