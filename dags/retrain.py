@@ -160,7 +160,6 @@ PARAMS = {
     "promote_trial": Param(
         None,
         type=["null", "string"],
-        pattern=r"^(\S+:)?[A-Za-z0-9_-]+$",
         description="Train this candidate of an earlier search at full fidelity instead of "
         "searching (e.g. when a smaller model is preferred): TRIAL of the latest search or "
         "RUN_ID:TRIAL, as `make leaderboard` lists them. It passes the same gate and pusher.",

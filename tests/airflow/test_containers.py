@@ -98,7 +98,11 @@ def test_kubernetes_pods(monkeypatch):
         assert pod.spec.volumes[0].persistent_volume_claim.claim_name == "retrain-state"
         assert op.pool == ("gpu" if gpu else "default_pool")
     # Upstream order is the pipeline's, and every node still waits for the checked settings.
-    assert {t.task_id for t in dag.get_task("Tuner").upstream_list} == {"Transform", "check_params"}
+    assert {t.task_id for t in dag.get_task("Tuner").upstream_list} == {
+        "BaselineResolver",
+        "Transform",
+        "check_params",
+    }
 
 
 def test_docker_containers(monkeypatch):
