@@ -79,3 +79,25 @@ def test_list_and_unknown_run(store, capsys):
     assert rc == 0 and out.index("run-b") < out.index("run-a")  # newest first
     rc, _, err = run_cli(capsys, "--tracking-uri", uri, "--run", "nope")
     assert rc == 2 and "no finished search of run 'nope'" in err
+
+
+def test_a_promotion_finds_its_trial_or_names_what_exists(store):
+    from components.nas import history
+
+    uri, _, boards = store
+    client = history.client_for(uri)
+    # Airflow run ids hold colons: the trial is after the last one.
+    assert history.parse_trial_ref("manual__2026-11-28T12:00:00+00:00:2") == (
+        "manual__2026-11-28T12:00:00+00:00", "2")  # fmt: skip
+    where, row = history.find_trial(client, "retrain-nas", "run-a:1")
+    assert where == "run-a" and row == next(r for r in boards["run-a"] if r["trial_id"] == "1")
+    where, _ = history.find_trial(client, "retrain-nas", "0")
+    assert where == "run-b"  # a bare trial id: the latest search
+    with pytest.raises(history.LeaderboardError, match=r"run 'run-a' has no trial '9' \(its "):
+        history.find_trial(client, "retrain-nas", "run-a:9")
+    with pytest.raises(history.LeaderboardError, match="no finished search of run 'nope'"):
+        history.find_trial(client, "retrain-nas", "nope:1")
+    # Warm starts take the leaders of the latest other run.
+    assert [r["trial_id"] for r in history.leaders(client, "retrain-nas", 2, "run-b")] == [
+        r["trial_id"] for r in boards["run-a"][:2]
+    ]
