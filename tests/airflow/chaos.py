@@ -31,7 +31,10 @@ from tests.airflow.conftest import AIRFLOW, FINISHED
 
 # max_trials and epochs leave room for the kills; steps_per_epoch makes an epoch long enough
 # (1 to 2 s on a 2-core machine) for a kill to land inside it.
-CONF = {"max_trials": 6, "epochs": 5, "strategy": "random", "curve_stop": False, "seed": 7}
+# mode full: the uninterrupted reference run comes second in the same store and must search
+# the same way, not warm-start from the first run's champion (the DAG's default mode).
+CONF = {"max_trials": 6, "epochs": 5, "strategy": "random", "curve_stop": False, "seed": 7,
+        "mode": "full"}  # fmt: skip
 SETTINGS = {"steps_per_epoch": 200}
 
 
