@@ -46,8 +46,13 @@ class Fixed:
 
     @property
     def architecture(self) -> Architecture | None:
-        values = self.hyperparameters.values
-        return Architecture.from_values(values[SPACE_KEY], values) if SPACE_KEY in values else None
+        return architecture_of(self.hyperparameters)
+
+
+def architecture_of(hp: keras_tuner.HyperParameters) -> Architecture | None:
+    """The candidate's architecture in saved hyperparameters (None for the user's baseline)."""
+    values = hp.values
+    return Architecture.from_values(values[SPACE_KEY], values) if SPACE_KEY in values else None
 
 
 def check_mode(mode: str) -> str:
@@ -101,7 +106,7 @@ def warm_config(config: SearchConfig, champion, leaders: list[dict], log=print) 
     seeds, module = [], config.baseline_module
     if champion is not None:
         hp = keras_tuner.HyperParameters.from_config(champion[0])
-        arch = Fixed(hp, champion[1], {}).architecture
+        arch = architecture_of(hp)
         if arch is None:  # the champion is a user's baseline model: it competes as one
             theirs = baseline.module_of(hp.values)
             if module or os.path.isfile(theirs):

@@ -114,15 +114,12 @@ def champion_model(hyperparameters: dict) -> dict:
     """The notebook's model description for the champion's saved hyperparameters."""
     import keras_tuner
 
-    from components.nas import baseline
-    from components.nas.encoding import Architecture
-    from components.nas.spaces import SPACE_KEY
+    from components.nas import baseline, modes
 
-    hp = keras_tuner.HyperParameters.from_config(hyperparameters)
-    module = baseline.module_of(hp.values)
-    if module:
+    arch = modes.architecture_of(keras_tuner.HyperParameters.from_config(hyperparameters))
+    if arch is None:  # the user's baseline model
+        module = baseline.module_of(hyperparameters["values"])
         return {"user_module": module, "hyperparameters": hyperparameters}
-    arch = Architecture.from_values(hp.values[SPACE_KEY], hp.values)
     return {"architecture": arch.to_json()}
 
 
