@@ -185,6 +185,11 @@ class Settings:
         """The MLflow experiment of the searches (`make leaderboard` reads it)."""
         return f"{self.pipeline_name}-nas"
 
+    @property
+    def data_experiment(self) -> str:
+        """The MLflow experiment of the data profiles (one run per validation)."""
+        return f"{self.pipeline_name}-data"
+
     def tracking(self) -> tuple[str, str]:
         """(tracking URI, local artifact location or "" for a tracking server)."""
         uri = self.mlflow_tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")
@@ -285,6 +290,9 @@ def create_pipeline(s: Settings):
         drift=json.dumps(s.drift(), sort_keys=True),
         allow=json.dumps(list(s.allowed_anomalies)),
         curated_schema=int(bool(s.schema_file)),
+        tracking_uri=tracking_uri,
+        artifact_location=artifact_location,
+        experiment=s.data_experiment,
     ).with_id("ExampleValidator")
     transform = Transform(
         examples=example_gen.outputs["examples"],

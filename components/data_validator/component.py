@@ -26,6 +26,11 @@ class DataValidatorSpec(ComponentSpec):
         # 1: the schema input is curated (ImportSchemaGen) and is the reference; 0: the reference
         # is the schema of the last accepted data (this run's inferred schema on a first run).
         "curated_schema": ExecutionParameter(type=int, optional=True),
+        # Where the data profile (profile.py) is logged: MLflow URI, local artifact folder
+        # (SQLite store) and experiment. No URI: the profile is only beside the anomalies.
+        "tracking_uri": ExecutionParameter(type=str, optional=True),
+        "artifact_location": ExecutionParameter(type=str, optional=True),
+        "experiment": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
@@ -55,6 +60,9 @@ class DataValidator(base_component.BaseComponent):
         drift: str = "{}",
         allow: str = "[]",
         curated_schema: int = 0,
+        tracking_uri: str = "",
+        artifact_location: str = "",
+        experiment: str = "",
     ):
         from tfx.types import Channel
 
@@ -69,6 +77,9 @@ class DataValidator(base_component.BaseComponent):
                 drift=drift,
                 allow=allow,
                 curated_schema=curated_schema,
+                tracking_uri=tracking_uri,
+                artifact_location=artifact_location,
+                experiment=experiment,
                 anomalies=Channel(type=standard_artifacts.ExampleAnomalies),
             )
         )

@@ -17,7 +17,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components.data_validator import checks
+from components.data_validator import checks, profile
 
 DATA_SOURCE = "data_source"
 # The accepted statistics and schema, by ML Metadata id. Not read back from the execution's
@@ -83,23 +83,31 @@ class Executor(base_executor.BaseExecutor):
         anomalies = _single(output_dict, "anomalies")
         splits = artifact_utils.decode_split_names(stats.split_names)
         anomalies.split_names = artifact_utils.encode_split_names(splits)
-        problems = []
+        problems, current_by_split, previous_by_split = [], {}, {}
         for split in splits:
             current = _stats(stats, split)
-            found, diffs = checks.validate(
-                current, reference, label, _stats(previous_stats, split), drift, split
-            )
+            previous = _stats(previous_stats, split)
+            current_by_split[split], previous_by_split[split] = current, previous
+            found, diffs = checks.validate(current, reference, label, previous, drift, split)
             out = os.path.join(artifact_utils.get_split_uri([anomalies], split), "SchemaDiffs.pb")
             io_utils.write_bytes_file(out, diffs.SerializeToString())
             problems += found
 
-        failing = []
+        failing, accepted = [], []
         for p in problems:
             if checks.allowed(p, allow):
                 logging.warning("DATA ANOMALY ACCEPTED: %s", p.line())
+                accepted.append(p)
             else:
                 logging.error("DATA ANOMALY: %s", p.line())
                 failing.append(p)
+        page, png = profile.render(
+            current_by_split, previous_by_split, failing, accepted, source, against
+        )
+        # Beside the anomalies (kept when the data is accepted; TFX removes a failed node's
+        # outputs) and in MLflow (kept either way).
+        io_utils.write_string_file(os.path.join(anomalies.uri, profile.PAGE), page)
+        self._log_profile(exec_properties, page, png, failed=bool(failing))
         if failing:
             first = {}  # one entry per column and kind, whichever split showed it first
             for p in failing:
@@ -116,3 +124,58 @@ class Executor(base_executor.BaseExecutor):
         logging.info(
             "data accepted: %d split(s), %d accepted anomalies", len(splits), len(problems)
         )
+
+    def _log_profile(self, exec_properties, page: str, png: bytes, failed: bool) -> None:
+        """One MLflow run per validation in the data experiment, holding profile.html and
+        profile.png; the log names where to open it. MLflow trouble is a warning: the profile
+        is about the data, not a gate."""
+        uri = exec_properties.get("tracking_uri") or ""
+        if not uri:
+            return
+        run_id = getattr(self._context, "pipeline_run_id", None) or "unknown"
+        try:
+            import tempfile
+            from pathlib import Path
+
+            from mlflow import MlflowClient
+
+            from pipelines import mlflow_store
+
+            location = exec_properties.get("artifact_location") or ""
+            mlflow_store.prepare(uri, location)
+            client = MlflowClient(uri)
+            name = exec_properties.get("experiment") or "data-profiles"
+            found = client.get_experiment_by_name(name)
+            if found is not None:
+                experiment = found.experiment_id
+            elif location:
+                os.makedirs(location, exist_ok=True)
+                experiment = client.create_experiment(
+                    name, artifact_location=Path(location).as_uri()
+                )
+            else:
+                experiment = client.create_experiment(name)
+            run = client.create_run(
+                experiment,
+                run_name=run_id,
+                tags={
+                    "tfx_pipeline_run_id": run_id,
+                    "data.verdict": "rejected" if failed else "accepted",
+                },
+            )
+            with tempfile.TemporaryDirectory() as tmp:
+                with open(os.path.join(tmp, profile.PAGE), "w") as f:
+                    f.write(page)
+                with open(os.path.join(tmp, profile.PICTURE), "wb") as f:
+                    f.write(png)
+                client.log_artifacts(run.info.run_id, tmp)
+            client.set_terminated(run.info.run_id, "FAILED" if failed else "FINISHED")
+            where = run.info.artifact_uri + "/" + profile.PAGE
+            if uri.startswith("http"):
+                where = (
+                    f"{uri.rstrip('/')}/#/experiments/{experiment}/runs/{run.info.run_id}"
+                    f"/artifacts/{profile.PAGE}"
+                )
+            logging.info("DATA PROFILE: %s (MLflow run %s)", where, run.info.run_id)
+        except Exception as e:  # noqa: BLE001  (reported; validation decides, not MLflow)
+            logging.warning("DATA PROFILE not logged to MLflow (%s): %s", uri, e)

@@ -38,6 +38,22 @@ def validate(s: Settings, run_id: str) -> tuple[dict, str]:
         return {"state": "FAILED"}, f"{type(e).__name__}: {e}"
 
 
+def profile_of(s: Settings, run_id: str) -> tuple[str, str, str]:
+    """(verdict tag, profile.html, the MLflow run's status) logged by the validator."""
+    from mlflow import MlflowClient
+
+    uri, _ = s.tracking()
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(s.data_experiment)
+    assert experiment is not None, f"no experiment {s.data_experiment} in {uri}"
+    (run,) = client.search_runs(
+        [experiment.experiment_id], f"tags.tfx_pipeline_run_id = '{run_id}'"
+    )
+    page = client.download_artifacts(run.info.run_id, "profile.html")
+    with open(page) as f:
+        return run.data.tags["data.verdict"], f.read(), run.info.status
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("validation")
@@ -69,6 +85,24 @@ def test_bad_data_fails_validation_naming_column_and_anomaly(store, case, caplog
     assert f"column {column}: {kind}" in error, error
     lines = [r.getMessage() for r in caplog.records if "DATA ANOMALY:" in r.getMessage()]
     assert any(f"column {column}: {kind}" in ln for ln in lines), lines
+    # The profile of the rejected data is in MLflow (TFX removed the node's outputs).
+    verdict, page, status = profile_of(settings(root), f"bad-{case}")
+    assert (verdict, status) == ("rejected", "FAILED")
+    assert "Rejected" in page and f"<td>{column}</td><td>{kind}</td>" in page
+    assert any("DATA PROFILE: " in r.getMessage() for r in caplog.records)
+
+
+def test_the_profile_shows_every_column_against_the_previous_span(store):
+    root, _ = store
+    verdict, page, status = profile_of(settings(root), "span-2")
+    assert (verdict, status) == ("accepted", "FINISHED")
+    header, _ = data_cases.rows()
+    for column in header:
+        assert f"<td>{column}</td>" in page, column
+    assert "previous span" in page and "previous: missing" in page
+    assert "data:image/png;base64," in page
+    # span-1 had no previous span
+    assert "no previous span" in profile_of(settings(root), "span-1")[1]
 
 
 def test_an_accepted_anomaly_passes_and_is_logged(store, caplog):
