@@ -20,11 +20,12 @@ def build_model(hp, input_spec):
             parts.append(inputs[f.name])
     x = keras.layers.Concatenate()(parts) if len(parts) > 1 else parts[0]
     x = keras.layers.Dense(hp.Int("units", 8, 64, step=8, default=32), activation="relu")(x)
+    optimizer = keras.optimizers.Adam(hp.Float("learning_rate", 1e-4, 1e-1, default=1e-2))
+    if input_spec.task == "regression":  # one linear output; the search ranks by val_rmse
+        model = keras.Model(inputs, keras.layers.Dense(1)(x), name="my_baseline")
+        model.compile(optimizer, "mean_squared_error", [keras.metrics.RootMeanSquaredError("rmse")])
+        return model
     outputs = keras.layers.Dense(input_spec.n_outputs, activation="softmax")(x)
     model = keras.Model(inputs, outputs, name="my_baseline")
-    model.compile(
-        optimizer=keras.optimizers.Adam(hp.Float("learning_rate", 1e-4, 1e-1, default=1e-2)),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    model.compile(optimizer, "sparse_categorical_crossentropy", ["accuracy"])
     return model

@@ -58,11 +58,9 @@ def build(path: str, input_spec, hp: keras_tuner.HyperParameters | None = None):
             f"build_model in {path} returned {type(model).__name__}, not a Keras 3 keras.Model"
         )
     if model.optimizer is None:
-        model.compile(
-            optimizer=keras.optimizers.Adam(1e-3),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        from components.nas import task
+
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), **task.compile_args(input_spec.task))
     return model, hp
 
 

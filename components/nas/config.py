@@ -48,8 +48,14 @@ class SearchConfig:
     surrogate: bool = False
     max_params: int = 0  # prune candidates above this many parameters (0: no limit)
     max_latency_ms: float = 0.0  # prune candidates slower than this per batch (0: no limit)
+    # What latency means: "keras" (the model's own call on this machine's backend) or "tflite"
+    # (the dynamic-range TFLite model's invoke, as on an edge device; TensorFlow backend only).
+    latency: str = "keras"
     mixed_precision: str = "auto"  # "auto" (with a GPU), "on" or "off"
-    objective: str = "val_accuracy"
+    # "classification" or "regression" (components/nas/task.py); the objective follows it
+    # unless given: val_accuracy (max) or val_rmse (min).
+    task: str = "classification"
+    objective: str = ""
     estimation: EstimationConfig = EstimationConfig()
     strategy_options: dict = dataclasses.field(default_factory=dict)
     input_overrides: dict = dataclasses.field(default_factory=dict)
@@ -65,15 +71,22 @@ class SearchConfig:
     baseline_module: str = ""
 
     def __post_init__(self):
+        from components.nas import task
         from components.nas.spaces import SPACES
         from components.nas.strategies import STRATEGIES
 
         object.__setattr__(self, "seeds", tuple(dict(s) for s in self.seeds))
+        if self.task in task.TASKS and not self.objective:
+            object.__setattr__(self, "objective", task.OBJECTIVES[self.task])
         problems = []
         for i, seed in enumerate(self.seeds):
             missing = {"label", "space", "choices"} - set(seed)
             if missing:
                 problems.append(f"seed {i} lacks {sorted(missing)}")
+        if self.task not in task.TASKS:
+            problems.append(f"task {self.task!r} is not one of {list(task.TASKS)}")
+        if self.latency not in ("keras", "tflite"):
+            problems.append(f"latency {self.latency!r} is not 'keras' or 'tflite'")
         if self.space not in SPACES:
             problems.append(f"space {self.space!r} is not one of {sorted(SPACES)}")
         if self.strategy not in STRATEGIES:

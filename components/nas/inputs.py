@@ -39,7 +39,12 @@ class Feature:
 @dataclasses.dataclass(frozen=True)
 class InputSpec:
     features: tuple
-    n_outputs: int
+    n_outputs: int  # classes; 1 for regression
+    task: str = "classification"  # or "regression" (components/nas/task.py)
+    # Regression: the training labels' mean and standard deviation. The head predicts in
+    # standard units and rescales, so a label of any scale trains at the usual learning rates.
+    target_mean: float = 0.0
+    target_std: float = 1.0
 
     @property
     def tabular(self) -> list[Feature]:
@@ -64,6 +69,9 @@ class InputSpec:
             {
                 "features": [dataclasses.asdict(f) for f in self.features],
                 "n_outputs": self.n_outputs,
+                "task": self.task,
+                "target_mean": self.target_mean,
+                "target_std": self.target_std,
             },
             sort_keys=True,
         )
@@ -75,7 +83,13 @@ class InputSpec:
             Feature(f["name"], f["kind"], int(f["size"]), tuple(f["shape"]))
             for f in raw["features"]
         )
-        return cls(feats, int(raw["n_outputs"]))
+        return cls(
+            feats,
+            int(raw["n_outputs"]),
+            raw.get("task", "classification"),
+            float(raw.get("target_mean", 0.0)),
+            float(raw.get("target_std", 1.0)),
+        )
 
 
 def infer_feature(
@@ -128,7 +142,13 @@ def infer_feature(
     raise ValueError(f"feature {name!r}: kind {kind!r} is not one of {KINDS}")
 
 
-def from_arrays(arrays: dict, n_outputs: int, vocab: dict | None = None, overrides=None):
+def from_arrays(
+    arrays: dict,
+    n_outputs: int,
+    vocab: dict | None = None,
+    overrides=None,
+    task: str = "classification",
+):
     """An InputSpec for a dict of numpy arrays [examples, ...] (benchmarks, tests)."""
     vocab, overrides = dict(vocab or {}), dict(overrides or {})
     feats = []
@@ -137,4 +157,4 @@ def from_arrays(arrays: dict, n_outputs: int, vocab: dict | None = None, overrid
         length = int(math.prod(a.shape[1:])) if a.ndim > 1 else 1
         is_int = a.dtype.kind in "iu"
         feats.append(infer_feature(name, is_int, length, vocab.get(name, 0), overrides.get(name)))
-    return InputSpec(tuple(feats), int(n_outputs))
+    return InputSpec(tuple(feats), int(n_outputs), task)

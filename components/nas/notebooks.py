@@ -3,7 +3,8 @@ champion, each re-creating its model from the run's transformed data.
 
 Every notebook loads Transform's output of the run, rebuilds the architecture from its JSON
 (or the user's baseline module), trains it at full fidelity with the pipeline's epochs and
-steps, evaluates it on the eval split and prints `eval accuracy: 0.xxxx`. The Tuner writes them
+steps, evaluates it on the eval split and prints `eval accuracy: 0.xxxx` (regression:
+`eval rmse: X`). The Tuner writes them
 to `<search_results>/notebooks/`, so they are logged to MLflow with the search
 (`search/notebooks/`). They read the artifacts where the pipeline wrote them and import this
 repository, so run them in the pipeline environment on a machine that sees the pipeline root:
@@ -24,7 +25,7 @@ from nbformat import v4
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOP_K = 3
-ACCURACY = re.compile(r"eval accuracy: ([0-9.]+)")
+RESULT = re.compile(r"eval (accuracy|rmse): ([0-9.]+)")
 
 
 def _code(text: str):
@@ -78,8 +79,9 @@ history = model.fit(train, epochs=EPOCHS, steps_per_epoch=STEPS, validation_data
                     validation_steps=EVAL_STEPS, verbose=2)
 """
     evaluate = """
-loss, accuracy = model.evaluate(evaluation, steps=EVAL_STEPS, verbose=0)
-print(f"eval accuracy: {accuracy:.4f}")
+results = model.evaluate(evaluation, steps=EVAL_STEPS, verbose=0, return_dict=True)
+metric = "accuracy" if "accuracy" in results else "rmse"
+print(f"eval {metric}: {results[metric]:.4f}")
 """
     nb = v4.new_notebook()
     nb.cells = [
@@ -172,8 +174,9 @@ def main(argv=None) -> int:
     p.add_argument("--execute", required=True, help="path of the .ipynb")
     args = p.parse_args(argv)
     out = execute(args.execute)
-    found = ACCURACY.findall(out)
-    print(json.dumps({"accuracy": float(found[-1]) if found else None}))
+    found = RESULT.findall(out)
+    metric, value = found[-1] if found else ("accuracy", None)
+    print(json.dumps({metric: float(value) if value is not None else None}))
     return 0 if found else 1
 
 

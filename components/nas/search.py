@@ -18,7 +18,7 @@ import shutil
 
 import keras_tuner
 
-from components.nas import baseline, distributed, report
+from components.nas import baseline, distributed, report, task
 from components.nas import device as device_module
 from components.nas.config import SearchConfig
 from components.nas.encoding import Architecture
@@ -73,7 +73,7 @@ def build_oracle(config: SearchConfig, input_spec: InputSpec, log=print):
     oracle = make_oracle(
         config.strategy,
         space,
-        objective=keras_tuner.Objective(config.objective, "max"),
+        objective=keras_tuner.Objective(config.objective, task.direction(config.objective)),
         max_trials=config.max_trials,
         seed=config.seed,
         epochs=space.fidelity.epochs_for(config.epochs),
@@ -269,7 +269,8 @@ def run_worker(
 def write_outputs(result: SearchResult, out_dir: str) -> dict:
     """Write the search's outputs to `out_dir`. Returns their paths by name."""
     os.makedirs(out_dir, exist_ok=True)
-    ranked = report.rank(result.rows)
+    maximize = task.direction(result.config.objective) == "max"
+    ranked = report.rank(result.rows, maximize)
     paths = {
         "best_architecture": os.path.join(out_dir, "best_architecture.json"),
         "best_hyperparameters": os.path.join(out_dir, "best_hyperparameters.json"),
@@ -288,7 +289,9 @@ def write_outputs(result: SearchResult, out_dir: str) -> dict:
         "report": report.render_html(
             result.rows,
             f"NAS search: {result.config.space} / {result.config.strategy}",
+            maximize,
             meta={
+                "objective": f"{result.config.objective} ({'max' if maximize else 'min'})",
                 "best trial": result.best_trial_id,
                 "best score": "-" if result.best_score is None else f"{result.best_score:.4f}",
                 "stopped because": result.stop_reason,

@@ -10,6 +10,7 @@ import json
 import math
 import os
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -37,7 +38,13 @@ def xf(name: str) -> str:
     return f"{name}_xf"
 
 
-def input_spec(tft_out: tft.TFTransformOutput, label: str, overrides: dict | None = None):
+def input_spec(
+    tft_out: tft.TFTransformOutput,
+    label: str,
+    overrides: dict | None = None,
+    task: str = "classification",
+    train_files: list[str] | None = None,
+):
     """Model inputs from the transformed feature spec: int64 features with a vocabulary are
     categorical, float features of length 1 numeric, longer fixed-length floats signals (or
     images, when `overrides` gives a shape)."""
@@ -63,8 +70,29 @@ def input_spec(tft_out: tft.TFTransformOutput, label: str, overrides: dict | Non
         features.append(infer_feature(name, is_int, length, vocab, overrides.get(name)))
     if not features:
         raise ValueError(f"the Transform output has no features besides the label {label!r}")
+    if task == "regression":
+        mean, std = target_scale(train_files or [], label)
+        return InputSpec(tuple(features), 1, task, mean, std)
     n_outputs = tft_out.vocabulary_size_by_name(label)
-    return InputSpec(tuple(features), int(n_outputs))
+    return InputSpec(tuple(features), int(n_outputs), task)
+
+
+def target_scale(file_patterns: list[str], label: str, limit: int = 20_000):
+    """(mean, std) of the transformed label over the first `limit` training rows, read in file
+    order, so the Tuner and the Trainer compute the same numbers from the same examples."""
+    files = sorted(f for p in file_patterns for f in tf.io.gfile.glob(p))
+    if not files:
+        raise FileNotFoundError(f"no training examples in {file_patterns} to scale the label")
+    spec = {xf(label): tf.io.FixedLenFeature([1], tf.float32)}
+    ds = tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit).batch(1024)
+    values = np.concatenate(
+        [tf.io.parse_example(b, spec)[xf(label)].numpy().reshape(-1) for b in ds]
+    )
+    values = values[np.isfinite(values)]
+    if not len(values):
+        raise ValueError(f"the label {label!r} has no finite values in {file_patterns}")
+    std = float(values.std())
+    return float(values.mean()), std if std > 1e-6 else 1.0
 
 
 def datasets(examples, tft_out, label: str, batch_size: int, seed: int, telemetry: str):
@@ -121,7 +149,10 @@ def search_inputs(examples, transform_graph_uri: str, label: str, config: Search
     from components.nas.tuner import SearchData
 
     tft_out = tft.TFTransformOutput(transform_graph_uri)
-    spec = input_spec(tft_out, label, config.input_overrides)
+    from tfx.types import artifact_utils
+
+    train_files = [os.path.join(artifact_utils.get_split_uri(examples, "train"), "*")]
+    spec = input_spec(tft_out, label, config.input_overrides, config.task, train_files)
     train, evalu = datasets(examples, tft_out, label, config.batch_size, config.seed, "NasTuner")
     return spec, SearchData(train, evalu, train_steps, eval_steps)
 
@@ -132,7 +163,9 @@ def winner_model(fn_args, tft_out, label: str, log=print) -> keras.Model:
     values = keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values
     cfg = dict(fn_args.custom_config or {})
     search = SearchConfig.from_dict(cfg.get("nas") or {})
-    spec = input_spec(tft_out, label, search.input_overrides)
+    spec = input_spec(
+        tft_out, label, search.input_overrides, search.task, list(fn_args.train_files)
+    )
     if baseline.module_of(values):
         return _baseline_model(fn_args, spec, log)
     space_name = values[SPACE_KEY]

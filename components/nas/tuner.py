@@ -177,7 +177,11 @@ def _stopped_by(stopper, rungs, budget) -> str | None:
     return None
 
 
-def measure_latency_ms(model, batch, repeats: int = 5) -> float:
+def measure_latency_ms(model, batch, repeats: int = 5, kind: str = "keras") -> float:
+    if kind == "tflite":  # TensorFlow only, imported when asked for
+        from components.edge.tflite import model_latency_ms
+
+        return model_latency_ms(model, batch)
     model(batch, training=False)  # warm-up (tracing)
     times = []
     for _ in range(repeats):
@@ -360,7 +364,7 @@ class NASTuner(keras_tuner.Tuner):
         keras.utils.set_random_seed(self._seed(baseline.BASELINE_ID))
         with self.device.scope():
             model, hp = baseline.build(module_path, self.space.input_spec)
-        latency = measure_latency_ms(model, data.sample_batch(cfg.batch_size))
+        latency = measure_latency_ms(model, data.sample_batch(cfg.batch_size), kind=cfg.latency)
         epochs = self.space.fidelity.epochs_for(cfg.epochs)
         fraction = self.space.fidelity.data_fraction
         per_epoch = data.examples_per_epoch(fraction, cfg.batch_size)
@@ -422,7 +426,7 @@ class NASTuner(keras_tuner.Tuner):
             if self.space.fidelity.is_full
             else self.space.count_params(arch, FULL)
         )
-        latency = measure_latency_ms(model, data.sample_batch(cfg.batch_size))
+        latency = measure_latency_ms(model, data.sample_batch(cfg.batch_size), kind=cfg.latency)
         if cfg.max_params and params > cfg.max_params:
             self._prune(trial, arch, f"{params} parameters > limit {cfg.max_params}", t0, params)
         if cfg.max_latency_ms and latency > cfg.max_latency_ms:

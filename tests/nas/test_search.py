@@ -3,8 +3,10 @@ estimators inside the trial runner, and clear errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import random
 
 import pytest
 
@@ -69,6 +71,40 @@ def test_search_logs_every_trial_and_writes_a_report(digits, tmp_path):
     trial_params = runs[0].data.params
     assert any(k.startswith("arch.") for k in trial_params)
     assert not os.path.exists(state / "search" / "trial_0" / "inflight.json")
+
+
+def test_regression_gets_a_linear_head_and_ranks_the_lowest_rmse_first(tmp_path):
+    import numpy as np
+
+    from components.nas.search import build_oracle
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 1)).astype("float32")
+    b = rng.integers(0, 4, (500, 1)).astype("int64")
+    y = (30 * x[:, 0] + 5 * b[:, 0] + rng.normal(size=500)).astype("float32")
+    spec = from_arrays({"x": x, "b": b}, 1, vocab={"b": 4}, task="regression")
+    spec = dataclasses.replace(spec, target_mean=float(y.mean()), target_std=float(y.std()))
+    data = SearchData(
+        ({"x": x[:400], "b": b[:400]}, y[:400]), ({"x": x[400:], "b": b[400:]}, y[400:])
+    )
+    cfg = config(task="regression", max_trials=3, epochs=3)
+    assert (cfg.objective, spec.task) == ("val_rmse", "regression")
+    _, space, oracle = build_oracle(cfg, spec)
+    assert oracle.objective.direction == "min"
+    model = space.build_model(space.sample(random.Random(0)))
+    head = model.get_layer("head")
+    assert model.output.shape[-1] == 1 and head.activation.__name__ == "linear"
+    assert model.layers[-1].name == "target_scale"  # standard units back to the label's
+
+    result = run_search(cfg, spec, data, str(tmp_path / "state"), log=lambda _: None)
+    board = json.loads(
+        open(write_outputs(result, str(tmp_path / "out"))["leaderboard_json"]).read()
+    )
+    scores = [r["score"] for r in board if r["score"] is not None]
+    assert scores == sorted(scores) and scores[0] == result.best_score  # lowest RMSE first
+    assert 0 < result.best_score < float(np.std(y))  # it learned something
+    with pytest.raises(ValueError, match="task 'ranking'"):
+        config(task="ranking")
 
 
 def test_parameter_limit_prunes_and_low_fidelity_shrinks_compute(digits, tmp_path):

@@ -7,6 +7,7 @@ import random
 import keras
 import keras_tuner
 
+from components.nas import task as task_module
 from components.nas.encoding import Architecture, Choice, validate
 from components.nas.estimation.fidelity import FULL, Fidelity
 from components.nas.inputs import InputSpec
@@ -37,7 +38,8 @@ class SearchSpace(keras_tuner.HyperModel):
 
     Subclasses give `architecture_choices()` and `body()`. The stem embeds categorical inputs,
     concatenates tabular ones and reshapes tensor features; the body runs once per tensor feature
-    (conv ops) or once on the tabular vector (dense ops); the head is a float32 softmax.
+    (conv ops) or once on the tabular vector (dense ops); the head is a float32 softmax
+    (classification) or one linear output (regression).
     """
 
     name = ""
@@ -137,17 +139,23 @@ class SearchSpace(keras_tuner.HyperModel):
         x = ops.concat(pooled, "features")
         outputs = keras.layers.Dense(
             self.input_spec.n_outputs,
-            activation="softmax",
+            activation=task_module.head_activation(self.input_spec.task),
             kernel_initializer=seeds.kernel(),
             dtype="float32",  # float32 even under mixed precision
             name="head",
         )(x)
+        if self.input_spec.task == "regression":  # standard units -> the label's scale
+            outputs = keras.layers.Rescaling(
+                self.input_spec.target_std,
+                self.input_spec.target_mean,
+                dtype="float32",
+                name="target_scale",
+            )(outputs)
         model = keras.Model(inputs, outputs, name=f"{self.name}_{arch.digest()}")
         if compile:
             model.compile(
                 optimizer=_optimizer(c["optimizer"], c["learning_rate"]),
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
+                **task_module.compile_args(self.input_spec.task),
             )
         return model
 
