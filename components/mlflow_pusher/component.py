@@ -18,6 +18,8 @@ class MlflowPusherSpec(ComponentSpec):
         # JSON object of extra lineage tags (e.g. the Airflow dag_id and run_id).
         "lineage": ExecutionParameter(type=str, optional=True),
         "label": ExecutionParameter(type=str),
+        # "classification" (class + probability out) or "regression" (prediction out).
+        "task": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         "model": ChannelParameter(type=standard_artifacts.Model),
@@ -52,6 +54,7 @@ class MlflowPusher(base_component.BaseComponent):
         baseline_model=None,
         artifact_location: str = "",
         lineage: str = "{}",
+        task: str = "classification",
     ):
         from tfx.types import Channel
 
@@ -69,6 +72,7 @@ class MlflowPusher(base_component.BaseComponent):
                 artifact_location=artifact_location,
                 lineage=lineage,
                 label=label,
+                task=task,
                 pushed_model=Channel(type=standard_artifacts.PushedModel),
             )
         )

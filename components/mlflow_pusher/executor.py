@@ -1,8 +1,9 @@
 """MlflowPusher executor.
 
 Blessed: log one MLflow run (hyperparameters, Evaluator metrics, the pyfunc model with the TFX
-serving SavedModel inside), register a version whose tags carry the lineage, set @challenger, and
-move @champion when the model was evaluated against the current champion (or there is none yet).
+serving SavedModel inside, feature importance and the TFLite files: insight.py), register a
+version whose tags carry the lineage, set @challenger, and move @champion when the model was
+evaluated against the current champion (or there is none yet).
 
 Not blessed: nothing is registered, no alias moves, and one line says which metric missed which
 threshold.
@@ -23,7 +24,7 @@ from absl import logging
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components.mlflow_pusher import registry
+from components.mlflow_pusher import insight, registry
 from components.mlflow_pusher.evaluation import evaluation_metrics, not_blessed_reason
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,7 +107,12 @@ class Executor(base_executor.BaseExecutor):
             for k, spec in sorted(transform.raw_feature_spec().items())
             if k != label
         }
-        classes = [c.decode() for c in transform.vocabulary_by_name(label)]
+        task = exec_properties.get("task") or "classification"
+        if task == "classification":
+            classes = [c.decode() for c in transform.vocabulary_by_name(label)]
+            outputs = [ColSpec("string", "class"), ColSpec("double", "probability")]
+        else:
+            classes, outputs = [], [ColSpec("double", "prediction")]
         signature = ModelSignature(
             inputs=Schema(
                 [
@@ -116,11 +122,12 @@ class Executor(base_executor.BaseExecutor):
                     for k, kind in features.items()
                 ]
             ),
-            outputs=Schema([ColSpec("string", "class"), ColSpec("double", "probability")]),
+            outputs=Schema(outputs),
         )
 
         experiment = _experiment(client, name, exec_properties.get("artifact_location") or "")
         tags = self._lineage_tags(input_dict, exec_properties, run_id)
+        tags["task"] = task
         with mlflow.start_run(experiment_id=experiment, run_name=run_id, tags=tags) as run:
             hp = _hyperparameters(_single(input_dict, "hyperparameters"))
             if hp:
@@ -131,7 +138,7 @@ class Executor(base_executor.BaseExecutor):
                 python_model=TFXServingModel(),
                 artifacts={"saved_model": path_utils.serving_model_path(model.uri)},
                 code_paths=[str(REPO / "components")],
-                model_config={"features": features, "classes": classes},
+                model_config={"features": features, "classes": classes, "task": task},
                 signature=signature,
                 input_example=_input_example(examples, features),
                 pip_requirements=[
@@ -139,6 +146,16 @@ class Executor(base_executor.BaseExecutor):
                     f"tensorflow=={tf.__version__}",
                     "pandas",
                 ],
+            )
+            # Explanations and the edge files, before the version exists (failures are logged).
+            insight.log_all(
+                model.uri,
+                path_utils.serving_model_path(model.uri),
+                examples.uri,
+                features,
+                label,
+                classes,
+                task,
             )
         # Tags are set with the version, so a retry can always find it (no half-registration).
         version = mlflow.register_model(info.model_uri, name, tags=tags)

@@ -1,0 +1,1 @@
+"""Edge export: TensorFlow Lite versions of the trained network (see tflite.py)."""

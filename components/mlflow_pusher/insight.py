@@ -1,0 +1,172 @@
+"""What the pusher logs beside a registered model: explanations and the edge (TFLite) files.
+
+Both run on the eval split's raw rows, inside the registration's MLflow run and before the
+version is registered. Each is optional for the push: a failure is logged as
+`EXPLANATIONS FAILED` / `EDGE CHECK FAILED`, the run is tagged, and the model is still
+registered (it passed the Evaluator; these are about it, not part of its gate).
+
+- explanations/importance.json (an MLflow table), importance.csv and importance.png:
+  permutation importance and mean |SHAP| per raw column (explain.py);
+- edge/float.tflite, edge/dynamic_range.tflite, edge/inputs.json, with metrics
+  edge_<variant>_size_kb, edge_<variant>_latency_ms (one row, median) and
+  edge_<variant>_agreement: the share of eval rows where it picks the SavedModel's class, or
+  (regression) where it is within 1% of the SavedModel's prediction spread (tflite.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+
+import numpy as np
+import pandas as pd
+from absl import logging
+
+from components.mlflow_pusher import explain
+from components.mlflow_pusher.pyfunc_model import example_bytes
+
+EVAL_ROWS = 300  # eval rows read for both; SHAP explains a sample of them
+
+
+@dataclasses.dataclass
+class EvalRows:
+    serialized: list[bytes]  # the raw tf.Examples, label included
+    rows: pd.DataFrame  # raw feature columns (missing: None / NaN)
+    labels: list  # raw label values
+
+
+def eval_rows(examples_uri: str, features: dict[str, str], label: str, n: int = EVAL_ROWS):
+    import tensorflow as tf
+
+    files = tf.io.gfile.glob(os.path.join(examples_uri, "Split-eval", "*"))
+    serialized, rows, labels = [], [], []
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(n):
+        raw = record.numpy()
+        ex = tf.train.Example.FromString(raw)
+        row = {}
+        for k, kind in [*features.items(), (label, None)]:
+            f = ex.features.feature.get(k)
+            values = []
+            if f is not None:
+                values = f.bytes_list.value or f.int64_list.value or f.float_list.value
+            value = values[0] if values else None
+            if isinstance(value, bytes):
+                value = value.decode()
+            elif value is not None and kind != "bytes":
+                value = float(value)
+            row[k] = value
+        labels.append(row.pop(label))
+        rows.append(row)
+        serialized.append(raw)
+    frame = pd.DataFrame(rows, columns=list(features))
+    for k, kind in features.items():
+        frame[k] = frame[k].astype(object if kind == "bytes" else float)
+    return EvalRows(serialized, frame, labels)
+
+
+OUTPUT = {"classification": "probabilities", "regression": "predictions"}
+
+
+def log_explanations(saved_model, data: EvalRows, features: dict[str, str], classes, task: str):
+    """Both importance methods on the eval rows, logged to the active MLflow run."""
+    import mlflow
+    import tensorflow as tf
+
+    serve = saved_model.signatures["serving_default"]
+
+    def predict(rows: pd.DataFrame) -> np.ndarray:
+        batch = [example_bytes(r, features) for r in rows.to_dict("records")]
+        return serve(examples=tf.constant(batch))[OUTPUT[task]].numpy()
+
+    if task == "classification":
+        index = {c: i for i, c in enumerate(classes)}
+        y = np.array([index.get(str(v), -1) for v in data.labels])
+    else:
+        y = np.array([np.nan if v is None else float(v) for v in data.labels])
+    table = explain.explain(predict, data.rows, y, task)
+    with tempfile.TemporaryDirectory() as tmp:
+        table.to_csv(os.path.join(tmp, "importance.csv"), index=False)
+        explain.plot(table, os.path.join(tmp, "importance.png"),
+                     f"feature importance on {len(data.rows)} eval rows")  # fmt: skip
+        mlflow.log_artifacts(tmp, "explanations")
+    mlflow.log_table(table, artifact_file="explanations/importance.json")
+    top = table.iloc[0]
+    logging.info(
+        "EXPLANATIONS: %s first (permutation %.3f, |SHAP| %.3f); ranks %s",
+        top["feature"],
+        top["permutation"],
+        top["shap"],
+        ", ".join(f"{r.feature}: {r.permutation_rank}/{r.shap_rank}" for r in table.itertuples()),
+    )
+    return table
+
+
+def log_edge(saved_model, model_uri: str, data: EvalRows, task: str) -> dict[str, float]:
+    """Size, latency and agreement of each TFLite file the Trainer wrote, logged with them."""
+    import json
+
+    import mlflow
+    import tensorflow as tf
+
+    from components.edge import tflite
+
+    folder = os.path.join(model_uri, tflite.FOLDER)
+    if not os.path.isdir(folder):
+        logging.info("no edge files in %s (trained before edge export): none logged", folder)
+        return {}
+    with open(os.path.join(folder, tflite.INPUTS)) as f:
+        names = list(json.load(f))
+    batch = tf.constant(data.serialized)
+    reference = saved_model.signatures["serving_default"](examples=batch)[OUTPUT[task]].numpy()
+    transformed = saved_model.signatures["transform_features"](examples=batch)
+    inputs = {k: transformed[k].numpy() for k in names}
+    one_row = {k: v[:1] for k, v in inputs.items()}
+    metrics = {}
+    for variant in tflite.VARIANTS:
+        path = os.path.join(folder, f"{variant}.tflite")
+        with open(path, "rb") as f:
+            content = f.read()
+        agree = tflite.agreement(reference, tflite.run(content, inputs), task)
+        metrics.update(
+            {
+                f"edge_{variant}_size_kb": round(len(content) / 1024, 2),
+                f"edge_{variant}_latency_ms": round(tflite.latency_ms(content, one_row), 4),
+                f"edge_{variant}_agreement": round(agree, 4),
+            }
+        )
+        logging.info(
+            "EDGE %s: %.1f KB, %.3f ms per row, %s on %.1f%% of %d eval rows",
+            variant,
+            metrics[f"edge_{variant}_size_kb"],
+            metrics[f"edge_{variant}_latency_ms"],
+            tflite.AGREEMENT[task],
+            100 * agree,
+            len(data.serialized),
+        )
+        if agree < 0.99:
+            logging.warning("EDGE %s agrees on only %.1f%% of eval rows", variant, 100 * agree)
+    mlflow.log_artifacts(folder, "edge")
+    mlflow.log_metrics(metrics)
+    return metrics
+
+
+def log_all(model_uri, serving_dir, examples_uri, features, label, classes, task):
+    """Explanations and edge files for the active run; failures are logged, not raised."""
+    import mlflow
+    import tensorflow as tf
+
+    saved_model = tf.saved_model.load(serving_dir)
+    data = eval_rows(examples_uri, features, label)
+    steps = (
+        ("EXPLANATIONS", "explanations",
+         lambda: log_explanations(saved_model, data, features, classes, task)),
+        ("EDGE CHECK", "edge", lambda: log_edge(saved_model, model_uri, data, task)),
+    )  # fmt: skip
+    for name, tag, step in steps:
+        try:
+            step()
+            mlflow.set_tag(tag, "logged")
+        except Exception as e:  # noqa: BLE001  (reported; the registration goes on)
+            logging.exception("%s FAILED (the model is still registered): %s", name, e)
+            mlflow.set_tag(tag, f"failed: {type(e).__name__}: {e}"[:500])
