@@ -62,7 +62,31 @@ PARAMS = {
         minLength=1,
         description="Folder of CSV (or TFRecord) files; relative paths are from the repository.",
     ),
-    "label": Param("species", type="string", minLength=1, description="Label column."),
+    "label": Param(
+        None,
+        type=["null", "string"],
+        minLength=1,
+        description="Label column. Empty: the data folder's dataset.json names it (else species).",
+    ),
+    "task": Param(
+        "auto",
+        type="string",
+        enum=["auto", "classification", "regression"],
+        description="auto: regression for a numeric label with more than 20 distinct values, "
+        "else classification.",
+    ),
+    "rmse_threshold": Param(
+        None,
+        type=["null", "number"],
+        minimum=0,
+        description="Regression: the Evaluator's upper bound on RMSE (empty: none).",
+    ),
+    "max_rmse_increase": Param(
+        0.05,
+        type="number",
+        minimum=0,
+        description="Regression: the largest relative RMSE increase over the champion (0.05: 5%).",
+    ),
     "drift_threshold": Param(
         0.3,
         type="number",
@@ -192,6 +216,9 @@ PARAMS = {
 SETTING_PARAMS = [
     "data",
     "label",
+    "task",
+    "rmse_threshold",
+    "max_rmse_increase",
     "drift_threshold",
     "allowed_anomalies",
     "schema_file",

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
+import sys
 from pathlib import Path
+
+from pipelines.task import TASKS  # no heavy imports
 
 REPO = Path(__file__).resolve().parent.parent
 LOCAL = REPO / ".local"
@@ -28,7 +32,8 @@ class Settings:
 
     # data location and label
     data: str = "data/penguins"
-    label: str = "species"
+    # The label column. Empty: the `label` of the data folder's dataset.json, else "species".
+    label: str = ""
     # where artifacts and metadata live
     pipeline_name: str = "retrain"
     pipeline_root: str = str(LOCAL / "pipeline_root")
@@ -51,9 +56,15 @@ class Settings:
     drift_threshold: float = 0.3
     drift_thresholds: dict = dataclasses.field(default_factory=dict)  # per column
     allowed_anomalies: tuple[str, ...] = ()
-    # thresholds
+    # "auto" infers classification or regression from the label (pipelines/task.py); or name one.
+    task: str = "auto"
+    # thresholds. Classification: accuracy at least this, and at most this drop against the
+    # champion. Regression: RMSE at most rmse_threshold (0: no absolute bound), and at most
+    # max_rmse_increase (relative: 0.05 = 5%) above the champion's.
     accuracy_threshold: float = 0.9
     max_accuracy_drop: float = 0.02  # allowed drop against the baseline (change threshold)
+    rmse_threshold: float = 0.0
+    max_rmse_increase: float = 0.05
     # search settings (components/nas): space, strategy, budget and performance estimation
     space: str = "chain"
     strategy: str = "evolution"
@@ -82,13 +93,22 @@ class Settings:
     nas: dict = dataclasses.field(default_factory=dict)
     # MLflow registry. Empty tracking URI: $MLFLOW_TRACKING_URI, else an SQLite store beside the
     # ML Metadata file (never MLflow's own default, mlflow.db in the current directory).
-    registered_model_name: str = "penguin_classifier"
+    # Empty: the data folder's dataset.json `registered_model_name`, else penguin_classifier.
+    registered_model_name: str = ""
     mlflow_tracking_uri: str = ""
     # Extra lineage tags for the registered version, e.g. the Airflow dag_id and run_id.
     lineage: dict = dataclasses.field(default_factory=dict)
     # Beam. Empty means Beam's local DirectRunner. Any non-empty list makes TFX build an sdist of
     # itself for remote workers on every Beam node unless it names --setup_file/--extra_package.
     beam_pipeline_args: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        manifest = read_manifest(self.path(self.data))
+        if not self.label:
+            object.__setattr__(self, "label", manifest.get("label") or "species")
+        if not self.registered_model_name:
+            name = manifest.get("registered_model_name") or "penguin_classifier"
+            object.__setattr__(self, "registered_model_name", name)
 
     @classmethod
     def from_json(cls, text: str | None) -> Settings:
@@ -125,6 +145,13 @@ class Settings:
                 f"allowed_anomalies {bad_allow}: each entry is 'column', 'column:KIND' or "
                 "'*:KIND' (accepting everything is not allowed)"
             )
+        if self.task not in ("auto", *TASKS):
+            problems.append(f"task={self.task!r} is not one of {['auto', *TASKS]}")
+        if self.rmse_threshold < 0 or self.max_rmse_increase < 0:
+            problems.append(
+                f"rmse_threshold={self.rmse_threshold} and max_rmse_increase="
+                f"{self.max_rmse_increase} must be >= 0"
+            )
         if self.mode not in MODES:
             problems.append(f"mode={self.mode!r} is not one of {list(MODES)}")
         if self.baseline_module and not os.path.isfile(self.path(self.baseline_module)):
@@ -146,9 +173,16 @@ class Settings:
             raise ValueError("invalid settings: " + "; ".join(problems))
         return self
 
-    def search_config(self) -> dict:
+    def resolved_task(self) -> tuple[str, str]:
+        """(task, why): the setting, or inferred from the label column of the data."""
+        from pipelines.task import resolve
+
+        return resolve(self.task, self.path(self.data), self.label)
+
+    def search_config(self, task: str = "classification") -> dict:
         """The NAS component's SearchConfig, as a dict."""
         return {
+            "task": task,
             "space": self.space,
             "strategy": self.strategy,
             "max_trials": self.max_trials,
@@ -202,6 +236,30 @@ class Settings:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
 
+# Beside the data: {"label": ..., "registered_model_name": ...}, the defaults for that folder
+# (data/diabetes/dataset.json). Settings given explicitly win.
+MANIFEST = "dataset.json"
+
+
+def read_manifest(data_dir: str) -> dict[str, str]:
+    """The defaults a data folder names in its dataset.json ({} when it has none)."""
+    path = os.path.join(data_dir, MANIFEST)
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        try:
+            raw = json.load(f)
+        except ValueError as e:
+            raise ValueError(f"{path} is not valid JSON: {e}") from e
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path} must hold a JSON object, got {type(raw).__name__}")
+    out = {k: raw[k] for k in ("label", "registered_model_name") if k in raw}
+    bad = {k: v for k, v in out.items() if not isinstance(v, str) or not v}
+    if bad:
+        raise ValueError(f"{path}: {bad} must be non-empty strings")
+    return out
+
+
 def _is_tfrecord_dir(data_dir: str) -> bool:
     names = os.listdir(data_dir)
     return any(".tfrecord" in n or n.endswith(".gz") for n in names) and not any(
@@ -216,6 +274,46 @@ def _single_split(pattern: str):
     return example_gen_pb2.Input(
         splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)]
     )
+
+
+# The serving signature's output: class probabilities, or the predicted value.
+PREDICTION_KEYS = {"classification": "probabilities", "regression": "predictions"}
+
+
+def _gate_metrics(s: Settings, task: str) -> list:
+    """The Evaluator's gated metrics. Classification: accuracy, a lower bound and a maximum drop
+    against the champion. Regression: RMSE, an upper bound (when set) and a maximum relative
+    increase over the champion; MAE is reported beside it."""
+    import tensorflow_model_analysis as tfma
+
+    if task == "classification":
+        return [
+            tfma.MetricConfig(
+                class_name="SparseCategoricalAccuracy",
+                threshold=tfma.MetricThreshold(
+                    value_threshold=tfma.GenericValueThreshold(
+                        lower_bound={"value": s.accuracy_threshold}
+                    ),
+                    change_threshold=tfma.GenericChangeThreshold(
+                        direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                        absolute={"value": -s.max_accuracy_drop},
+                    ),
+                ),
+            )
+        ]
+    threshold = tfma.MetricThreshold(
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.LOWER_IS_BETTER,
+            relative={"value": s.max_rmse_increase},
+        )
+    )
+    # Always a value bound: without a champion TFMA drops the change threshold, and a metric
+    # left with no threshold at all fails validation as "missing_thresholds".
+    threshold.value_threshold.upper_bound.value = s.rmse_threshold or sys.float_info.max
+    return [
+        tfma.MetricConfig(class_name="RootMeanSquaredError", threshold=threshold),
+        tfma.MetricConfig(class_name="MeanAbsoluteError"),
+    ]
 
 
 def create_pipeline(s: Settings):
@@ -247,9 +345,12 @@ def create_pipeline(s: Settings):
     if not os.path.isdir(data):
         raise FileNotFoundError(f"data location {data} is not a directory")
     module_file = s.path(s.module_file)
-    search = s.search_config()
+    task, why = s.resolved_task()
+    logging.info("task: %s (%s)", task, why)
+    search = s.search_config(task)
     training = {
         "label": s.label,
+        "task": task,
         "epochs": s.epochs,
         "steps_per_epoch": s.steps_per_epoch,
         "batch_size": s.batch_size,
@@ -298,7 +399,7 @@ def create_pipeline(s: Settings):
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         module_file=module_file,
-        custom_config={"label": s.label},
+        custom_config={"label": s.label, "task": task},
     )
     transform.add_upstream_node(example_validator)  # nothing is transformed before the gate
     # The baseline is the registry's @champion, mapped back to its ML Metadata Model artifact.
@@ -334,28 +435,20 @@ def create_pipeline(s: Settings):
         eval_args=trainer_pb2.EvalArgs(num_steps=max(1, s.steps_per_epoch // 4)),
         custom_config=training,
     )
-    accuracy = tfma.MetricConfig(
-        class_name="SparseCategoricalAccuracy",
-        threshold=tfma.MetricThreshold(
-            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": s.accuracy_threshold}),
-            change_threshold=tfma.GenericChangeThreshold(
-                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                absolute={"value": -s.max_accuracy_drop},
-            ),
-        ),
-    )
     eval_config = tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
                 signature_name="serving_default",
-                prediction_key="probabilities",
+                prediction_key=PREDICTION_KEYS[task],
                 label_key=f"{s.label}_xf",
                 preprocessing_function_names=["transform_features"],
             )
         ],
         slicing_specs=[tfma.SlicingSpec()],
         metrics_specs=[
-            tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="ExampleCount"), accuracy])
+            tfma.MetricsSpec(
+                metrics=[tfma.MetricConfig(class_name="ExampleCount"), *_gate_metrics(s, task)]
+            )
         ],
     )
     evaluator = Evaluator(
@@ -377,6 +470,7 @@ def create_pipeline(s: Settings):
         artifact_location=artifact_location,
         lineage=json.dumps(s.lineage, sort_keys=True),
         label=s.label,
+        task=task,
     ).with_id("Pusher")
     components = [
         example_gen,

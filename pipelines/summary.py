@@ -51,6 +51,7 @@ def run_summary(settings: Settings, run_id: str) -> dict:
         "run_id": run_id,
         "nodes": nodes,
         "accuracy": None,
+        "rmse": None,
         "blessed": None,
         "pushed_to": None,
     }
@@ -58,7 +59,7 @@ def run_summary(settings: Settings, run_id: str) -> dict:
         if "blessed" in a.custom_properties:
             summary["blessed"] = bool(a.custom_properties["blessed"].int_value)
         elif a.uri and os.path.isdir(a.uri):
-            summary["accuracy"] = _accuracy(a.uri)
+            summary["accuracy"], summary["rmse"] = _gate_metrics(a.uri)
     for a in out_artifacts.get("Pusher", []):
         if "pushed" in a.custom_properties:
             pushed = bool(a.custom_properties["pushed"].int_value)
@@ -85,12 +86,14 @@ def _registered(settings: Settings, destination: str | None) -> dict | None:
     }
 
 
-def _accuracy(eval_uri: str) -> float | None:
-    """SparseCategoricalAccuracy of the candidate model on the overall slice."""
+def _gate_metrics(eval_uri: str) -> tuple[float | None, float | None]:
+    """(accuracy, RMSE) of the candidate model on the overall slice; None where not computed
+    (accuracy for classification, RMSE for regression)."""
     from components.mlflow_pusher.evaluation import evaluation_metrics
 
-    value = evaluation_metrics(eval_uri).get("sparse_categorical_accuracy")
-    return None if value is None else round(value, 4)
+    metrics = evaluation_metrics(eval_uri)
+    out = (metrics.get("sparse_categorical_accuracy"), metrics.get("root_mean_squared_error"))
+    return tuple(None if v is None else round(v, 4) for v in out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     for node, info in s["nodes"].items():
         print(f"  {node:<18} {info['state']:<9} (execution {info['execution_id']})")
     verdict = {True: "BLESSED", False: "NOT BLESSED", None: "not evaluated"}[s["blessed"]]
-    print(f"Evaluator: accuracy {s['accuracy']}  {verdict}")
+    if s["rmse"] is not None:
+        print(f"Evaluator: rmse {s['rmse']}  {verdict}")
+    else:
+        print(f"Evaluator: accuracy {s['accuracy']}  {verdict}")
     reg = s["registered"]
     if reg:
         aliases = ", ".join("@" + a for a in reg["aliases"]) or "no aliases"

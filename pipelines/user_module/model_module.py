@@ -45,7 +45,8 @@ def _dense(x: tf.Tensor | tf.SparseTensor, default) -> tf.Tensor:
 
 def preprocessing_fn(inputs, custom_config):
     """Numeric columns: fill missing with the mean, then z-score. String columns: vocabulary with
-    an out-of-vocabulary bucket (missing values get their own token). Label: vocabulary index."""
+    an out-of-vocabulary bucket (missing values get their own token). Label: vocabulary index
+    (classification) or the value as a float (regression)."""
     label = custom_config["label"]
     outputs = {}
     for name, x in inputs.items():
@@ -66,6 +67,14 @@ def preprocessing_fn(inputs, custom_config):
             filled = _dense(x, float("nan"))
             filled = tf.where(tf.math.is_nan(filled), mean, filled)
             outputs[xf(name)] = tf.expand_dims(tft.scale_to_z_score(filled), -1)
+    if custom_config.get("task") == "regression":  # the value itself, as a float
+        y = inputs[label]
+        if isinstance(y, tf.SparseTensor):
+            y = tf.SparseTensor(y.indices, tf.cast(y.values, tf.float32), y.dense_shape)
+        else:
+            y = tf.cast(y, tf.float32)
+        outputs[xf(label)] = tf.expand_dims(_dense(y, float("nan")), -1)
+        return outputs
     raw_label = _dense(inputs[label], "")
     outputs[xf(label)] = tf.expand_dims(
         tft.compute_and_apply_vocabulary(raw_label, vocab_filename=label), -1
@@ -90,7 +99,9 @@ def _feature_spec(tf_transform_output: tft.TFTransformOutput, label: str) -> dic
     return spec
 
 
-def build_model(hp: keras_tuner.HyperParameters, spec: dict[str, int], n_classes: int):
+def build_model(
+    hp: keras_tuner.HyperParameters, spec: dict[str, int], n_classes: int, task="classification"
+):
     inputs, parts = {}, []
     for name, vocab in sorted(spec.items()):
         if vocab:
@@ -103,14 +114,19 @@ def build_model(hp: keras_tuner.HyperParameters, spec: dict[str, int], n_classes
     x = keras.layers.Concatenate()(parts)
     for i in range(hp.Int("num_layers", 1, 3, default=2)):
         x = keras.layers.Dense(hp.Choice(f"units_{i}", [8, 16, 32], default=16), "relu")(x)
-    outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
+    if task == "regression":
+        outputs = keras.layers.Dense(1)(x)
+        loss, metrics = "mean_squared_error", [keras.metrics.RootMeanSquaredError(name="rmse")]
+    else:
+        outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
+        loss, metrics = "sparse_categorical_crossentropy", ["sparse_categorical_accuracy"]
     model = keras.Model(inputs, outputs)
     model.compile(
         optimizer=keras.optimizers.Adam(
             hp.Choice("learning_rate", [1e-2, 3e-3, 1e-3], default=1e-2)
         ),
-        loss="sparse_categorical_crossentropy",
-        metrics=["sparse_categorical_accuracy"],
+        loss=loss,
+        metrics=metrics,
     )
     return model
 
@@ -129,6 +145,7 @@ def _settings(fn_args) -> dict:
     cfg.setdefault("batch_size", 32)
     cfg.setdefault("steps_per_epoch", 20)
     cfg.setdefault("seed", 42)
+    cfg.setdefault("task", "classification")
     return cfg
 
 
@@ -157,18 +174,20 @@ def _prepare(fn_args, transform_path: str) -> _Inputs:
         cfg=cfg,
         tft_out=tft_out,
         spec=_feature_spec(tft_out, label),
-        n_classes=tft_out.vocabulary_size_by_name(label),
+        n_classes=(1 if cfg["task"] == "regression" else tft_out.vocabulary_size_by_name(label)),
         train=train,
         eval=evalu,
     )
 
 
 class ServingModule(tf.Module):
-    """Raw tf.Example in, class probabilities out; the TFT graph is inside the signature."""
+    """Raw tf.Example in, class probabilities (`probabilities`) or the predicted value
+    (`predictions`, regression) out; the TFT graph is inside the signature."""
 
-    def __init__(self, model, tf_transform_output: tft.TFTransformOutput, label: str):
+    def __init__(self, model, tf_transform_output, label: str, output: str = "probabilities"):
         super().__init__()
         self.model = model
+        self._output = output
         self.tft_layer = tf_transform_output.transform_features_layer()
         raw_spec = tf_transform_output.raw_feature_spec()
         self._serving_spec = {k: v for k, v in raw_spec.items() if k != label}
@@ -183,7 +202,7 @@ class ServingModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve(self, serialized):
         features = tf.io.parse_example(serialized, self._serving_spec)
-        return {"probabilities": self._predict(features)}
+        return {self._output: self._predict(features)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(self, serialized):
@@ -191,8 +210,11 @@ class ServingModule(tf.Module):
         return self.tft_layer(features)
 
 
-def export_serving_model(model, tf_transform_output, label: str, export_dir: str) -> None:
-    module = ServingModule(model, tf_transform_output, label)
+def export_serving_model(
+    model, tf_transform_output, label: str, export_dir: str, task: str = "classification"
+) -> None:
+    output = "predictions" if task == "regression" else "probabilities"
+    module = ServingModule(model, tf_transform_output, label, output)
     tf.saved_model.save(
         module,
         export_dir,
@@ -201,6 +223,21 @@ def export_serving_model(model, tf_transform_output, label: str, export_dir: str
             "transform_features": module.transform_features.get_concrete_function(),
         },
     )
+
+
+def _export_edge(model, serving_model_dir: str) -> None:
+    """TFLite float and dynamic-range files beside the serving model (components/edge). A model
+    that does not convert is still served: the failure is logged, and the pusher logs no edge
+    files."""
+    from absl import logging
+
+    from components.edge import tflite
+
+    try:
+        folder = tflite.export(model, os.path.dirname(serving_model_dir.rstrip("/")))
+        logging.info("edge export: %s", folder)
+    except tflite.EdgeExportError as e:
+        logging.warning("EDGE EXPORT FAILED (the model is still served): %s", e)
 
 
 def run_fn(fn_args):
@@ -220,7 +257,7 @@ def run_fn(fn_args):
         hp = keras_tuner.HyperParameters.from_config(
             fn_args.hyperparameters or {"space": [], "values": {}}
         )
-        model = build_model(hp, inputs.spec, inputs.n_classes)
+        model = build_model(hp, inputs.spec, inputs.n_classes, cfg["task"])
     model.fit(
         inputs.train,
         validation_data=inputs.eval,
@@ -229,7 +266,10 @@ def run_fn(fn_args):
         validation_steps=fn_args.eval_steps or max(1, cfg["steps_per_epoch"] // 4),
         verbose=2,
     )
-    export_serving_model(model, inputs.tft_out, cfg["label"], fn_args.serving_model_dir)
+    export_serving_model(
+        model, inputs.tft_out, cfg["label"], fn_args.serving_model_dir, cfg["task"]
+    )
     if nas is not None:  # what a later run's retrain or warm mode starts from
         nas.save_trained(model, fn_args.hyperparameters, fn_args.serving_model_dir)
+    _export_edge(model, fn_args.serving_model_dir)
     os.makedirs(fn_args.model_run_dir, exist_ok=True)

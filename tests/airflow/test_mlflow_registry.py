@@ -86,7 +86,7 @@ def runs(airflow_db, sample, mlflow_server, tmp_path_factory, monkeypatch_module
     for i in (1, 2):
         run_id, status, log = dag_test(conf, state)
         assert status == "success", log[-5000:]
-        done[i] = run_id
+        done[i], done[f"log{i}"] = run_id, log
     # Below the Params layer: demand +0.5 accuracy over the champion, which nothing can meet.
     monkeypatch_module.setenv("RETRAIN_SETTINGS", json.dumps({"max_accuracy_drop": -0.5}))
     run_id, status, log = dag_test(conf, state)
@@ -184,6 +184,52 @@ def test_champion_loads_through_pyfunc_and_agrees_with_the_savedmodel(runs, mlfl
     assert result["version"] == "2"
     assert result["pyfunc"] == result["savedmodel"]
     assert len(set(result["pyfunc"])) == 3, "expected all three species among the rows"
+
+
+def test_the_validator_log_links_the_data_profile_in_mlflow(runs, registry, mlflow_server):
+    import re
+
+    links = re.findall(r"DATA PROFILE: (\S+)", runs["log2"])
+    assert links and links[0].startswith(f"{mlflow_server}/#/experiments/"), links
+    experiment = registry.get_experiment_by_name("retrain-data")
+    (run,) = registry.search_runs(
+        [experiment.experiment_id], f"tags.tfx_pipeline_run_id = '{runs[2]}'"
+    )
+    assert links[0].endswith(f"/runs/{run.info.run_id}/artifacts/profile.html")
+    page = open(registry.download_artifacts(run.info.run_id, "profile.html")).read()
+    assert "Accepted" in page and "previous: missing" in page  # run 1 is the previous span
+    assert "<td>bill_length_mm</td>" in page and "data:image/png;base64," in page
+
+
+def test_champion_run_logs_explanations_and_edge_models_that_agree(runs, registry, mlflow_server):
+    """The pusher logged feature importance and TFLite files with the champion; both TFLite
+    variants, downloaded from MLflow, pick the SavedModel's class on >= 99% of all rows."""
+    champion = registry.get_model_version_by_alias(NAME, "champion")
+    run = registry.get_run(champion.run_id)
+    assert run.data.tags["explanations"] == "logged" and run.data.tags["edge"] == "logged"
+    for variant in ("float", "dynamic_range"):
+        assert run.data.metrics[f"edge_{variant}_agreement"] >= 0.99
+        assert run.data.metrics[f"edge_{variant}_size_kb"] > 0
+        assert run.data.metrics[f"edge_{variant}_latency_ms"] > 0
+    assert run.data.metrics["edge_dynamic_range_size_kb"] < run.data.metrics["edge_float_size_kb"]
+    out = subprocess.run(
+        [TFX_PYTHON, "-m", "tests.pipeline.check_edge", "--tracking-uri", mlflow_server,
+         "--name", NAME, "--csv", str(REPO / "data" / "penguins" / "penguins.csv")],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, MLFLOW_TRACKING_URI=mlflow_server),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["rows"] == 344
+    for variant in ("float", "dynamic_range"):
+        assert result[variant]["agreement"] >= 0.99, result
+    assert result["explained_features"] == sorted(
+        ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex",
+         "year"]
+    )  # fmt: skip
+    assert (
+        "permutation" in result["explanation_columns"] and "shap" in result["explanation_columns"]
+    )
 
 
 # ---- retraining modes, the user's baseline and promotion, after the runs above -------------

@@ -52,6 +52,8 @@ def test_dag_choices_match_the_pipeline():
         ("data", ""),
         ("data", 3),
         ("label", ""),
+        ("task", "ranking"),
+        ("rmse_threshold", -1),
         ("accuracy_threshold", 1.5),
         ("accuracy_threshold", -0.1),
         ("accuracy_threshold", "high"),

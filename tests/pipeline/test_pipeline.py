@@ -107,3 +107,58 @@ def test_node_runner_names_an_unknown_node(tmp_path):
     )  # fmt: skip
     assert out.returncode == 2
     assert "no node 'Nope'" in out.stderr and "Transform" in out.stderr
+
+
+# ---- task types ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "values, task",
+    [
+        (["Adelie", "Gentoo", ""], "classification"),  # text
+        (["0", "1", "2", "1"], "classification"),  # few whole numbers: class codes
+        ([str(v) for v in range(25, 60)], "regression"),  # many whole numbers
+        (["1.5", "2.25", "1.5"], "regression"),  # fractions
+    ],
+)
+def test_the_task_is_inferred_from_the_label(values, task):
+    from pipelines.task import infer
+
+    assert infer(values, "y")[0] == task
+
+
+def test_bundled_tables_name_their_label_and_task(tmp_path):
+    penguins = Settings()
+    assert (penguins.label, penguins.resolved_task()[0]) == ("species", "classification")
+    diabetes = Settings(data="data/diabetes")
+    assert diabetes.label == "progression"
+    assert diabetes.resolved_task() == (
+        "regression",
+        "label 'progression' is numeric with 214 distinct values",
+    )
+    assert Settings(data="data/diabetes", task="classification").resolved_task()[0] == (
+        "classification"
+    )
+    from pipelines.task import TaskError
+
+    with pytest.raises(TaskError, match="label 'nope' is not a column of .*diabetes.csv"):
+        Settings(data="data/diabetes", label="nope").resolved_task()
+    with pytest.raises(ValueError, match="task='ranking'"):
+        Settings.from_json('{"task": "ranking"}')
+
+
+def test_regression_gates_on_rmse_upper_bounds(tmp_path):
+    p = create_pipeline(
+        settings(tmp_path, data=str(REPO / "data" / "diabetes"), rmse_threshold=70.0,
+                 max_rmse_increase=0.1)
+    )  # fmt: skip
+    by_id = {c.id: c for c in p.components}
+    text = str(by_id["Evaluator"].exec_properties["eval_config"])
+    assert "RootMeanSquaredError" in text and "MeanAbsoluteError" in text
+    assert "SparseCategoricalAccuracy" not in text
+    assert "upper_bound" in text and "70.0" in text and "LOWER_IS_BETTER" in text
+    assert '"predictions"' in text or 'prediction_key: "predictions"' in text
+    search = json.loads(by_id["Tuner"].exec_properties["search_config"])
+    assert search["task"] == "regression"
+    assert by_id["Pusher"].exec_properties["task"] == "regression"
+    assert json.loads(by_id["Transform"].exec_properties["custom_config"])["task"] == "regression"
