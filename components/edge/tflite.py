@@ -111,9 +111,12 @@ def latency_ms(content: bytes, features: dict[str, np.ndarray], repeats: int = 5
 # What `agreement` counts, for the log.
 AGREEMENT = {
     "classification": "same class as the SavedModel",
-    "regression": "within 1% of the SavedModel's prediction spread",
+    "regression": "within 5% of the SavedModel's prediction spread",
 }
-REGRESSION_TOLERANCE = 0.01  # of the standard deviation of the SavedModel's predictions
+# Of the standard deviation of the reference's predictions. Dynamic-range quantisation moved the
+# bundled diabetes model's predictions by at most 2.5% of that spread (1.4 units of a label whose
+# RMSE is about 55); float TFLite by 1e-6.
+REGRESSION_TOLERANCE = 0.05
 
 
 def agreement(reference: np.ndarray, edge: np.ndarray, task: str = "classification") -> float:

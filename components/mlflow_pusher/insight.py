@@ -10,7 +10,7 @@ registered (it passed the Evaluator; these are about it, not part of its gate).
 - edge/float.tflite, edge/dynamic_range.tflite, edge/inputs.json, with metrics
   edge_<variant>_size_kb, edge_<variant>_latency_ms (one row, median) and
   edge_<variant>_agreement: the share of eval rows where it picks the SavedModel's class, or
-  (regression) where it is within 1% of the SavedModel's prediction spread (tflite.py).
+  (regression) where it is within 5% of the SavedModel's prediction spread (tflite.py).
 """
 
 from __future__ import annotations
