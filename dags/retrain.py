@@ -81,6 +81,11 @@ PARAMS = {
         minimum=0,
         description="Regression: the Evaluator's upper bound on RMSE (empty: none).",
     ),
+    "explain": Param(
+        True,
+        type="boolean",
+        description="Log permutation and SHAP feature importance with each registered version.",
+    ),
     "max_rmse_increase": Param(
         0.05,
         type="number",
@@ -219,6 +224,7 @@ SETTING_PARAMS = [
     "task",
     "rmse_threshold",
     "max_rmse_increase",
+    "explain",
     "drift_threshold",
     "allowed_anomalies",
     "schema_file",

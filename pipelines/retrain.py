@@ -96,6 +96,10 @@ class Settings:
     # Empty: the data folder's dataset.json `registered_model_name`, else penguin_classifier.
     registered_model_name: str = ""
     mlflow_tracking_uri: str = ""
+    # With each registered version: permutation and SHAP importance on the eval split, and the
+    # TFLite files (the Trainer converts, the pusher measures). components/mlflow_pusher/insight.py
+    explain: bool = True
+    edge_export: bool = True
     # Extra lineage tags for the registered version, e.g. the Airflow dag_id and run_id.
     lineage: dict = dataclasses.field(default_factory=dict)
     # Beam. Empty means Beam's local DirectRunner. Any non-empty list makes TFX build an sdist of
@@ -351,6 +355,7 @@ def create_pipeline(s: Settings):
     training = {
         "label": s.label,
         "task": task,
+        "edge_export": s.edge_export,
         "epochs": s.epochs,
         "steps_per_epoch": s.steps_per_epoch,
         "batch_size": s.batch_size,
@@ -471,6 +476,8 @@ def create_pipeline(s: Settings):
         lineage=json.dumps(s.lineage, sort_keys=True),
         label=s.label,
         task=task,
+        explain=int(s.explain),
+        edge=int(s.edge_export),
     ).with_id("Pusher")
     components = [
         example_gen,

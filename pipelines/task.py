@@ -26,7 +26,10 @@ def infer(values: list[str], label: str) -> tuple[str, str]:
     """(task, why) from the label's values as text."""
     present = [v.strip() for v in values if v is not None and v.strip() != ""]
     if not present:
-        raise TaskError(f"label {label!r} has no values in the data: cannot infer the task")
+        raise TaskError(
+            f"label {label!r} has no values in the data: cannot infer the task "
+            "(set the task setting to skip inference)"
+        )
     try:
         numbers = [float(v) for v in present]
     except ValueError:
@@ -60,14 +63,20 @@ def label_values(data_dir: str, label: str, limit: int = LIMIT) -> list[str]:
     import tensorflow as tf
 
     files = sorted(glob.glob(os.path.join(data_dir, "*")))
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit):
-        feature = tf.train.Example.FromString(record.numpy()).features.feature.get(label)
-        if feature is None:
-            out.append("")
-            continue
-        values = feature.bytes_list.value or feature.int64_list.value or feature.float_list.value
-        v = values[0] if values else ""
-        out.append(v.decode() if isinstance(v, bytes) else str(v))
+    try:
+        for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit):
+            feature = tf.train.Example.FromString(record.numpy()).features.feature.get(label)
+            values = []
+            if feature is not None:
+                values = feature.bytes_list.value or feature.int64_list.value
+                values = values or feature.float_list.value
+            v = values[0] if values else ""
+            out.append(v.decode() if isinstance(v, bytes) else str(v))
+    except (tf.errors.OpError, ValueError) as e:
+        raise TaskError(
+            f"cannot read the label {label!r} from the TFRecords in {data_dir} to infer the "
+            f"task ({type(e).__name__}: {e}); set the task setting to skip inference"
+        ) from e
     return out
 
 

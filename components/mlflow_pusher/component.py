@@ -20,6 +20,9 @@ class MlflowPusherSpec(ComponentSpec):
         "label": ExecutionParameter(type=str),
         # "classification" (class + probability out) or "regression" (prediction out).
         "task": ExecutionParameter(type=str, optional=True),
+        # 1: log feature importance / the Trainer's TFLite files with the version (insight.py).
+        "explain": ExecutionParameter(type=int, optional=True),
+        "edge": ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {
         "model": ChannelParameter(type=standard_artifacts.Model),
@@ -55,6 +58,8 @@ class MlflowPusher(base_component.BaseComponent):
         artifact_location: str = "",
         lineage: str = "{}",
         task: str = "classification",
+        explain: int = 1,
+        edge: int = 1,
     ):
         from tfx.types import Channel
 
@@ -73,6 +78,8 @@ class MlflowPusher(base_component.BaseComponent):
                 lineage=lineage,
                 label=label,
                 task=task,
+                explain=explain,
+                edge=edge,
                 pushed_model=Channel(type=standard_artifacts.PushedModel),
             )
         )

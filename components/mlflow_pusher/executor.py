@@ -156,6 +156,8 @@ class Executor(base_executor.BaseExecutor):
                 label,
                 classes,
                 task,
+                explain=bool(exec_properties.get("explain", 1)),
+                edge=bool(exec_properties.get("edge", 1)),
             )
         # Tags are set with the version, so a retry can always find it (no half-registration).
         version = mlflow.register_model(info.model_uri, name, tags=tags)

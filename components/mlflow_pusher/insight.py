@@ -151,8 +151,13 @@ def log_edge(saved_model, model_uri: str, data: EvalRows, task: str) -> dict[str
     return metrics
 
 
-def log_all(model_uri, serving_dir, examples_uri, features, label, classes, task):
-    """Explanations and edge files for the active run; failures are logged, not raised."""
+def log_all(
+    model_uri, serving_dir, examples_uri, features, label, classes, task, explain=True, edge=True
+):
+    """Explanations and edge files for the active run (those asked for, settings `explain` and
+    `edge_export`); failures are logged, not raised."""
+    if not (explain or edge):
+        return
     import mlflow
     import tensorflow as tf
 
@@ -160,10 +165,13 @@ def log_all(model_uri, serving_dir, examples_uri, features, label, classes, task
     data = eval_rows(examples_uri, features, label)
     steps = (
         ("EXPLANATIONS", "explanations",
-         lambda: log_explanations(saved_model, data, features, classes, task)),
-        ("EDGE CHECK", "edge", lambda: log_edge(saved_model, model_uri, data, task)),
+         lambda: log_explanations(saved_model, data, features, classes, task), explain),
+        ("EDGE CHECK", "edge", lambda: log_edge(saved_model, model_uri, data, task), edge),
     )  # fmt: skip
-    for name, tag, step in steps:
+    for name, tag, step, wanted in steps:
+        if not wanted:
+            mlflow.set_tag(tag, "off")
+            continue
         try:
             step()
             mlflow.set_tag(tag, "logged")

@@ -271,5 +271,6 @@ def run_fn(fn_args):
     )
     if nas is not None:  # what a later run's retrain or warm mode starts from
         nas.save_trained(model, fn_args.hyperparameters, fn_args.serving_model_dir)
-    _export_edge(model, fn_args.serving_model_dir)
+    if cfg.get("edge_export", True):
+        _export_edge(model, fn_args.serving_model_dir)
     os.makedirs(fn_args.model_run_dir, exist_ok=True)

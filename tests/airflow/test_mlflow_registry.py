@@ -81,6 +81,7 @@ def runs(airflow_db, sample, mlflow_server, tmp_path_factory, monkeypatch_module
     """Two passing DAG runs, then one forced to fail at the gate, all on the same server."""
     state = tmp_path_factory.mktemp("state")
     monkeypatch_module.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    monkeypatch_module.setenv("RETRAIN_SETTINGS", "{}")  # explanations and TFLite files on
     conf = {"data": str(sample), "epochs": 5, "max_trials": 1}
     done = {}
     for i in (1, 2):

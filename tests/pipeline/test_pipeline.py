@@ -57,8 +57,12 @@ def test_tfrecord_folder_uses_import_example_gen(tmp_path):
     data = tmp_path / "records"
     data.mkdir()
     (data / "part-0.tfrecord.gz").write_bytes(b"")
-    p = create_pipeline(settings(tmp_path, data=str(data)))
+    p = create_pipeline(settings(tmp_path, data=str(data), task="classification"))
     assert components(p)["ExampleGen"] == "ImportExampleGen"
+    from pipelines.task import TaskError
+
+    with pytest.raises(TaskError, match=r"has no values .*\(set the task setting"):
+        create_pipeline(settings(tmp_path, data=str(data)))  # nothing to infer the task from
 
 
 def test_thresholds_reach_the_evaluator(tmp_path):
