@@ -23,9 +23,13 @@ def build_model(hp, input_spec):
     optimizer = keras.optimizers.Adam(hp.Float("learning_rate", 1e-4, 1e-1, default=1e-2))
     if input_spec.task == "regression":  # one linear output; the search ranks by val_rmse
         model = keras.Model(inputs, keras.layers.Dense(1)(x), name="my_baseline")
-        model.compile(optimizer, "mean_squared_error", [keras.metrics.RootMeanSquaredError("rmse")])
+        model.compile(
+            optimizer=optimizer,
+            loss="mean_squared_error",
+            metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
+        )
         return model
     outputs = keras.layers.Dense(input_spec.n_outputs, activation="softmax")(x)
     model = keras.Model(inputs, outputs, name="my_baseline")
-    model.compile(optimizer, "sparse_categorical_crossentropy", ["accuracy"])
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model

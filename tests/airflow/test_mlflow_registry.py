@@ -173,15 +173,21 @@ def test_retried_push_keeps_one_version(runs, registry, mlflow_server):
     assert aliases(registry) == {"champion": "2", "challenger": "2"}
 
 
-def test_champion_loads_through_pyfunc_and_agrees_with_the_savedmodel(runs, mlflow_server):
+def champion_check(module: str, mlflow_server: str) -> dict:
+    """The JSON line `python -m tests.pipeline.<module>` prints about the champion, run in the
+    TFX environment on the bundled penguins."""
     out = subprocess.run(
-        [TFX_PYTHON, "-m", "tests.pipeline.check_pyfunc", "--tracking-uri", mlflow_server,
+        [TFX_PYTHON, "-m", f"tests.pipeline.{module}", "--tracking-uri", mlflow_server,
          "--name", NAME, "--csv", str(REPO / "data" / "penguins" / "penguins.csv")],
         cwd=REPO, capture_output=True, text=True, timeout=600,
         env=dict(os.environ, MLFLOW_TRACKING_URI=mlflow_server),
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_champion_loads_through_pyfunc_and_agrees_with_the_savedmodel(runs, mlflow_server):
+    result = champion_check("check_pyfunc", mlflow_server)
     assert result["version"] == "2"
     assert result["pyfunc"] == result["savedmodel"]
     assert len(set(result["pyfunc"])) == 3, "expected all three species among the rows"
@@ -213,14 +219,7 @@ def test_champion_run_logs_explanations_and_edge_models_that_agree(runs, registr
         assert run.data.metrics[f"edge_{variant}_size_kb"] > 0
         assert run.data.metrics[f"edge_{variant}_latency_ms"] > 0
     assert run.data.metrics["edge_dynamic_range_size_kb"] < run.data.metrics["edge_float_size_kb"]
-    out = subprocess.run(
-        [TFX_PYTHON, "-m", "tests.pipeline.check_edge", "--tracking-uri", mlflow_server,
-         "--name", NAME, "--csv", str(REPO / "data" / "penguins" / "penguins.csv")],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, MLFLOW_TRACKING_URI=mlflow_server),
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = champion_check("check_edge", mlflow_server)
     assert result["rows"] == 344
     for variant in ("float", "dynamic_range"):
         assert result[variant]["agreement"] >= 0.99, result
