@@ -135,34 +135,31 @@ class Executor(base_executor.BaseExecutor):
         run_id = getattr(self._context, "pipeline_run_id", None) or "unknown"
         try:
             import tempfile
-            from pathlib import Path
 
             from mlflow import MlflowClient
 
+            from components.mlflow_pusher.registry import TAG_PIPELINE_RUN, experiment_id
             from pipelines import mlflow_store
 
             location = exec_properties.get("artifact_location") or ""
             mlflow_store.prepare(uri, location)
             client = MlflowClient(uri)
             name = exec_properties.get("experiment") or "data-profiles"
-            found = client.get_experiment_by_name(name)
-            if found is not None:
-                experiment = found.experiment_id
-            elif location:
-                os.makedirs(location, exist_ok=True)
-                experiment = client.create_experiment(
-                    name, artifact_location=Path(location).as_uri()
-                )
-            else:
-                experiment = client.create_experiment(name)
-            run = client.create_run(
-                experiment,
-                run_name=run_id,
-                tags={
-                    "tfx_pipeline_run_id": run_id,
-                    "data.verdict": "rejected" if failed else "accepted",
-                },
+            experiment = experiment_id(client, name, location)
+            verdict = "rejected" if failed else "accepted"
+            # A retried validation of the same pipeline run replaces its profile.
+            earlier = client.search_runs(
+                [experiment], f"tags.{TAG_PIPELINE_RUN} = '{run_id}'", max_results=1
             )
+            if earlier:
+                run = earlier[0]
+                client.set_tag(run.info.run_id, "data.verdict", verdict)
+            else:
+                run = client.create_run(
+                    experiment,
+                    run_name=run_id,
+                    tags={TAG_PIPELINE_RUN: run_id, "data.verdict": verdict},
+                )
             with tempfile.TemporaryDirectory() as tmp:
                 with open(os.path.join(tmp, profile.PAGE), "w") as f:
                     f.write(page)

@@ -125,7 +125,9 @@ class Executor(base_executor.BaseExecutor):
             outputs=Schema(outputs),
         )
 
-        experiment = _experiment(client, name, exec_properties.get("artifact_location") or "")
+        experiment = registry.experiment_id(
+            client, name, exec_properties.get("artifact_location") or ""
+        )
         tags = self._lineage_tags(input_dict, exec_properties, run_id)
         tags["task"] = task
         with mlflow.start_run(experiment_id=experiment, run_name=run_id, tags=tags) as run:
@@ -210,16 +212,6 @@ class Executor(base_executor.BaseExecutor):
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _experiment(client, name: str, artifact_location: str) -> str:
-    found = client.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
-    if artifact_location:  # a local store: keep artifacts beside it, not in the cwd
-        Path(artifact_location).mkdir(parents=True, exist_ok=True)
-        return client.create_experiment(name, artifact_location=Path(artifact_location).as_uri())
-    return client.create_experiment(name)
 
 
 def _hyperparameters(artifact) -> dict:

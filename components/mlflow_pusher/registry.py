@@ -10,6 +10,20 @@ TAG_MODEL_ARTIFACT_ID = "mlmd_model_artifact_id"
 TAG_MODEL_URI = "mlmd_model_uri"
 
 
+def experiment_id(client, name: str, artifact_location: str = "") -> str:
+    """The id of experiment `name`, created if missing; with a local store (`artifact_location`)
+    its artifacts go there, not to the current directory."""
+    from pathlib import Path
+
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    if artifact_location:
+        Path(artifact_location).mkdir(parents=True, exist_ok=True)
+        return client.create_experiment(name, artifact_location=Path(artifact_location).as_uri())
+    return client.create_experiment(name)
+
+
 def client(tracking_uri: str):
     import mlflow
     from mlflow import MlflowClient

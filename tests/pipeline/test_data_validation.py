@@ -92,6 +92,16 @@ def test_bad_data_fails_validation_naming_column_and_anomaly(store, case, caplog
     assert any("DATA PROFILE: " in r.getMessage() for r in caplog.records)
 
 
+def test_a_retried_rejection_replaces_its_profile(store):
+    root, good = store
+    data_cases.write(root / "data", *data_cases.case_data("new_category", good))
+    for _ in range(2):  # a failed execution is not cached: the validator runs again
+        result, error = validate(settings(root), "retried-bad")
+        assert result["state"] != "COMPLETE" and "ENUM_TYPE_UNEXPECTED_STRING_VALUES" in error
+    verdict, page, status = profile_of(settings(root), "retried-bad")  # exactly one run
+    assert (verdict, status) == ("rejected", "FAILED") and "<td>island</td>" in page
+
+
 def test_the_profile_shows_every_column_against_the_previous_span(store):
     root, _ = store
     verdict, page, status = profile_of(settings(root), "span-2")
