@@ -81,9 +81,16 @@ def label_values(data_dir: str, label: str, limit: int = LIMIT) -> list[str]:
 
 
 def resolve(setting: str, data_dir: str, label: str) -> tuple[str, str]:
-    """(task, why): the setting when it names a task, else inferred from the data."""
+    """(task, why): the setting when it names a task, else inferred from the data.
+
+    Data that cannot decide (no such column, no values, unreadable files) gives classification
+    with the reason: the pipeline still compiles, so ExampleGen or the validator names the
+    problem in the node where it belongs (e.g. LABEL_MISSING), not in every node at once."""
     if setting in TASKS:
         return setting, "set by the task setting"
     if setting != "auto":
         raise TaskError(f"task={setting!r} is not 'auto' or one of {list(TASKS)}")
-    return infer(label_values(data_dir, label), label)
+    try:
+        return infer(label_values(data_dir, label), label)
+    except TaskError as e:
+        return "classification", f"{e}; classification until the data says otherwise"
