@@ -100,6 +100,8 @@ class Settings:
     # TFLite files (the Trainer converts, the pusher measures). components/mlflow_pusher/insight.py
     explain: bool = True
     edge_export: bool = True
+    # The data profile (components/data_validator/profile.py), logged with every validation.
+    data_profile: bool = True
     # Extra lineage tags for the registered version, e.g. the Airflow dag_id and run_id.
     lineage: dict = dataclasses.field(default_factory=dict)
     # Beam. Empty means Beam's local DirectRunner. Any non-empty list makes TFX build an sdist of
@@ -396,9 +398,10 @@ def create_pipeline(s: Settings):
         drift=json.dumps(s.drift(), sort_keys=True),
         allow=json.dumps(list(s.allowed_anomalies)),
         curated_schema=int(bool(s.schema_file)),
-        tracking_uri=tracking_uri,
+        tracking_uri=tracking_uri if s.data_profile else "",
         artifact_location=artifact_location,
         experiment=s.data_experiment,
+        profile=int(s.data_profile),
     ).with_id("ExampleValidator")
     transform = Transform(
         examples=example_gen.outputs["examples"],

@@ -31,6 +31,8 @@ class DataValidatorSpec(ComponentSpec):
         "tracking_uri": ExecutionParameter(type=str, optional=True),
         "artifact_location": ExecutionParameter(type=str, optional=True),
         "experiment": ExecutionParameter(type=str, optional=True),
+        # 0: no profile at all (setting data_profile).
+        "profile": ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {
         "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
@@ -63,6 +65,7 @@ class DataValidator(base_component.BaseComponent):
         tracking_uri: str = "",
         artifact_location: str = "",
         experiment: str = "",
+        profile: int = 1,
     ):
         from tfx.types import Channel
 
@@ -80,6 +83,7 @@ class DataValidator(base_component.BaseComponent):
                 tracking_uri=tracking_uri,
                 artifact_location=artifact_location,
                 experiment=experiment,
+                profile=profile,
                 anomalies=Channel(type=standard_artifacts.ExampleAnomalies),
             )
         )

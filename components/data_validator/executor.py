@@ -101,13 +101,14 @@ class Executor(base_executor.BaseExecutor):
             else:
                 logging.error("DATA ANOMALY: %s", p.line())
                 failing.append(p)
-        page, png = profile.render(
-            current_by_split, previous_by_split, failing, accepted, source, against
-        )
-        # Beside the anomalies (kept when the data is accepted; TFX removes a failed node's
-        # outputs) and in MLflow (kept either way).
-        io_utils.write_string_file(os.path.join(anomalies.uri, profile.PAGE), page)
-        self._log_profile(exec_properties, page, png, failed=bool(failing))
+        if exec_properties.get("profile", 1):
+            page, png = profile.render(
+                current_by_split, previous_by_split, failing, accepted, source, against
+            )
+            # Beside the anomalies (kept when the data is accepted; TFX removes a failed node's
+            # outputs) and in MLflow (kept either way).
+            io_utils.write_string_file(os.path.join(anomalies.uri, profile.PAGE), page)
+            self._log_profile(exec_properties, page, png, failed=bool(failing))
         if failing:
             first = {}  # one entry per column and kind, whichever split showed it first
             for p in failing:

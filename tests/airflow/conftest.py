@@ -26,9 +26,13 @@ TFX_PYTHON = os.environ.get("RETRAIN_TFX_PYTHON", str(REPO / ".venv" / "tfx" / "
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-test-")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-# Feature importance and the TFLite files cost about 10 s per registered version. The DAG runs
-# of this tree leave them off, except test_mlflow_registry's, which check them (CI's time limit).
-os.environ.setdefault("RETRAIN_SETTINGS", json.dumps({"explain": False, "edge_export": False}))
+# Feature importance and the TFLite files cost about 10 s per registered version, the data
+# profile about 3 s per run. The DAG runs of this tree leave them off, except
+# test_mlflow_registry's, which check them (CI's time limit). tests/pipeline checks the profile.
+os.environ.setdefault(
+    "RETRAIN_SETTINGS",
+    json.dumps({"explain": False, "edge_export": False, "data_profile": False}),
+)
 # As Airflow does for its DAG processor and workers: the DAGs folder is importable.
 sys.path.insert(0, str(DAGS))
 

@@ -32,6 +32,13 @@ def test_csv_folder_uses_csv_example_gen(tmp_path):
     assert components(p)["Tuner"] == "NasTuner"
     assert components(p)["ExampleValidator"] == "DataValidator"
     assert components(p)["SchemaGen"] == "SchemaGen"
+    validator = next(c for c in p.components if c.id == "ExampleValidator")
+    assert validator.exec_properties["profile"] == 1
+    assert validator.exec_properties["experiment"] == "retrain-data"
+    off = create_pipeline(settings(tmp_path, data_profile=False, explain=False))
+    by_id = {c.id: c for c in off.components}
+    assert by_id["ExampleValidator"].exec_properties["profile"] == 0
+    assert by_id["Pusher"].exec_properties["explain"] == 0
 
 
 def test_a_schema_file_replaces_schema_gen(tmp_path):
