@@ -68,8 +68,8 @@ def export(model, model_dir: str) -> str:
     return folder
 
 
-def run(content: bytes, features: dict[str, np.ndarray]) -> np.ndarray:
-    """The model's output for a batch of inputs keyed by name (e.g. `body_mass_g_xf`)."""
+def _loaded(content: bytes, features: dict[str, np.ndarray]):
+    """An interpreter sized for the batch `features`, with its inputs set."""
     import tensorflow as tf
 
     it = tf.lite.Interpreter(model_content=content)
@@ -84,21 +84,19 @@ def run(content: bytes, features: dict[str, np.ndarray]) -> np.ndarray:
                 f"the TFLite model wants input {d['name']!r}; got {sorted(features)}"
             )
         it.set_tensor(d["index"], np.asarray(features[d["name"]]).astype(d["dtype"]))
+    return it
+
+
+def run(content: bytes, features: dict[str, np.ndarray]) -> np.ndarray:
+    """The model's output for a batch of inputs keyed by name (e.g. `body_mass_g_xf`)."""
+    it = _loaded(content, features)
     it.invoke()
     return it.get_tensor(it.get_output_details()[0]["index"])
 
 
 def latency_ms(content: bytes, features: dict[str, np.ndarray], repeats: int = 50) -> float:
     """Median time of one `invoke` on the batch `features` (after one warm-up)."""
-    import tensorflow as tf
-
-    it = tf.lite.Interpreter(model_content=content)
-    n = len(next(iter(features.values())))
-    for d in it.get_input_details():
-        it.resize_tensor_input(d["index"], [n, *d["shape_signature"][1:]])
-    it.allocate_tensors()
-    for d in it.get_input_details():
-        it.set_tensor(d["index"], np.asarray(features[d["name"]]).astype(d["dtype"]))
+    it = _loaded(content, features)
     it.invoke()
     times = []
     for _ in range(repeats):
