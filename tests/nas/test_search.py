@@ -73,8 +73,14 @@ def test_search_logs_every_trial_and_writes_a_report(digits, tmp_path):
     assert not os.path.exists(state / "search" / "trial_0" / "inflight.json")
 
 
-def test_regression_gets_a_linear_head_and_ranks_the_lowest_rmse_first(tmp_path):
+def test_regression_gets_a_linear_head_and_ranks_the_lowest_rmse_first(tmp_path, monkeypatch):
     import numpy as np
+
+    from components.edge import tflite
+
+    timed = []  # a spy: the real TFLite timing, counted
+    real = tflite.model_latency_ms
+    monkeypatch.setattr(tflite, "model_latency_ms", lambda m, b: timed.append(m.name) or real(m, b))
 
     from components.nas.search import build_oracle
 
@@ -87,7 +93,8 @@ def test_regression_gets_a_linear_head_and_ranks_the_lowest_rmse_first(tmp_path)
     data = SearchData(
         ({"x": x[:400], "b": b[:400]}, y[:400]), ({"x": x[400:], "b": b[400:]}, y[400:])
     )
-    cfg = config(task="regression", max_trials=3, epochs=3)
+    # latency as an edge device sees it: each candidate timed as a dynamic-range TFLite model
+    cfg = config(task="regression", max_trials=3, epochs=3, latency="tflite", max_latency_ms=1e3)
     assert (cfg.objective, spec.task) == ("val_rmse", "regression")
     _, space, oracle = build_oracle(cfg, spec)
     assert oracle.objective.direction == "min"
@@ -102,6 +109,7 @@ def test_regression_gets_a_linear_head_and_ranks_the_lowest_rmse_first(tmp_path)
     )
     scores = [r["score"] for r in board if r["score"] is not None]
     assert scores == sorted(scores) and scores[0] == result.best_score  # lowest RMSE first
+    assert all(r["latency_ms"] > 0 for r in board) and len(timed) == len(board)
     assert 0 < result.best_score < float(np.std(y))  # it learned something
     with pytest.raises(ValueError, match="task 'ranking'"):
         config(task="ranking")

@@ -59,6 +59,8 @@ def test_both_variants_agree_with_the_keras_model(task, tmp_path):
         assert out.shape == reference.shape
         assert tflite.agreement(reference, out, task) >= 0.99, variant
         assert tflite.latency_ms(content, {k: v[:1] for k, v in x.items()}, repeats=5) > 0
+    # What the NAS latency objective measures with latency="tflite" (SearchConfig)
+    assert tflite.model_latency_ms(model, {k: v[:32] for k, v in x.items()}) > 0
     if task == "regression":  # float is exact to rounding; the tolerance is stated in tflite.py
         float_out = tflite.run(open(f"{folder}/float.tflite", "rb").read(), x)
         assert np.max(np.abs(float_out - reference)) < 1e-3 * float(reference.std())
