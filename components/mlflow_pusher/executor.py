@@ -142,7 +142,8 @@ class Executor(base_executor.BaseExecutor):
                 code_paths=[str(REPO / "components")],
                 model_config={"features": features, "classes": classes, "task": task},
                 signature=signature,
-                input_example=_input_example(examples, features),
+                # a few raw eval rows (missing values as None/NaN), as the model takes them
+                input_example=insight.eval_rows(examples.uri, features, label, n=5).rows,
                 pip_requirements=[
                     f"mlflow=={mlflow.__version__}",
                     f"tensorflow=={tf.__version__}",
@@ -221,33 +222,6 @@ def _hyperparameters(artifact) -> dict:
     if not path.exists():
         return {}
     return dict(json.loads(path.read_text()).get("values", {}))
-
-
-def _input_example(examples, features: dict[str, str]):
-    """A few raw eval rows (missing values as None/NaN), as the model takes them."""
-    import pandas as pd
-    import tensorflow as tf
-
-    files = tf.io.gfile.glob(os.path.join(examples.uri, "Split-eval", "*"))
-    rows = []
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(5):
-        ex = tf.train.Example.FromString(record.numpy())
-        row = {}
-        for k, kind in features.items():
-            f = ex.features.feature.get(k)
-            values = []
-            if f is not None:
-                values = {"bytes": f.bytes_list.value, "int": f.int64_list.value}.get(
-                    kind, f.float_list.value
-                )
-            if not values:
-                row[k] = None
-            elif kind == "bytes":
-                row[k] = values[0].decode()
-            else:
-                row[k] = float(values[0])
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def _code_revision() -> str:
