@@ -282,10 +282,6 @@ def _single_split(pattern: str):
     )
 
 
-# The serving signature's output: class probabilities, or the predicted value.
-PREDICTION_KEYS = {"classification": "probabilities", "regression": "predictions"}
-
-
 def _gate_metrics(s: Settings, task: str) -> list:
     """The Evaluator's gated metrics. Classification: accuracy, a lower bound and a maximum drop
     against the champion. Regression: RMSE, an upper bound (when set) and a maximum relative
@@ -345,6 +341,7 @@ def create_pipeline(s: Settings):
     from components.mlflow_pusher.champion import ChampionModelStrategy
     from components.mlflow_pusher.component import MlflowPusher
     from components.nas.component import NasTuner
+    from components.nas.task import SERVING_OUTPUT
     from pipelines import metadata_config
 
     data = s.path(s.data)
@@ -447,7 +444,7 @@ def create_pipeline(s: Settings):
         model_specs=[
             tfma.ModelSpec(
                 signature_name="serving_default",
-                prediction_key=PREDICTION_KEYS[task],
+                prediction_key=SERVING_OUTPUT[task],
                 label_key=f"{s.label}_xf",
                 preprocessing_function_names=["transform_features"],
             )

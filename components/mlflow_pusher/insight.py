@@ -25,6 +25,7 @@ from absl import logging
 
 from components.mlflow_pusher import explain
 from components.mlflow_pusher.pyfunc_model import example_bytes
+from components.nas.task import SERVING_OUTPUT as OUTPUT
 
 EVAL_ROWS = 300  # eval rows read for both; SHAP explains a sample of them
 
@@ -63,9 +64,6 @@ def eval_rows(examples_uri: str, features: dict[str, str], label: str, n: int = 
     for k, kind in features.items():
         frame[k] = frame[k].astype(object if kind == "bytes" else float)
     return EvalRows(serialized, frame, labels)
-
-
-OUTPUT = {"classification": "probabilities", "regression": "predictions"}
 
 
 def log_explanations(saved_model, data: EvalRows, features: dict[str, str], classes, task: str):

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 TASKS = ("classification", "regression")
 OBJECTIVES = {"classification": "val_accuracy", "regression": "val_rmse"}
+# The serving signature's output per task (the user module writes the same names, as it
+# cannot import the project at module level).
+SERVING_OUTPUT = {"classification": "probabilities", "regression": "predictions"}
 # Objectives where lower is better: losses and errors.
 _LOWER = ("loss", "rmse", "mae", "mse", "error")
 
