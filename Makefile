@@ -17,7 +17,7 @@ TFX_ENV     := $(VENV)/tfx
 PYTHON      ?= python3
 # Set PYTHON310=/path/to/python3.10 to skip the search below.
 PYTHON310   ?=
-SRC         := dags components pipelines tests bench examples
+SRC         := dags core nas components pipelines tests bench examples
 
 .PHONY: help setup lock lint test test-airflow test-tools test-pipeline run leaderboard mlflow-ui clean
 

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from components.nas import device  # noqa: E402
+from nas import device  # noqa: E402
 
 
 def data(n: int = 20000, seed: int = 0):
@@ -56,11 +56,11 @@ def main(argv: list[str]) -> int:
         print(f"gpu_check needs a GPU: the Keras {backend} backend sees none. "
               "Run it on a GPU host (see README, 'GPU').", file=sys.stderr)  # fmt: skip
         return 2
-    from components.nas.config import SearchConfig
-    from components.nas.inputs import from_arrays
-    from components.nas.search import run_search
-    from components.nas.spaces import get_space
-    from components.nas.tuner import SearchData
+    from nas.config import SearchConfig
+    from nas.inputs import from_arrays
+    from nas.search import run_search
+    from nas.spaces import get_space
+    from nas.tuner import SearchData
 
     x, y = data(512 if dry else 20000)
     spec = from_arrays({"pixels": x}, 10, overrides={"pixels": {"shape": [16, 16]}})

@@ -397,7 +397,7 @@ def build_retrain_dag(dag_id: str, schedule, description: str):
 
         @task(task_id="TunerWorker", pool=GPU_POOL)
         def tuner_worker(index: int, settings: dict, executor_socket: str | None, dag_run=None):
-            """Runs trials for the Tuner's search (components/nas/worker.py)."""
+            """Runs trials for the Tuner's search (components/nas_tuner/worker.py)."""
             argv = node_client.node_argv(dag_run.run_id, "Tuner", settings)
             result = node_client.run_node(
                 TFX_PYTHON, REPO, [*argv, "--worker", str(index)], socket=executor_socket,

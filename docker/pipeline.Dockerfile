@@ -40,6 +40,8 @@ RUN useradd --uid 50000 --gid 0 --create-home retrain \
 WORKDIR /app
 COPY --chown=retrain:0 pipelines pipelines
 COPY --chown=retrain:0 components components
+COPY --chown=retrain:0 core core
+COPY --chown=retrain:0 nas nas
 COPY --chown=retrain:0 data data
 COPY --chown=retrain:0 examples examples
 

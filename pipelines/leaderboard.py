@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-from components.nas.history import ARTIFACT, LeaderboardError, load, searches  # noqa: F401
+from components.nas_tuner.history import ARTIFACT, LeaderboardError, load, searches  # noqa: F401
 
 
 def defaults() -> tuple[str, str]:

@@ -23,7 +23,7 @@ LOCAL = REPO / ".local"
 # import Keras; tests/nas/test_config.py keeps them equal.
 SPACES = ("chain", "graph", "cells")
 STRATEGIES = ("grid", "random", "bayesian", "hyperband", "evolution", "reinforce")
-MODES = ("full", "warm", "retrain")  # components/nas/modes.py
+MODES = ("full", "warm", "retrain")  # components/nas_tuner/modes.py
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +78,7 @@ class Settings:
     # Worker processes that run trials beside the Tuner node (KerasTuner's distributed mode;
     # the DAG maps one TunerWorker task per worker). 0: the Tuner alone.
     parallel_trials: int = 0
-    # Retraining mode (components/nas/modes.py): "full" searches afresh; "warm" runs a
+    # Retraining mode (components/nas_tuner/modes.py): "full" searches afresh; "warm" runs a
     # quarter of the trials, seeded with the champion (and its weights) and the last leader;
     # "retrain" retrains the champion's architecture from its weights, with no search.
     mode: str = "full"
@@ -86,7 +86,7 @@ class Settings:
     # "TRIAL" (of the latest search) or "RUN_ID:TRIAL", as `make leaderboard` lists them.
     promote_trial: str = ""
     # Your own model beside the candidates: a file with build_model(hp, input_spec), e.g.
-    # examples/baseline_model.py (components/nas/baseline.py).
+    # examples/baseline_model.py (nas/baseline.py).
     baseline_module: str = ""
     # Any other SearchConfig key: patience, compute_budget, surrogate, max_params,
     # max_latency_ms, mixed_precision, strategy_options, input_overrides.
@@ -340,8 +340,8 @@ def create_pipeline(s: Settings):
     from components.data_validator.previous import PreviousSpanStrategy
     from components.mlflow_pusher.champion import ChampionModelStrategy
     from components.mlflow_pusher.component import MlflowPusher
-    from components.nas.component import NasTuner
-    from components.nas.task import SERVING_OUTPUT
+    from components.nas_tuner.component import NasTuner
+    from nas.task import SERVING_OUTPUT
     from pipelines import metadata_config
 
     data = s.path(s.data)

@@ -110,8 +110,8 @@ def run_node(settings: Settings, run_id: str, node_id: str, use_cache: bool = Tr
         finally:
             if settings.parallel_trials and node_id == "Tuner":
                 # Workers still waiting for a chief stop waiting: cached, done or failed.
-                from components.nas import distributed
-                from components.nas.executor import rendezvous_dir
+                from components.nas_tuner.executor import rendezvous_dir
+                from nas import distributed
 
                 distributed.mark_done(rendezvous_dir(settings.nas_state_root, run_id, node_id))
 
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --run-id and --node are required (or --topology)", file=sys.stderr)
         return 2
     if args.worker is not None:
-        from components.nas import worker
+        from components.nas_tuner import worker
 
         out = worker.run(settings.nas_state_root, args.run_id, args.node, args.worker)
         result = {"node": args.node, "run_id": args.run_id, "worker": args.worker,

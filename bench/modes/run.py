@@ -8,13 +8,13 @@ the training rows of scikit-learn's digits, as 8x8 images) and its winner, train
 "Trainer" step, is the champion. New data arrives (all the training rows). Then:
 
 - `full`: a fresh evolution search (MAX_TRIALS trials) on the new data, then the Trainer step;
-- `warm`: the search seeded by components/nas/modes.warm_config with the champion (and its
+- `warm`: the search seeded by components/nas_tuner/modes.warm_config with the champion (and its
   weights) and the previous search's leader, running a quarter of the trials, then the Trainer;
 - `retrain`: the Trainer step alone, on the champion's architecture from its weights.
 
 Every accuracy is on the same held-out eval rows. Compute is example-epochs (training examples
 x epochs), counted for the search and the Trainer step together. The engine runs the same code
-as the Tuner node (components/nas), without TFX around it. Writes results.json and table.md.
+as the Tuner node (nas/), without TFX around it. Writes results.json and table.md.
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from components.nas import modes  # noqa: E402
-from components.nas.config import SearchConfig  # noqa: E402
-from components.nas.encoding import Architecture  # noqa: E402
-from components.nas.estimation.inherit import copy_matching  # noqa: E402
-from components.nas.inputs import from_arrays  # noqa: E402
-from components.nas.search import run_search  # noqa: E402
-from components.nas.spaces import get_space  # noqa: E402
-from components.nas.tuner import SearchData  # noqa: E402
+from components.nas_tuner import modes  # noqa: E402
+from nas.config import SearchConfig  # noqa: E402
+from nas.encoding import Architecture  # noqa: E402
+from nas.estimation.inherit import copy_matching  # noqa: E402
+from nas.inputs import from_arrays  # noqa: E402
+from nas.search import run_search  # noqa: E402
+from nas.spaces import get_space  # noqa: E402
+from nas.tuner import SearchData  # noqa: E402
 
 MAX_TRIALS = 12
 EPOCHS = 6

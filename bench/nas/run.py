@@ -30,11 +30,11 @@ import keras  # noqa: E402
 import keras_tuner  # noqa: E402
 import numpy as np  # noqa: E402
 
-from components.nas.config import SearchConfig  # noqa: E402
-from components.nas.inputs import from_arrays  # noqa: E402
-from components.nas.search import run_search  # noqa: E402
-from components.nas.spaces import get_space  # noqa: E402
-from components.nas.tuner import SearchData  # noqa: E402
+from nas.config import SearchConfig  # noqa: E402
+from nas.inputs import from_arrays  # noqa: E402
+from nas.search import run_search  # noqa: E402
+from nas.spaces import get_space  # noqa: E402
+from nas.tuner import SearchData  # noqa: E402
 
 EPOCHS = 9  # full fidelity
 BATCH = 32
@@ -197,7 +197,7 @@ def kendall_tau(spec, train, val, seed, n_archs=12):
     """Low- vs full-fidelity validation scores of the same random architectures."""
     from scipy.stats import kendalltau
 
-    from components.nas.estimation.fidelity import Fidelity
+    from nas.estimation.fidelity import Fidelity
 
     rng = __import__("random").Random(seed)
     space = get_space(SPACE, spec, seed=seed + 1)

@@ -25,7 +25,7 @@ from absl import logging
 
 from components.mlflow_pusher import explain
 from components.mlflow_pusher.pyfunc_model import example_bytes
-from components.nas.task import SERVING_OUTPUT as OUTPUT
+from nas.task import SERVING_OUTPUT as OUTPUT
 
 EVAL_ROWS = 300  # eval rows read for both; SHAP explains a sample of them
 
@@ -107,7 +107,7 @@ def log_edge(saved_model, model_uri: str, data: EvalRows, task: str) -> dict[str
     import mlflow
     import tensorflow as tf
 
-    from components.edge import tflite
+    from core import tflite
 
     folder = os.path.join(model_uri, tflite.FOLDER)
     if not os.path.isdir(folder):

@@ -1,8 +1,9 @@
 """User module for Transform and Trainer: preprocessing_fn and run_fn.
 
 TFX packages this one file into a wheel, so it imports nothing from the project at module level.
-The search itself is our NAS component (components/nas); run_fn rebuilds its winner through
-`components.nas.tfx_io`, imported when the hyperparameters come from that component.
+The search itself is our NAS component (components/nas_tuner, over the engine in nas/); run_fn
+rebuilds its winner through `components.nas_tuner.tfx_io`, imported when the hyperparameters come
+from that component.
 
 Keras 2 and Keras 3 live side by side here:
 - tf.Transform sets TF_USE_LEGACY_KERAS=1, so `tf.keras` is Keras 2 (tf_keras) and TFMA uses it.
@@ -226,12 +227,12 @@ def export_serving_model(
 
 
 def _export_edge(model, serving_model_dir: str) -> None:
-    """TFLite float and dynamic-range files beside the serving model (components/edge). A model
+    """TFLite float and dynamic-range files beside the serving model (core/tflite.py). A model
     that does not convert is still served: the failure is logged, and the pusher logs no edge
     files."""
     from absl import logging
 
-    from components.edge import tflite
+    from core import tflite
 
     try:
         folder = tflite.export(model, os.path.dirname(serving_model_dir.rstrip("/")))
@@ -248,7 +249,7 @@ def run_fn(fn_args):
     cfg = inputs.cfg
     model, nas = None, None
     if fn_args.hyperparameters:
-        from components.nas import tfx_io
+        from components.nas_tuner import tfx_io
 
         if tfx_io.is_nas(fn_args.hyperparameters):
             nas = tfx_io

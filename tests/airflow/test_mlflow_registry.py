@@ -240,7 +240,7 @@ def test_champion_run_logs_explanations_and_edge_models_that_agree(runs, registr
 def mode_runs(runs, mlflow_server, monkeypatch_module):
     """Three more runs on the same server: warm with the example baseline module and a larger
     budget, retrain, and a promotion of a candidate of the warm run."""
-    from components.nas.history import client_for, load
+    from components.nas_tuner.history import client_for, load
 
     client = client_for(mlflow_server)
     out = {}
@@ -279,7 +279,7 @@ def registered_choices(registry, run_id: str) -> dict:
 
 
 def test_first_run_searches_fully_and_the_scheduled_default_is_warm(runs, registry):
-    from components.nas.history import load
+    from components.nas_tuner.history import load
 
     modes = {i: load(registry, "retrain-nas", runs[i])[0].data.tags["nas.mode"] for i in (1, 2)}
     assert modes == {1: "full", 2: "warm"}  # no champion before run 1
@@ -328,7 +328,7 @@ def test_generated_notebook_from_mlflow_executes_and_prints_its_accuracy(
     path = registry.download_artifacts(search.info.run_id, f"search/notebooks/{first}",
                                        str(tmp_path))  # fmt: skip
     out = subprocess.run(
-        [TFX_PYTHON, "-m", "components.nas.notebooks", "--execute", path],
+        [TFX_PYTHON, "-m", "components.nas_tuner.notebooks", "--execute", path],
         cwd=REPO, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]

@@ -11,7 +11,7 @@ import keras_tuner  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from components.nas.inputs import Feature, InputSpec  # noqa: E402
+from nas.inputs import Feature, InputSpec  # noqa: E402
 
 SPECS = {
     "tabular": InputSpec((Feature("a", "numeric"), Feature("b", "categorical", 5)), 3),

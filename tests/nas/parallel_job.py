@@ -11,11 +11,11 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from components.nas import distributed  # noqa: E402
-from components.nas.config import SearchConfig  # noqa: E402
-from components.nas.inputs import from_arrays  # noqa: E402
-from components.nas.search import run_search, run_worker  # noqa: E402
-from components.nas.tuner import SearchData  # noqa: E402
+from nas import distributed  # noqa: E402
+from nas.config import SearchConfig  # noqa: E402
+from nas.inputs import from_arrays  # noqa: E402
+from nas.search import run_search, run_worker  # noqa: E402
+from nas.tuner import SearchData  # noqa: E402
 from tests.nas.conftest import load_digits  # noqa: E402
 
 CONFIG = {"space": "chain", "strategy": "random", "max_trials": 6, "epochs": 2, "seed": 5}

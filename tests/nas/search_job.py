@@ -13,10 +13,10 @@ os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
 import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
-from components.nas.config import SearchConfig  # noqa: E402
-from components.nas.inputs import from_arrays  # noqa: E402
-from components.nas.search import run_search  # noqa: E402
-from components.nas.tuner import SearchData  # noqa: E402
+from nas.config import SearchConfig  # noqa: E402
+from nas.inputs import from_arrays  # noqa: E402
+from nas.search import run_search  # noqa: E402
+from nas.tuner import SearchData  # noqa: E402
 
 CONFIG = {
     "space": "chain",

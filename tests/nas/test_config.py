@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from components.nas.config import SearchConfig
-from components.nas.spaces import SPACES
-from components.nas.strategies import STRATEGIES
+from nas.config import SearchConfig
+from nas.spaces import SPACES
+from nas.strategies import STRATEGIES
 from pipelines import retrain
 
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from components.nas.encoding import Architecture
-from components.nas.search import run_search, write_outputs
-from components.nas.spaces import get_space
-from components.nas.tracking import Tracker
+from components.nas_tuner.tracking import Tracker
+from nas.encoding import Architecture
+from nas.search import run_search, write_outputs
+from nas.spaces import get_space
 from pipelines import leaderboard
 from tests.nas.conftest import load_digits
 from tests.nas.test_search import config, small
@@ -82,7 +82,7 @@ def test_list_and_unknown_run(store, capsys):
 
 
 def test_a_promotion_finds_its_trial_or_names_what_exists(store):
-    from components.nas import history
+    from components.nas_tuner import history
 
     uri, _, boards = store
     client = history.client_for(uri)

@@ -11,10 +11,10 @@ import random
 import keras_tuner
 import pytest
 
-from components.nas import baseline
-from components.nas.estimation.fidelity import FULL
-from components.nas.search import run_search, write_outputs
-from components.nas.spaces import get_space
+from nas import baseline
+from nas.estimation.fidelity import FULL
+from nas.search import run_search, write_outputs
+from nas.spaces import get_space
 from tests.data_cases import REPO
 from tests.nas.test_search import config, small
 
@@ -109,7 +109,7 @@ def test_strategies_that_order_their_own_candidates_say_they_ignore_seeds(digits
 
 
 def test_warm_config_seeds_the_champion_and_one_new_leader_with_a_quarter_of_the_trials(digits):
-    from components.nas import modes
+    from components.nas_tuner import modes
 
     spec, _ = small(digits, image=False)
     space = get_space("chain", spec)

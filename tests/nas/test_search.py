@@ -10,11 +10,11 @@ import random
 
 import pytest
 
-from components.nas.config import SearchConfig
-from components.nas.inputs import from_arrays
-from components.nas.search import run_search, write_outputs
-from components.nas.tracking import Tracker
-from components.nas.tuner import SearchData
+from components.nas_tuner.tracking import Tracker
+from nas.config import SearchConfig
+from nas.inputs import from_arrays
+from nas.search import run_search, write_outputs
+from nas.tuner import SearchData
 
 
 def small(digits, n_train=600, n_val=200, image=True):
@@ -76,13 +76,13 @@ def test_search_logs_every_trial_and_writes_a_report(digits, tmp_path):
 def test_regression_gets_a_linear_head_and_ranks_the_lowest_rmse_first(tmp_path, monkeypatch):
     import numpy as np
 
-    from components.edge import tflite
+    from core import tflite
 
     timed = []  # a spy: the real TFLite timing, counted
     real = tflite.model_latency_ms
     monkeypatch.setattr(tflite, "model_latency_ms", lambda m, b: timed.append(m.name) or real(m, b))
 
-    from components.nas.search import build_oracle
+    from nas.search import build_oracle
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(500, 1)).astype("float32")

@@ -7,10 +7,10 @@ import random
 import numpy as np
 import pytest
 
-from components.nas.encoding import Architecture, EncodingError
-from components.nas.estimation.fidelity import Fidelity
-from components.nas.inputs import from_arrays, infer_feature
-from components.nas.spaces import SPACES, get_space
+from nas.encoding import Architecture, EncodingError
+from nas.estimation.fidelity import Fidelity
+from nas.inputs import from_arrays, infer_feature
+from nas.spaces import SPACES, get_space
 from tests.nas.conftest import SPECS, batch
 
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from components.nas.encoding import Architecture
-from components.nas.spaces import get_space
-from components.nas.strategies import STRATEGIES, make_oracle
+from nas.encoding import Architecture
+from nas.spaces import get_space
+from nas.strategies import STRATEGIES, make_oracle
 from tests.nas.conftest import OBJECTIVE, SPECS, drive
 
 # Every strategy, plus the surrogate filter in front of two of them.

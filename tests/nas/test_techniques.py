@@ -9,12 +9,12 @@ import keras
 import numpy as np
 import pytest
 
-from components.nas.encoding import Architecture
-from components.nas.estimation import curve, halving, inherit, morph
-from components.nas.spaces import get_space
-from components.nas.strategies import make_oracle
-from components.nas.strategies.controller import Controller
-from components.nas.strategies.evolution import mutate
+from nas.encoding import Architecture
+from nas.estimation import curve, halving, inherit, morph
+from nas.spaces import get_space
+from nas.strategies import make_oracle
+from nas.strategies.controller import Controller
+from nas.strategies.evolution import mutate
 from tests.nas.conftest import OBJECTIVE, SPECS, batch, drive
 
 
@@ -199,7 +199,7 @@ def test_curve_rarely_stops_a_trial_that_ends_up_best():
 
 
 def test_mixed_precision_computes_in_float16_and_outputs_float32():
-    from components.nas import device
+    from nas import device
 
     info = device.configure(mixed_precision=True)
     try:
@@ -216,7 +216,7 @@ def test_mixed_precision_computes_in_float16_and_outputs_float32():
 
 
 def test_device_falls_back_to_cpu_here():
-    from components.nas import device
+    from nas import device
 
     info = device.configure(mixed_precision="auto")
     assert info.gpus == [] and info.policy == "float32" and info.strategy is None

@@ -6,8 +6,8 @@ from __future__ import annotations
 import keras
 import pytest
 
-from components.nas.spaces import SPACES, get_space
-from components.nas.strategies import STRATEGIES, make_oracle
+from nas.spaces import SPACES, get_space
+from nas.strategies import STRATEGIES, make_oracle
 from tests.nas.conftest import OBJECTIVE, SPECS, drive
 
 N = 500

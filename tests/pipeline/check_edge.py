@@ -30,8 +30,8 @@ def main() -> None:
     import tensorflow as tf
     from mlflow import MlflowClient
 
-    from components.edge import tflite
     from components.mlflow_pusher.pyfunc_model import example_bytes
+    from core import tflite
 
     mlflow.set_tracking_uri(args.tracking_uri)
     client = MlflowClient()

@@ -1,4 +1,4 @@
-"""TFLite export of searched networks (components/edge): both variants convert, run on a batch
+"""TFLite export of searched networks (core/tflite.py): both variants convert, run on a batch
 and agree with the Keras model, classification (same class on >= 99% of rows) and regression
 (within the stated tolerance on >= 99% of rows, through the target_scale head)."""
 
@@ -10,9 +10,9 @@ import random
 import numpy as np
 import pytest
 
-from components.edge import tflite
-from components.nas.inputs import Feature, InputSpec
-from components.nas.spaces import get_space
+from core import tflite
+from nas.inputs import Feature, InputSpec
+from nas.spaces import get_space
 
 FEATURES = (
     Feature("a_xf", "numeric"),

@@ -11,9 +11,9 @@ from __future__ import annotations
 from keras_tuner.src.engine import oracle as oracle_module
 from keras_tuner.src.engine import trial as trial_module
 
-from components.nas.encoding import Architecture
-from components.nas.estimation import morph
-from components.nas.strategies.base import SearchControl
+from nas.encoding import Architecture
+from nas.estimation import morph
+from nas.strategies.base import SearchControl
 
 RUNNING = trial_module.TrialStatus.RUNNING
 

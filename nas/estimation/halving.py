@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from components.nas.estimation.stopper import EpochStopper
+from nas.estimation.stopper import EpochStopper
 
 
 def keeps(value: float, earlier: list[float], eta: int, maximize: bool = True) -> bool:

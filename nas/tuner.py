@@ -24,11 +24,11 @@ import keras_tuner
 import numpy as np
 from keras_tuner.src.engine import trial as trial_module
 
-from components.nas.device import DeviceInfo
-from components.nas.encoding import Architecture
-from components.nas.estimation import curve, halving, inherit, morph
-from components.nas.estimation.fidelity import FULL
-from components.nas.strategies.base import PRUNED
+from nas.device import DeviceInfo
+from nas.encoding import Architecture
+from nas.estimation import curve, halving, inherit, morph
+from nas.estimation.fidelity import FULL
+from nas.strategies.base import PRUNED
 
 RESULT = "result.json"
 INFLIGHT = "inflight.json"
@@ -179,7 +179,7 @@ def _stopped_by(stopper, rungs, budget) -> str | None:
 
 def measure_latency_ms(model, batch, repeats: int = 5, kind: str = "keras") -> float:
     if kind == "tflite":  # TensorFlow only, imported when asked for
-        from components.edge.tflite import model_latency_ms
+        from core.tflite import model_latency_ms
 
         return model_latency_ms(model, batch)
     model(batch, training=False)  # warm-up (tracing)
@@ -221,7 +221,7 @@ class NASTuner(keras_tuner.Tuner):
             **kwargs,
         )
         if self._is_worker():  # a parallel search: KerasTuner made the oracle a gRPC client
-            from components.nas.distributed import WorkerOracle
+            from nas.distributed import WorkerOracle
 
             self.oracle = WorkerOracle(self.oracle, self.project_dir, rendezvous)
         self.oracle.compute_spent = self.compute_spent()
@@ -347,10 +347,10 @@ class NASTuner(keras_tuner.Tuner):
         return f"warm from {label} ({len(copied)} layers)"
 
     def run_baseline(self, data: SearchData, module_path: str) -> dict | None:
-        """Train the user's own model (components/nas/baseline.py) like a trial: same data,
+        """Train the user's own model (nas/baseline.py) like a trial: same data,
         fidelity, epoch count and budget. Its row has trial id "baseline"; a resumed search
         keeps a finished one."""
-        from components.nas import baseline
+        from nas import baseline
 
         tdir = os.path.join(self.project_dir, f"trial_{baseline.BASELINE_ID}")
         done_path = os.path.join(tdir, RESULT)

@@ -16,7 +16,7 @@ import statistics
 
 import numpy as np
 
-from components.nas.estimation.stopper import EpochStopper
+from nas.estimation.stopper import EpochStopper
 
 C_GRID = (0.25, 0.5, 1.0, 2.0)
 MIN_SIGMA = 0.005  # floor on the residual spread: metrics are noisy even when curves look clean

@@ -7,11 +7,11 @@ import random
 import keras
 import keras_tuner
 
-from components.nas import task as task_module
-from components.nas.encoding import Architecture, Choice, validate
-from components.nas.estimation.fidelity import FULL, Fidelity
-from components.nas.inputs import InputSpec
-from components.nas.spaces import ops
+from nas import task as task_module
+from nas.encoding import Architecture, Choice, validate
+from nas.estimation.fidelity import FULL, Fidelity
+from nas.inputs import InputSpec
+from nas.spaces import ops
 
 SPACE_KEY = "nas/space"  # a Fixed hyperparameter naming the space, for the Trainer
 

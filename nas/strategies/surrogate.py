@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from keras_tuner.src.engine import trial as trial_module
 
-from components.nas.encoding import Architecture
+from nas.encoding import Architecture
 
 RUNNING = trial_module.TrialStatus.RUNNING
 

@@ -17,7 +17,7 @@ import time
 
 from keras_tuner.src.engine import trial as trial_module
 
-from components.nas.encoding import META_PREFIXES, Architecture
+from nas.encoding import META_PREFIXES, Architecture
 
 PRUNED = "pruned"  # prefix of the message of a trial pruned before training
 STOPPED = {"status": trial_module.TrialStatus.STOPPED, "values": None}

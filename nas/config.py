@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from components.nas.estimation.fidelity import Fidelity
+from nas.estimation.fidelity import Fidelity
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +52,7 @@ class SearchConfig:
     # (the dynamic-range TFLite model's invoke, as on an edge device; TensorFlow backend only).
     latency: str = "keras"
     mixed_precision: str = "auto"  # "auto" (with a GPU), "on" or "off"
-    # "classification" or "regression" (components/nas/task.py); the objective follows it
+    # "classification" or "regression" (nas/task.py); the objective follows it
     # unless given: val_accuracy (max) or val_rmse (min).
     task: str = "classification"
     objective: str = ""
@@ -60,7 +60,7 @@ class SearchConfig:
     strategy_options: dict = dataclasses.field(default_factory=dict)
     input_overrides: dict = dataclasses.field(default_factory=dict)
     # Parallel trials: worker processes beside this one (KerasTuner's distributed mode, see
-    # components/nas/distributed.py), and how long the chief waits for them all to connect.
+    # nas/distributed.py), and how long the chief waits for them all to connect.
     workers: int = 0
     worker_wait_s: float = 120.0
     # Candidates tried before the strategy's own (a warm start): dicts with "label", "space",
@@ -71,9 +71,9 @@ class SearchConfig:
     baseline_module: str = ""
 
     def __post_init__(self):
-        from components.nas import task
-        from components.nas.spaces import SPACES
-        from components.nas.strategies import STRATEGIES
+        from nas import task
+        from nas.spaces import SPACES
+        from nas.strategies import STRATEGIES
 
         object.__setattr__(self, "seeds", tuple(dict(s) for s in self.seeds))
         if self.task in task.TASKS and not self.objective:

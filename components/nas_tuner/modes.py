@@ -22,11 +22,11 @@ import os
 
 import keras_tuner
 
-from components.nas import baseline
-from components.nas.config import SearchConfig
-from components.nas.encoding import Architecture
-from components.nas.estimation.fidelity import Fidelity
-from components.nas.spaces import SPACE_KEY
+from nas import baseline
+from nas.config import SearchConfig
+from nas.encoding import Architecture
+from nas.estimation.fidelity import Fidelity
+from nas.spaces import SPACE_KEY
 
 MODES = ("full", "warm", "retrain")
 # Warm mode runs max_trials / WARM_SHARE trials (at least one per seed), so that with the

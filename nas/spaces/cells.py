@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import keras
 
-from components.nas.encoding import Choice
-from components.nas.spaces import ops
-from components.nas.spaces.base import SearchSpace
+from nas.encoding import Choice
+from nas.spaces import ops
+from nas.spaces.base import SearchSpace
 
 NODES = 3
 CELL_TYPES = ("normal", "reduce")

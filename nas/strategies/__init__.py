@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from components.nas.strategies.base import PRUNED, SearchControl
-from components.nas.strategies.evolution import EvolutionOracle
-from components.nas.strategies.kt import (
+from nas.strategies.base import PRUNED, SearchControl
+from nas.strategies.evolution import EvolutionOracle
+from nas.strategies.kt import (
     BayesianOracle,
     GridOracle,
     HyperbandWithLimitOracle,
     RandomOracle,
 )
-from components.nas.strategies.reinforce import ReinforceOracle
-from components.nas.strategies.surrogate import SurrogateFilter
+from nas.strategies.reinforce import ReinforceOracle
+from nas.strategies.surrogate import SurrogateFilter
 
 STRATEGIES = {
     "grid": GridOracle,

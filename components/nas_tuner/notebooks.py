@@ -9,7 +9,7 @@ to `<search_results>/notebooks/`, so they are logged to MLflow with the search
 (`search/notebooks/`). They read the artifacts where the pipeline wrote them and import this
 repository, so run them in the pipeline environment on a machine that sees the pipeline root:
 
-    .venv/tfx/bin/python -m components.nas.notebooks --execute rank1_trial_3.ipynb
+    .venv/tfx/bin/python -m components.nas_tuner.notebooks --execute rank1_trial_3.ipynb
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ EPOCHS, STEPS, EVAL_STEPS = {training["epochs"]}, {training["steps"]}, {training
 BATCH_SIZE, SEED = {training["batch_size"]}, {training["seed"]}
 """
     load = """
-from components.nas import tfx_io  # TensorFlow and tf.Transform, then Keras 3
+from components.nas_tuner import tfx_io  # TensorFlow and tf.Transform, then Keras 3
 
 train = tfx_io.split_dataset(EXAMPLES, TRANSFORM_GRAPH, LABEL, "train", BATCH_SIZE, SEED)
 evaluation = tfx_io.split_dataset(EXAMPLES, TRANSFORM_GRAPH, LABEL, "eval", BATCH_SIZE)
@@ -59,10 +59,10 @@ print({name: tuple(t.shape) for name, t in features.items()}, "label", tuple(lab
     build = """
 import keras
 import keras_tuner
-from components.nas import baseline
-from components.nas.encoding import Architecture
-from components.nas.inputs import InputSpec
-from components.nas.spaces import get_space
+from nas import baseline
+from nas.encoding import Architecture
+from nas.inputs import InputSpec
+from nas.spaces import get_space
 
 keras.utils.set_random_seed(SEED)
 spec = InputSpec.from_json(INPUT_SPEC)
@@ -116,7 +116,8 @@ def champion_model(hyperparameters: dict) -> dict:
     """The notebook's model description for the champion's saved hyperparameters."""
     import keras_tuner
 
-    from components.nas import baseline, modes
+    from components.nas_tuner import modes
+    from nas import baseline
 
     arch = modes.architecture_of(keras_tuner.HyperParameters.from_config(hyperparameters))
     if arch is None:  # the user's baseline model

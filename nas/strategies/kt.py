@@ -10,8 +10,8 @@ from keras_tuner.src.tuners.gridsearch import GridSearchOracle, LinkedList
 from keras_tuner.src.tuners.hyperband import HyperbandOracle
 from keras_tuner.src.tuners.randomsearch import RandomSearchOracle
 
-from components.nas.spaces.base import SPACE_KEY
-from components.nas.strategies.base import SearchControl
+from nas.spaces.base import SPACE_KEY
+from nas.strategies.base import SearchControl
 
 RUNNING = trial_module.TrialStatus.RUNNING
 

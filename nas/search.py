@@ -18,15 +18,15 @@ import shutil
 
 import keras_tuner
 
-from components.nas import baseline, distributed, report, task
-from components.nas import device as device_module
-from components.nas.config import SearchConfig
-from components.nas.encoding import Architecture
-from components.nas.estimation.fidelity import FULL
-from components.nas.inputs import InputSpec
-from components.nas.spaces import SPACE_KEY, get_space
-from components.nas.strategies import make_oracle
-from components.nas.tuner import BEST, NASTuner, SearchData
+from nas import baseline, distributed, report, task
+from nas import device as device_module
+from nas.config import SearchConfig
+from nas.encoding import Architecture
+from nas.estimation.fidelity import FULL
+from nas.inputs import InputSpec
+from nas.spaces import SPACE_KEY, get_space
+from nas.strategies import make_oracle
+from nas.tuner import BEST, NASTuner, SearchData
 
 
 class SearchFailed(RuntimeError):

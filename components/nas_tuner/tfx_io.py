@@ -1,7 +1,7 @@
 """The TFX-facing side of the engine (TensorFlow only): the input spec and datasets from the
 Transform output, and the Trainer's rebuild of the winning architecture.
 
-Everything else in components/nas is plain Keras 3 and runs on any backend.
+The engine (`nas/`) is plain Keras 3 and runs on any backend.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ import tensorflow_transform as tft
 import keras  # noqa: E402  isort: skip  (Keras 3, after TFT set TF_USE_LEGACY_KERAS)
 import keras_tuner  # noqa: E402  isort: skip
 
-from components.nas import baseline
-from components.nas.config import SearchConfig
-from components.nas.encoding import Architecture
-from components.nas.estimation.fidelity import Fidelity
-from components.nas.estimation.inherit import copy_matching
-from components.nas.inputs import InputSpec, infer_feature
-from components.nas.spaces import SPACE_KEY, get_space
+from nas import baseline
+from nas.config import SearchConfig
+from nas.encoding import Architecture
+from nas.estimation.fidelity import Fidelity
+from nas.estimation.inherit import copy_matching
+from nas.inputs import InputSpec, infer_feature
+from nas.spaces import SPACE_KEY, get_space
 
 OOV_BUCKETS = 1  # the user module's vocabularies have one out-of-vocabulary bucket
 WEIGHTS = "best.weights.h5"
@@ -145,8 +145,8 @@ def split_dataset(examples_uri: str, transform_graph_uri: str, label: str, split
 def search_inputs(examples, transform_graph_uri: str, label: str, config: SearchConfig,
                   train_steps: int, eval_steps: int):  # fmt: skip
     """(input spec, SearchData) for a search over Transform's outputs: the Tuner builds them,
-    and so does each worker of a parallel search (components/nas/worker.py)."""
-    from components.nas.tuner import SearchData
+    and so does each worker of a parallel search (components/nas_tuner/worker.py)."""
+    from nas.tuner import SearchData
 
     tft_out = tft.TFTransformOutput(transform_graph_uri)
     from tfx.types import artifact_utils

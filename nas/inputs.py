@@ -40,7 +40,7 @@ class Feature:
 class InputSpec:
     features: tuple
     n_outputs: int  # classes; 1 for regression
-    task: str = "classification"  # or "regression" (components/nas/task.py)
+    task: str = "classification"  # or "regression" (nas/task.py)
     # Regression: the training labels' mean and standard deviation. The head predicts in
     # standard units and rescales, so a label of any scale trains at the usual learning rates.
     target_mean: float = 0.0

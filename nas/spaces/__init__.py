@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from components.nas.spaces.base import SPACE_KEY, SearchSpace
-from components.nas.spaces.cells import CellSpace
-from components.nas.spaces.chain import ChainSpace
-from components.nas.spaces.graph import GraphSpace
+from nas.spaces.base import SPACE_KEY, SearchSpace
+from nas.spaces.cells import CellSpace
+from nas.spaces.chain import ChainSpace
+from nas.spaces.graph import GraphSpace
 
 SPACES: dict[str, type[SearchSpace]] = {s.name: s for s in (ChainSpace, GraphSpace, CellSpace)}
 

@@ -4,10 +4,10 @@ are concatenated into the body's output, so unused paths become parallel branche
 
 from __future__ import annotations
 
-from components.nas.encoding import Architecture, Choice
-from components.nas.spaces import ops
-from components.nas.spaces.base import SearchSpace
-from components.nas.spaces.chain import active_up_to_depth, layer_choices
+from nas.encoding import Architecture, Choice
+from nas.spaces import ops
+from nas.spaces.base import SearchSpace
+from nas.spaces.chain import active_up_to_depth, layer_choices
 
 
 def _sources(i: int) -> list[str]:

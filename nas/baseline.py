@@ -4,7 +4,7 @@ the search's candidates on the same data, fidelity and budget, as the leaderboar
 
 `hp` is a KerasTuner `HyperParameters`: values you declare on it take their defaults and are
 saved with the row, so the Trainer rebuilds the same model. `input_spec` is the search's
-`InputSpec` (components/nas/inputs.py): one feature per model input, with `.name`, `.kind`
+`InputSpec` (nas/inputs.py): one feature per model input, with `.name`, `.kind`
 ("numeric", "categorical", "signal", "image"), `.size` (vocabulary size or length) and
 `.shape`, plus `.n_outputs` classes. Return a Keras 3 model whose inputs are named after the
 features and whose output is the class probabilities. If it is not compiled, it is compiled
@@ -58,7 +58,7 @@ def build(path: str, input_spec, hp: keras_tuner.HyperParameters | None = None):
             f"build_model in {path} returned {type(model).__name__}, not a Keras 3 keras.Model"
         )
     if model.optimizer is None:
-        from components.nas import task
+        from nas import task
 
         model.compile(optimizer=keras.optimizers.Adam(1e-3), **task.compile_args(input_spec.task))
     return model, hp

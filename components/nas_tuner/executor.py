@@ -30,7 +30,7 @@ class Executor(base_executor.BaseExecutor):
     def _plan(self, config, champion, exec_properties, run_id):
         """(search config, fixed candidate or None, mode) for this run's mode and promotion.
         `champion`: (hyperparameters, weights) of the registry's champion, or None."""
-        from components.nas import history, modes
+        from components.nas_tuner import history, modes
 
         mode = modes.check_mode(exec_properties.get("mode") or "full")
         promote = (exec_properties.get("promote") or "").strip()
@@ -62,7 +62,7 @@ class Executor(base_executor.BaseExecutor):
 
     @staticmethod
     def _fixed_result(config, spec, fixed, tracker):
-        from components.nas.search import SearchResult
+        from nas.search import SearchResult
 
         row = dict(fixed.row)
         if tracker is not None:
@@ -84,7 +84,7 @@ class Executor(base_executor.BaseExecutor):
                    train_steps, eval_steps):  # fmt: skip
         """Notebooks re-creating the top candidates and the champion, beside the leaderboard
         (so logged to MLflow with it)."""
-        from components.nas import notebooks
+        from components.nas_tuner import notebooks
 
         with open(paths["leaderboard_json"]) as f:
             ranked = json.load(f)
@@ -99,9 +99,9 @@ class Executor(base_executor.BaseExecutor):
         print(f"NAS notebooks: {len(written)} in {out}", flush=True)
 
     def Do(self, input_dict, output_dict, exec_properties):
-        from components.nas import tfx_io
-        from components.nas.config import SearchConfig
-        from components.nas.search import run_search, write_outputs
+        from components.nas_tuner import tfx_io
+        from nas.config import SearchConfig
+        from nas.search import run_search, write_outputs
 
         config = SearchConfig.from_json(exec_properties["search_config"])
         label = exec_properties["label"]
@@ -120,7 +120,7 @@ class Executor(base_executor.BaseExecutor):
         )
         tracker = None
         if exec_properties.get("tracking_uri"):
-            from components.nas.tracking import Tracker
+            from components.nas_tuner.tracking import Tracker
 
             tracker = Tracker(
                 exec_properties["tracking_uri"],

@@ -9,8 +9,8 @@ import os
 
 
 def run(state_root: str, run_id: str, node_id: str, index: int, wait_s: float = 600) -> dict:
-    from components.nas import distributed
-    from components.nas.executor import rendezvous_dir, state_dir
+    from components.nas_tuner.executor import rendezvous_dir, state_dir
+    from nas import distributed
 
     rendezvous = rendezvous_dir(state_root, run_id, node_id)
     print(f"NAS worker {index}: waiting for the {node_id} chief in {rendezvous}", flush=True)
@@ -21,9 +21,9 @@ def run(state_root: str, run_id: str, node_id: str, index: int, wait_s: float = 
 
     from tfx.utils import json_utils
 
-    from components.nas import tfx_io
-    from components.nas.config import SearchConfig
-    from components.nas.search import run_worker
+    from components.nas_tuner import tfx_io
+    from nas.config import SearchConfig
+    from nas.search import run_worker
 
     config = SearchConfig.from_json(chief["search_config"])
     spec, data = tfx_io.search_inputs(
@@ -33,7 +33,7 @@ def run(state_root: str, run_id: str, node_id: str, index: int, wait_s: float = 
     state = state_dir(state_root, run_id, node_id)
     tracker = None
     if chief.get("tracking_uri") and os.path.exists(state):
-        from components.nas.tracking import Tracker
+        from components.nas_tuner.tracking import Tracker
 
         # The chief's search run: its id is in the shared state directory.
         tracker = Tracker(

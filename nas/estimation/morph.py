@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from components.nas.encoding import Architecture
-from components.nas.estimation.inherit import copy_matching
+from nas.encoding import Architecture
+from nas.estimation.inherit import copy_matching
 
 WEIGHTED = ("dense", "gated")
 

@@ -3,9 +3,9 @@ normalisation and dropout."""
 
 from __future__ import annotations
 
-from components.nas.encoding import Architecture, Choice
-from components.nas.spaces import ops
-from components.nas.spaces.base import SearchSpace
+from nas.encoding import Architecture, Choice
+from nas.spaces import ops
+from nas.spaces.base import SearchSpace
 
 WIDTHS = (8, 16, 32, 64)
 

@@ -9,9 +9,9 @@ import numpy as np
 from keras_tuner.src.engine import oracle as oracle_module
 from keras_tuner.src.engine import trial as trial_module
 
-from components.nas.encoding import Architecture
-from components.nas.strategies.base import SearchControl
-from components.nas.strategies.controller import Controller
+from nas.encoding import Architecture
+from nas.strategies.base import SearchControl
+from nas.strategies.controller import Controller
 
 RUNNING = trial_module.TrialStatus.RUNNING
 

@@ -1,1 +1,0 @@
-"""Edge export: TensorFlow Lite versions of the trained network (see tflite.py)."""
