@@ -11,7 +11,8 @@ import time
 t0 = time.monotonic()
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # noqa: E402
 
-from pipelines.retrain import Settings, create_pipeline  # noqa: E402
+from pipelines.retrain import create_pipeline  # noqa: E402
+from pipelines.settings import Settings  # noqa: E402
 
 state = sys.argv[1]
 settings = Settings(

@@ -41,11 +41,11 @@ NODES: dict[str, list[str]] = {
     "PreviousSpanResolver": [],
     "ExampleValidator": ["PreviousSpanResolver", "SchemaGen", "StatisticsGen"],
     "Transform": ["ExampleGen", "ExampleValidator", "SchemaGen"],
-    "BaselineResolver": [],
-    "Tuner": ["BaselineResolver", "Transform"],
+    "ChampionResolver": [],
+    "Tuner": ["ChampionResolver", "Transform"],
     "Trainer": ["SchemaGen", "Transform", "Tuner"],
-    "Evaluator": ["BaselineResolver", "ExampleGen", "Trainer"],
-    "Pusher": ["BaselineResolver", "Evaluator", "ExampleGen", "Trainer", "Transform", "Tuner"],
+    "Evaluator": ["ChampionResolver", "ExampleGen", "Trainer"],
+    "Pusher": ["ChampionResolver", "Evaluator", "ExampleGen", "Trainer", "Transform", "Tuner"],
 }
 GPU_NODES = {"Tuner", "Trainer"}
 GPU_POOL = os.environ.get("RETRAIN_GPU_POOL", "gpu")

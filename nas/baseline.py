@@ -60,7 +60,9 @@ def build(path: str, input_spec, hp: keras_tuner.HyperParameters | None = None):
     if model.optimizer is None:
         from nas import task
 
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), **task.compile_args(input_spec.task))
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3), **task.get(input_spec.task).compile_args()
+        )
     return model, hp
 
 

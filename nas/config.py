@@ -1,5 +1,11 @@
-"""A search's settings, as one JSON-able object (the component's exec property, the DAG's
-Params and the benchmarks all build one). Unknown keys are an error, so a typo fails loudly."""
+"""A search's settings: every knob of the engine declared once, with its default, its bounds or
+allowed values and a line of documentation (the field's metadata, see `knob`).
+
+Standard library only, so the pipeline's settings contract (`core/settings.py`) reads these
+declarations on both sides, the Airflow DAG included, and derives its search settings from them.
+`SearchConfig` validates itself from the same metadata, and unknown keys are an error, so a typo
+fails loudly.
+"""
 
 from __future__ import annotations
 
@@ -7,101 +13,129 @@ import dataclasses
 import json
 
 from nas.estimation.fidelity import Fidelity
+from nas.knobs import declared, knob, problems_of
+from nas.task import NAMES as TASKS
 
-
-@dataclasses.dataclass(frozen=True)
-class EstimationConfig:
-    fidelity: Fidelity = Fidelity()  # lower fidelity during search; the Trainer uses full
-    curve: bool = False  # learning-curve extrapolation early stop
-    curve_confidence: float = 0.95
-    curve_min_epochs: int = 4
-    inherit: bool = False  # children start from their parent's weights
-    morph: bool = False  # evolution proposes Net2Net widen/deepen children (chain, tabular)
-    halving: bool = False  # successive halving: stop trials outside the top 1/eta at a rung
-    halving_rungs: tuple = (1, 3)  # epoch counts at which trials are compared
-    halving_eta: int = 3
-
-    def __post_init__(self):
-        object.__setattr__(self, "halving_rungs", tuple(self.halving_rungs))
-        if any(not isinstance(r, int) or r < 1 for r in self.halving_rungs):
-            raise ValueError(
-                f"invalid search config: halving_rungs must be epoch counts >= 1, "
-                f"got {list(self.halving_rungs)}"
-            )
-        if self.halving_eta < 2:
-            raise ValueError(
-                f"invalid search config: halving_eta must be >= 2, got {self.halving_eta}"
-            )
+# The engine's catalogues. The registries in nas/spaces and nas/strategies map these names to
+# their classes (and check at import that they cover exactly these).
+SPACES = ("chain", "graph", "cells")
+STRATEGIES = ("evolution", "reinforce", "random", "bayesian", "hyperband", "grid")
+LATENCIES = ("keras", "tflite")
+MIXED_PRECISION = ("auto", "on", "off")
 
 
 @dataclasses.dataclass(frozen=True)
 class SearchConfig:
-    space: str = "chain"
-    strategy: str = "evolution"
-    max_trials: int = 10
-    epochs: int = 10  # full-fidelity epochs per trial
-    batch_size: int = 32
-    seed: int = 42
-    patience: int = 0  # stop after this many finished trials without improvement (0: never)
-    time_budget_min: float = 0.0  # 0: no budget
-    compute_budget: int = 0  # training examples x epochs for the whole search (0: no budget)
-    surrogate: bool = False
-    max_params: int = 0  # prune candidates above this many parameters (0: no limit)
-    max_latency_ms: float = 0.0  # prune candidates slower than this per batch (0: no limit)
-    # What latency means: "keras" (the model's own call on this machine's backend) or "tflite"
-    # (the dynamic-range TFLite model's invoke, as on an edge device; TensorFlow backend only).
-    latency: str = "keras"
-    mixed_precision: str = "auto"  # "auto" (with a GPU), "on" or "off"
-    # "classification" or "regression" (nas/task.py); the objective follows it
-    # unless given: val_accuracy (max) or val_rmse (min).
-    task: str = "classification"
-    objective: str = ""
-    estimation: EstimationConfig = EstimationConfig()
-    strategy_options: dict = dataclasses.field(default_factory=dict)
-    input_overrides: dict = dataclasses.field(default_factory=dict)
-    # Parallel trials: worker processes beside this one (KerasTuner's distributed mode, see
-    # nas/distributed.py), and how long the chief waits for them all to connect.
-    workers: int = 0
-    worker_wait_s: float = 120.0
+    """Everything one search depends on: what is searched (space, strategy, budgets), how
+    candidates are estimated (fidelity, curve stop, inheritance, morphism, successive halving),
+    and where (device, parallel trials). Build it with `from_dict` from JSON-able values."""
+
+    space: str = knob(
+        "chain",
+        "NAS search space: chain (layers in sequence), graph (branches and skip connections) "
+        "or cells (normal and reduction cells).",
+        choices=SPACES,
+    )
+    strategy: str = knob(
+        "evolution",
+        "NAS search strategy: regularized evolution, REINFORCE controller, or KerasTuner's "
+        "random, Bayesian, Hyperband, grid.",
+        choices=STRATEGIES,
+    )
+    max_trials: int = knob(3, "Search trials.", minimum=1)
+    epochs: int = knob(10, "Full-fidelity epochs per trial and for training.", minimum=1)
+    batch_size: int = knob(32, "Examples per training batch.", minimum=1)
+    seed: int = knob(42, "Seed of the search's proposals and of each trial.", minimum=1)
+    time_budget_min: float = knob(
+        30.0,
+        "Search time budget in minutes: the search stops after the epoch in which it is spent.",
+        exclusive_minimum=0,
+    )
+    patience: int = knob(
+        0, "Stop after this many finished trials without improvement (0: never).", minimum=0
+    )
+    compute_budget: int = knob(
+        0, "Training examples x epochs for the whole search (0: no budget).", minimum=0
+    )
+    surrogate: bool = knob(False, "Rank a pool of proposals with a surrogate model first.")
+    max_params: int = knob(0, "Prune candidates above this many parameters (0: no limit).",
+                           minimum=0)  # fmt: skip
+    max_latency_ms: float = knob(
+        0.0, "Prune candidates slower than this per batch, in ms (0: no limit).", minimum=0
+    )
+    latency: str = knob(
+        "keras",
+        "What latency means: keras (the model's own call on this machine's backend) or tflite "
+        "(the dynamic-range TFLite model's invoke, as on an edge device; needs a measure "
+        "registered by the caller, see nas/latency.py).",
+        choices=LATENCIES,
+    )
+    mixed_precision: str = knob(
+        "auto", "Mixed precision: auto (with a GPU), on or off.", choices=MIXED_PRECISION
+    )
+    search_fidelity: Fidelity = knob(
+        Fidelity(),
+        'Lower fidelity during search, e.g. {"epochs": 3, "data_fraction": 0.5, "width": 0.5}. '
+        "Empty: full fidelity. The Trainer always trains at full fidelity.",
+    )
+    curve_stop: bool = knob(True, "Stop trials whose learning curve cannot beat the best.")
+    curve_confidence: float = knob(
+        0.95, "Confidence of the learning-curve stop.", exclusive_minimum=0, maximum=1
+    )
+    curve_min_epochs: int = knob(4, "Epochs before the learning-curve stop may act.", minimum=1)
+    inherit_weights: bool = knob(True, "Start children from their parent's trained weights.")
+    morphism: bool = knob(
+        False, "Evolution proposes function-preserving widen/deepen children (Net2Net)."
+    )
+    successive_halving: bool = knob(
+        False, "At epochs 1 and 3, stop trials outside the top third of earlier trials."
+    )
+    halving_rungs: tuple = knob((1, 3), "Epoch counts at which successive halving compares.")
+    halving_eta: int = knob(3, "Successive halving keeps the top 1/eta at a rung.", minimum=2)
+    strategy_options: dict = knob(
+        {}, "Options for the strategy's oracle, e.g. population_size for evolution."
+    )
+    input_overrides: dict = knob(
+        {}, 'Feature kinds or shapes, e.g. {"pixels_xf": {"shape": [8, 8]}}.'
+    )
+    parallel_trials: int = knob(
+        0,
+        "Worker tasks that run search trials beside the Tuner (KerasTuner's distributed mode: "
+        "one oracle, N workers). They run in the gpu pool with the Tuner, so give the pool "
+        "N + 1 slots. 0: the Tuner alone.",
+        minimum=0,
+        maximum=64,
+    )
+    worker_wait_s: float = knob(
+        120.0, "How long a parallel search's chief waits for its workers.", exclusive_minimum=0
+    )
+    baseline_module: str = knob(
+        "",
+        "Your own model as a baseline: a Python file with build_model(hp, input_spec) (see "
+        "examples/baseline_model.py), trained beside the candidates on the same data and "
+        "budget, listed as 'baseline' on the leaderboard, pushed if it wins.",
+    )
+    task: str = knob("classification", "The resolved task type.", choices=TASKS, internal=True)
+    objective: str = knob("", "Metric to optimise; empty: the task's.", internal=True)
     # Candidates tried before the strategy's own (a warm start): dicts with "label", "space",
     # "choices" and optionally "weights" (a .weights.h5 of that architecture at full fidelity).
-    seeds: tuple = ()
-    # Your own model beside the candidates: a Python file with build_model(hp, input_spec),
-    # trained on the same data and fidelity as one more leaderboard row ("baseline").
-    baseline_module: str = ""
+    seeds: tuple = knob((), "Warm-start candidates.", internal=True)
 
     def __post_init__(self):
         from nas import task
-        from nas.spaces import SPACES
-        from nas.strategies import STRATEGIES
 
         object.__setattr__(self, "seeds", tuple(dict(s) for s in self.seeds))
-        if self.task in task.TASKS and not self.objective:
-            object.__setattr__(self, "objective", task.OBJECTIVES[self.task])
-        problems = []
+        object.__setattr__(self, "halving_rungs", tuple(self.halving_rungs))
+        if self.task in TASKS and not self.objective:
+            object.__setattr__(self, "objective", task.get(self.task).objective)
+        problems = problems_of(self)
         for i, seed in enumerate(self.seeds):
             missing = {"label", "space", "choices"} - set(seed)
             if missing:
                 problems.append(f"seed {i} lacks {sorted(missing)}")
-        if self.task not in task.TASKS:
-            problems.append(f"task {self.task!r} is not one of {list(task.TASKS)}")
-        if self.latency not in ("keras", "tflite"):
-            problems.append(f"latency {self.latency!r} is not 'keras' or 'tflite'")
-        if self.space not in SPACES:
-            problems.append(f"space {self.space!r} is not one of {sorted(SPACES)}")
-        if self.strategy not in STRATEGIES:
-            problems.append(f"strategy {self.strategy!r} is not one of {sorted(STRATEGIES)}")
-        if self.max_trials < 1:
-            problems.append(f"max_trials must be >= 1, got {self.max_trials}")
-        if self.epochs < 1:
-            problems.append(f"epochs must be >= 1, got {self.epochs}")
-        if not isinstance(self.workers, int) or self.workers < 0:
-            problems.append(f"workers must be an integer >= 0, got {self.workers!r}")
-        if self.compute_budget < 0:
-            problems.append(f"compute_budget must be >= 0, got {self.compute_budget}")
-        if self.mixed_precision not in ("auto", "on", "off"):
+        if any(not isinstance(r, int) or r < 1 for r in self.halving_rungs):
             problems.append(
-                f"mixed_precision must be auto, on or off, got {self.mixed_precision!r}"
+                f"halving_rungs must be epoch counts >= 1, got {list(self.halving_rungs)}"
             )
         if problems:
             raise ValueError("invalid search config: " + "; ".join(problems))
@@ -119,22 +153,19 @@ class SearchConfig:
     @classmethod
     def from_dict(cls, raw: dict | None) -> SearchConfig:
         raw = dict(raw or {})
-        _reject_unknown(cls, raw, "search config")
-        est = dict(raw.pop("estimation", None) or {})
-        _reject_unknown(EstimationConfig, est, "estimation")
-        if "fidelity" in est:
-            est["fidelity"] = Fidelity.from_dict(est["fidelity"])
-        return cls(estimation=EstimationConfig(**est), **raw)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(
+                f"unknown search config keys {sorted(unknown)}; known: {sorted(known)}"
+            )
+        if "search_fidelity" in raw and not isinstance(raw["search_fidelity"], Fidelity):
+            raw["search_fidelity"] = Fidelity.from_dict(raw["search_fidelity"])
+        return cls(**raw)
 
     @classmethod
     def from_json(cls, text: str | None) -> SearchConfig:
         return cls.from_dict(json.loads(text) if text else {})
 
 
-def _reject_unknown(cls, raw: dict, what: str) -> None:
-    unknown = set(raw) - {f.name for f in dataclasses.fields(cls)}
-    if unknown:
-        raise ValueError(
-            f"unknown {what} keys {sorted(unknown)}; known: "
-            f"{sorted(f.name for f in dataclasses.fields(cls))}"
-        )
+__all__ = ["SPACES", "STRATEGIES", "SearchConfig", "declared"]

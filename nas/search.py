@@ -64,11 +64,9 @@ def param_limit(space, limit: int):
 def build_oracle(config: SearchConfig, input_spec: InputSpec, log=print):
     """(device, space, oracle) for `config`."""
     dev = device_module.configure(config.mixed)
-    space = get_space(
-        config.space, input_spec, fidelity=config.estimation.fidelity, seed=config.seed
-    )
+    space = get_space(config.space, input_spec, fidelity=config.search_fidelity, seed=config.seed)
     options = dict(config.strategy_options)
-    if config.strategy == "evolution" and config.estimation.morph:
+    if config.strategy == "evolution" and config.morphism:
         options.setdefault("morph_rate", 0.5)
     oracle = make_oracle(
         config.strategy,
@@ -151,10 +149,10 @@ def run_search(
     rendezvous: str = "",
     worker_info: dict | None = None,
 ) -> SearchResult:
-    """The search. With `config.workers` > 0 this process is the chief of a parallel search:
+    """The search. With `config.parallel_trials` > 0 this process is the chief of a parallel search:
     it serves the oracle to that many workers (`run_worker`), announced in `rendezvous`
     together with `worker_info`, and runs trials itself too."""
-    if config.workers:
+    if config.parallel_trials:
         tuner = _run_as_chief(config, input_spec, data, state_dir, tracker, log, rendezvous,
                               worker_info or {})  # fmt: skip
     else:
@@ -221,12 +219,12 @@ def _run_as_chief(config, input_spec, data, state_dir, tracker, log, rendezvous,
         oracle.reload()  # a retried chief keeps the trials already run
     bind, advertise = distributed.chief_host()
     server, port = distributed.serve(oracle, bind)
-    runners = config.workers + 1
+    runners = config.parallel_trials + 1
     distributed.gang_start(oracle, runners, config.worker_wait_s, log)
     distributed.set_client_env(advertise, port, distributed.CHIEF_ID)
     distributed.write_chief(rendezvous, {"host": advertise, "port": port, **worker_info})
     log(f"NAS parallel trials: serving the oracle on {advertise}:{port} for "
-        f"{config.workers} worker(s) and this process")  # fmt: skip
+        f"{config.parallel_trials} worker(s) and this process")  # fmt: skip
     try:
         tuner = build_tuner(config, input_spec, state_dir, tracker, log, built, rendezvous)
         if config.baseline_module:
@@ -297,7 +295,7 @@ def write_outputs(result: SearchResult, out_dir: str) -> dict:
                 "stopped because": result.stop_reason,
                 "trials": len(result.rows),
                 "device": result.device,
-                "fidelity": result.config.estimation.fidelity.label(),
+                "fidelity": result.config.search_fidelity.label(),
             },
         ),
         "input_spec": result.input_spec.to_json(),

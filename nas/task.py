@@ -1,25 +1,23 @@
-"""Classification or regression: the head, loss, metrics and objective each task gets.
+"""Task types, as the engine trains them: the head, the loss and metrics, and the objective with
+its direction. One `Task` object per type; code asks the object instead of branching on a name.
 
-Classification: a softmax over `n_outputs` classes, sparse categorical cross-entropy, accuracy,
-objective `val_accuracy` (higher is better). Regression: one linear output, mean squared error,
-RMSE (`rmse`) and MAE (`mae`), objective `val_rmse` (lower is better).
+- classification: a softmax over the classes, sparse categorical cross-entropy, accuracy;
+  objective `val_accuracy`, higher is better.
+- regression: one linear output rescaled by the training labels' mean and std (so a label of
+  any scale trains at the usual learning rates), mean squared error, RMSE (`rmse`) and MAE
+  (`mae`); objective `val_rmse`, lower is better.
+
+Standard library at import (Keras is imported when a model is built), so the settings contract
+reads the task names without Keras. The pipeline's side of a task (Evaluator gate, serving key,
+pyfunc columns, edge agreement) is `core/tasks.py`, built on these objects.
 """
 
 from __future__ import annotations
 
-TASKS = ("classification", "regression")
-OBJECTIVES = {"classification": "val_accuracy", "regression": "val_rmse"}
-# The serving signature's output per task (the user module writes the same names, as it
-# cannot import the project at module level).
-SERVING_OUTPUT = {"classification": "probabilities", "regression": "predictions"}
-# Objectives where lower is better: losses and errors.
+import dataclasses
+
+# Metrics whose lower values are better: losses and errors.
 _LOWER = ("loss", "rmse", "mae", "mse", "error")
-
-
-def check(task: str) -> str:
-    if task not in TASKS:
-        raise ValueError(f"task {task!r} is not one of {list(TASKS)}")
-    return task
 
 
 def direction(objective: str) -> str:
@@ -27,20 +25,74 @@ def direction(objective: str) -> str:
     return "min" if objective.split("val_")[-1].endswith(_LOWER) else "max"
 
 
-def head_activation(task: str) -> str | None:
-    return "softmax" if task == "classification" else None
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """How the engine trains one task type: the head's activation and output count, whether the
+    head is rescaled to the label's scale, the loss and metrics, and the search objective."""
 
+    name: str
+    objective: str
+    activation: str | None
+    loss: str
+    rescaled: bool  # the head predicts in standard units, rescaled by the label's mean and std
 
-def compile_args(task: str) -> dict:
-    """`loss` and `metrics` for `model.compile`."""
-    import keras
+    @property
+    def direction(self) -> str:
+        return direction(self.objective)
 
-    if task == "regression":
-        return {
-            "loss": "mean_squared_error",
-            "metrics": [
+    @property
+    def maximize(self) -> bool:
+        return self.direction == "max"
+
+    def outputs(self, n_classes: int) -> int:
+        """Units of the head: one per class, or one value."""
+        return 1 if self.rescaled else n_classes
+
+    def metrics(self) -> list:
+        import keras
+
+        if self.rescaled:
+            return [
                 keras.metrics.RootMeanSquaredError(name="rmse"),
                 keras.metrics.MeanAbsoluteError(name="mae"),
-            ],
-        }
-    return {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+            ]
+        return ["accuracy"]
+
+    def compile_args(self) -> dict:
+        """`loss` and `metrics` for `model.compile`."""
+        return {"loss": self.loss, "metrics": self.metrics()}
+
+    def head(self, x, input_spec, kernel_initializer=None):
+        """The output layer(s) on features `x`, float32 even under mixed precision."""
+        import keras
+
+        out = keras.layers.Dense(
+            input_spec.n_outputs,
+            activation=self.activation,
+            kernel_initializer=kernel_initializer or "glorot_uniform",
+            dtype="float32",
+            name="head",
+        )(x)
+        if self.rescaled:  # standard units -> the label's scale
+            out = keras.layers.Rescaling(
+                input_spec.target_std, input_spec.target_mean, dtype="float32", name="target_scale"
+            )(out)
+        return out
+
+    def best(self, values):
+        """The best of `values` by this task's direction."""
+        return max(values) if self.maximize else min(values)
+
+
+CLASSIFICATION = Task(
+    "classification", "val_accuracy", "softmax", "sparse_categorical_crossentropy", False
+)
+REGRESSION = Task("regression", "val_rmse", None, "mean_squared_error", True)
+TASKS: dict[str, Task] = {t.name: t for t in (CLASSIFICATION, REGRESSION)}
+NAMES = tuple(TASKS)
+
+
+def get(name: str) -> Task:
+    if name not in TASKS:
+        raise ValueError(f"task {name!r} is not one of {list(TASKS)}")
+    return TASKS[name]

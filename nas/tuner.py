@@ -415,7 +415,7 @@ class NASTuner(keras_tuner.Tuner):
         t0 = time.time()
         values = trial.hyperparameters.values
         arch = self.space.architecture(values)
-        est, cfg = self.config.estimation, self.config
+        est = cfg = self.config
         if values.get("nas/pruned"):
             self._prune(trial, arch, values["nas/pruned"], t0)
         keras.utils.set_random_seed(self._seed(trial.trial_id))
@@ -438,7 +438,7 @@ class NASTuner(keras_tuner.Tuner):
         initial = 0
         if "tuner/epochs" in values:  # Hyperband's schedule
             epochs = int(values["tuner/epochs"])
-            if est.inherit and values.get("tuner/trial_id"):
+            if est.inherit_weights and values.get("tuner/trial_id"):
                 initial = int(values.get("tuner/initial_epoch", 0))
         history: dict = {}
         start = "scratch"
@@ -454,10 +454,10 @@ class NASTuner(keras_tuner.Tuner):
             start = self._warm_start(model, arch, values["nas/warm"], values.get("nas/seed"))
         else:
             parent_id = values.get("nas/parent") or values.get("tuner/trial_id")
-            if parent_id and (est.inherit or est.morph):
+            if parent_id and (est.inherit_weights or est.morphism):
                 parent_model = self._parent_model(parent_id)
                 if parent_model is not None:
-                    if est.morph and values.get("nas/morph"):
+                    if est.morphism and values.get("nas/morph"):
                         morph.transfer(
                             parent_model,
                             model,
@@ -466,12 +466,12 @@ class NASTuner(keras_tuner.Tuner):
                             self._seed(trial.trial_id),
                         )
                         start = f"morphed from {parent_id} ({values['nas/morph']})"
-                    elif est.inherit:
+                    elif est.inherit_weights:
                         copied = inherit.copy_matching(parent_model, model)
                         start = f"inherited {len(copied)} layers from {parent_id}"
         callbacks = [_EpochCheckpoint(tdir, history, cfg.objective, self.maximize)]
         stopper = None
-        if est.curve and "tuner/epochs" not in values:
+        if est.curve_stop and "tuner/epochs" not in values:
             stopper = curve.CurveStopper(
                 cfg.objective,
                 self.oracle.best_score(),
@@ -483,7 +483,7 @@ class NASTuner(keras_tuner.Tuner):
             )
             callbacks.append(stopper)
         rungs = None
-        if est.halving and "tuner/epochs" not in values:
+        if est.successive_halving and "tuner/epochs" not in values:
             rungs = halving.RungStopper(
                 cfg.objective,
                 est.halving_rungs,

@@ -24,7 +24,7 @@ from components.nas_tuner.history import ARTIFACT, LeaderboardError, load, searc
 
 def defaults() -> tuple[str, str]:
     """(tracking URI, experiment) of the pipeline's default settings."""
-    from pipelines.retrain import Settings
+    from pipelines.settings import Settings
 
     s = Settings()
     return s.tracking()[0], s.nas_experiment

@@ -1,7 +1,7 @@
 """The embedded MLflow store (SQLite) is created once, under a lock, before any node uses it.
 
 MLflow creates its tables on first use. Two nodes starting at the same moment on a fresh
-store (two DAG runs at once; BaselineResolver and ExampleGen have no upstream) both try, and
+store (two DAG runs at once; ChampionResolver and ExampleGen have no upstream) both try, and
 one fails with `table ... already exists`. A tracking server or any non-SQLite URI is left to
 its operator.
 """

@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 
 from pipelines import metadata_config, mlflow_store
-from pipelines.retrain import Settings, create_pipeline
+from pipelines.retrain import create_pipeline
+from pipelines.settings import Settings
 
 log = logging.getLogger("run_node")
 

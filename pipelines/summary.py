@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from pipelines.retrain import Settings
+from pipelines.settings import Settings
 
 
 def run_summary(settings: Settings, run_id: str) -> dict:

@@ -80,7 +80,7 @@ def _precompile(argv: list[str]) -> None:
     """Compile the pipeline in the executor itself, so every forked node inherits the IR cache
     (compiling builds the user-module wheel). Any error is left for the node to report."""
     from pipelines import run_node
-    from pipelines.retrain import Settings
+    from pipelines.settings import Settings
 
     try:
         settings = Settings.from_json(argv[argv.index("--settings") + 1])

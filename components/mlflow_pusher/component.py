@@ -31,7 +31,7 @@ class MlflowPusherSpec(ComponentSpec):
         "transform_graph": ChannelParameter(type=standard_artifacts.TransformGraph),
         "examples": ChannelParameter(type=standard_artifacts.Examples),
         "hyperparameters": ChannelParameter(type=standard_artifacts.HyperParameters, optional=True),
-        "baseline_model": ChannelParameter(type=standard_artifacts.Model, optional=True),
+        "champion_model": ChannelParameter(type=standard_artifacts.Model, optional=True),
     }
     OUTPUTS = {"pushed_model": ChannelParameter(type=standard_artifacts.PushedModel)}
 
@@ -54,7 +54,7 @@ class MlflowPusher(base_component.BaseComponent):
         tracking_uri: str,
         label: str,
         hyperparameters=None,
-        baseline_model=None,
+        champion_model=None,
         artifact_location: str = "",
         lineage: str = "{}",
         task: str = "classification",
@@ -71,7 +71,7 @@ class MlflowPusher(base_component.BaseComponent):
                 transform_graph=transform_graph,
                 examples=examples,
                 hyperparameters=hyperparameters,
-                baseline_model=baseline_model,
+                champion_model=champion_model,
                 registered_model_name=registered_model_name,
                 tracking_uri=tracking_uri,
                 artifact_location=artifact_location,

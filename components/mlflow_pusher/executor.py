@@ -67,7 +67,7 @@ class Executor(base_executor.BaseExecutor):
         else:
             version = self._register(client, input_dict, exec_properties, run_id)
         client.set_registered_model_alias(name, registry.CHALLENGER, version.version)
-        champion = self._move_champion(client, name, version, _single(input_dict, "baseline_model"))
+        champion = self._move_champion(client, name, version, _single(input_dict, "champion_model"))
 
         destination = f"models:/{name}/{version.version}"
         pushed.set_int_custom_property("pushed", 1)

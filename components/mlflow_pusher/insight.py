@@ -25,7 +25,7 @@ from absl import logging
 
 from components.mlflow_pusher import explain
 from components.mlflow_pusher.pyfunc_model import example_bytes
-from nas.task import SERVING_OUTPUT as OUTPUT
+from core.tasks import SERVING_OUTPUT as OUTPUT
 
 EVAL_ROWS = 300  # eval rows read for both; SHAP explains a sample of them
 

@@ -139,7 +139,7 @@ class Executor(base_executor.BaseExecutor):
         print(f"NAS state directory (kept until the search succeeds): {state}", flush=True)
         # What a worker of a parallel search needs to rebuild the same data (worker.py).
         worker_info = {}
-        if config.workers:
+        if config.parallel_trials:
             from tfx.utils import json_utils
 
             worker_info = {

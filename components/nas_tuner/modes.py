@@ -137,5 +137,4 @@ def warm_config(config: SearchConfig, champion, leaders: list[dict], log=print) 
 
 def full_fidelity(config: SearchConfig) -> SearchConfig:
     """`config` as the Trainer's warm start must read it for weights trained at full fidelity."""
-    est = dataclasses.replace(config.estimation, fidelity=Fidelity())
-    return dataclasses.replace(config, estimation=est)
+    return dataclasses.replace(config, search_fidelity=Fidelity())

@@ -179,7 +179,7 @@ def winner_model(fn_args, tft_out, label: str, log=print) -> keras.Model:
         meta = os.path.join(fn_args.base_model, "search_config.json")
         if os.path.exists(meta):
             with open(meta) as f:
-                fidelity = SearchConfig.from_dict(json.load(f)).estimation.fidelity
+                fidelity = SearchConfig.from_dict(json.load(f)).search_fidelity
         donor = get_space(space_name, spec, fidelity=fidelity, seed=search.seed).build_model(
             arch, compile=False
         )

@@ -4,28 +4,32 @@ from __future__ import annotations
 
 import dataclasses
 
+from nas.knobs import knob, problems_of
+
 
 @dataclasses.dataclass(frozen=True)
 class Fidelity:
-    data_fraction: float = 1.0  # share of the training data seen per epoch
-    epochs: int = 0  # 0: the search's full epoch count
-    width: float = 1.0  # multiplier on every layer's width / filters
-    fewer_cells: int = 0  # cells removed from a cell-based network (at least one stays)
-    resolution: float = 1.0  # image/signal inputs average-pooled down to this share
+    """How much cheaper than full training a search trial is (all at 1.0 / 0: full fidelity)."""
+
+    data_fraction: float = knob(
+        1.0, "Share of the training data seen per epoch.", exclusive_minimum=0, maximum=1
+    )
+    epochs: int = knob(0, "Epochs per trial (0: the search's full epoch count).", minimum=0)
+    width: float = knob(
+        1.0, "Multiplier on every layer's width / filters.", exclusive_minimum=0, maximum=1
+    )
+    fewer_cells: int = knob(
+        0, "Cells removed from a cell-based network (at least one stays).", minimum=0
+    )
+    resolution: float = knob(
+        1.0, "Image/signal inputs average-pooled down to this share.", exclusive_minimum=0,
+        maximum=1,
+    )  # fmt: skip
 
     def __post_init__(self):
-        checks = {
-            "data_fraction": 0 < self.data_fraction <= 1,
-            "epochs": self.epochs >= 0,
-            "width": 0 < self.width <= 1,
-            "fewer_cells": self.fewer_cells >= 0,
-            "resolution": 0 < self.resolution <= 1,
-        }
-        bad = [k for k, ok in checks.items() if not ok]
+        bad = problems_of(self)
         if bad:
-            raise ValueError(
-                f"fidelity out of range: {', '.join(f'{k}={getattr(self, k)}' for k in bad)}"
-            )
+            raise ValueError(f"fidelity out of range: {', '.join(bad)}")
 
     @property
     def is_full(self) -> bool:

@@ -137,25 +137,13 @@ class SearchSpace(keras_tuner.HyperModel):
         else:
             pooled += tabular
         x = ops.concat(pooled, "features")
-        outputs = keras.layers.Dense(
-            self.input_spec.n_outputs,
-            activation=task_module.head_activation(self.input_spec.task),
-            kernel_initializer=seeds.kernel(),
-            dtype="float32",  # float32 even under mixed precision
-            name="head",
-        )(x)
-        if self.input_spec.task == "regression":  # standard units -> the label's scale
-            outputs = keras.layers.Rescaling(
-                self.input_spec.target_std,
-                self.input_spec.target_mean,
-                dtype="float32",
-                name="target_scale",
-            )(outputs)
+        task = task_module.get(self.input_spec.task)
+        outputs = task.head(x, self.input_spec, seeds.kernel())
         model = keras.Model(inputs, outputs, name=f"{self.name}_{arch.digest()}")
         if compile:
             model.compile(
                 optimizer=_optimizer(c["optimizer"], c["learning_rate"]),
-                **task_module.compile_args(self.input_spec.task),
+                **task.compile_args(),
             )
         return model
 

@@ -99,7 +99,7 @@ def test_kubernetes_pods(monkeypatch):
         assert op.pool == ("gpu" if gpu else "default_pool")
     # Upstream order is the pipeline's, and every node still waits for the checked settings.
     assert {t.task_id for t in dag.get_task("Tuner").upstream_list} == {
-        "BaselineResolver",
+        "ChampionResolver",
         "Transform",
         "check_params",
     }

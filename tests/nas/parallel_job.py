@@ -28,7 +28,7 @@ def main(role: str, state: str, rendezvous: str, out: str, n: int) -> None:
     log = lambda line: print(line, flush=True)  # noqa: E731
     os.makedirs(out, exist_ok=True)
     if role == "chief":
-        config = SearchConfig.from_dict({**CONFIG, "workers": n, "worker_wait_s": 300})
+        config = SearchConfig.from_dict({**CONFIG, "parallel_trials": n, "worker_wait_s": 300})
         result = run_search(config, spec, data, state, log=log, rendezvous=rendezvous)
         summary = {"best_trial": result.best_trial_id, "rows": result.rows,
                    "weights": os.path.exists(result.weights_path)}  # fmt: skip

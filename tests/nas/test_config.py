@@ -7,7 +7,7 @@ import json
 from nas.config import SearchConfig
 from nas.spaces import SPACES
 from nas.strategies import STRATEGIES
-from pipelines import retrain
+from pipelines import settings as retrain
 
 
 def test_pipeline_names_match_the_engine():
@@ -36,9 +36,9 @@ def test_settings_become_a_valid_search_config():
         4,
         50000,
     )
-    assert cfg.estimation.fidelity.width == 0.5 and cfg.estimation.morph
-    assert not cfg.estimation.curve and cfg.surrogate
-    assert cfg.estimation.halving and cfg.estimation.halving_rungs == (1, 3)
+    assert cfg.search_fidelity.width == 0.5 and cfg.morphism
+    assert not cfg.curve_stop and cfg.surrogate
+    assert cfg.successive_halving and cfg.halving_rungs == (1, 3)
 
 
 def test_the_readme_s_benchmark_winner_is_a_valid_setting():
@@ -48,5 +48,5 @@ def test_the_readme_s_benchmark_winner_is_a_valid_setting():
     [raw] = re.findall(r"`(\{\"strategy\": \"random\".*?\})`", readme, re.S)
     s = retrain.Settings.from_json(raw.replace("\n", " "))
     cfg = SearchConfig.from_dict(s.search_config())
-    assert cfg.surrogate and cfg.estimation.halving and cfg.compute_budget == 80000
+    assert cfg.surrogate and cfg.successive_halving and cfg.compute_budget == 80000
     assert (cfg.strategy, cfg.max_trials) == ("random", 1000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from pipelines.retrain import REPO
+from pipelines.settings import REPO
 
 
 def test_gpu_check_says_it_needs_a_gpu_here():

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from pipelines.retrain import REPO
+from pipelines.settings import REPO
 
 JOB = [sys.executable, "-m", "tests.nas.search_job"]
 

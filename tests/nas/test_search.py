@@ -119,7 +119,7 @@ def test_parameter_limit_prunes_and_low_fidelity_shrinks_compute(digits, tmp_pat
     spec, data = small(digits)
     cfg = config(
         max_params=3000, max_trials=5,
-        estimation={"fidelity": {"data_fraction": 0.5, "epochs": 1, "width": 0.5}},
+        search_fidelity={"data_fraction": 0.5, "epochs": 1, "width": 0.5},
     )  # fmt: skip
     result = run_search(cfg, spec, data, str(tmp_path), log=lambda _: None)
     done = [r for r in result.rows if r["status"] == "completed"]
@@ -133,7 +133,7 @@ def test_evolution_children_inherit_or_morph_inside_the_runner(digits, tmp_path)
     cfg = config(
         strategy="evolution", max_trials=7, epochs=1,
         strategy_options={"population_size": 3, "sample_size": 2},
-        estimation={"inherit": True},
+        inherit_weights=True,
     )  # fmt: skip
     result = run_search(cfg, spec, data, str(tmp_path), log=lambda _: None)
     children = [r for r in result.rows if r["parent"] is not None]
@@ -142,7 +142,7 @@ def test_evolution_children_inherit_or_morph_inside_the_runner(digits, tmp_path)
 
 def test_hyperband_promotions_continue_from_their_parent(digits, tmp_path):
     spec, data = small(digits, image=False)
-    cfg = config(strategy="hyperband", max_trials=6, epochs=3, estimation={"inherit": True})
+    cfg = config(strategy="hyperband", max_trials=6, epochs=3, inherit_weights=True)
     result = run_search(cfg, spec, data, str(tmp_path), log=lambda _: None)
     assert len(result.rows) <= 6
     promoted = [r for r in result.rows if r["parent"] is not None]
@@ -155,7 +155,7 @@ def test_successive_halving_and_the_compute_budget_stop_trials_and_the_search(di
     budget = 8 * 600  # eight epochs of the 600 training examples
     cfg = config(
         max_trials=50, epochs=3, compute_budget=budget,
-        estimation={"halving": True, "halving_rungs": [1, 2], "halving_eta": 2},
+        successive_halving=True, halving_rungs=[1, 2], halving_eta=2,
     )  # fmt: skip
     lines = []
     result = run_search(cfg, spec, data, str(tmp_path), log=lines.append)
@@ -179,12 +179,12 @@ def test_successive_halving_and_the_compute_budget_stop_trials_and_the_search(di
         ({"space": "tree"}, "space 'tree'"),
         ({"strategy": "annealing"}, "strategy 'annealing'"),
         ({"max_trials": 0}, "max_trials"),
-        ({"estimation": {"fidelity": {"width": 2}}}, "width=2"),
-        ({"estimation": {"curves": True}}, "curves"),
+        ({"search_fidelity": {"width": 2}}, "width=2"),
+        ({"curves": True}, "curves"),
         ({"colour": 1}, "colour"),
         ({"compute_budget": -1}, "compute_budget"),
-        ({"estimation": {"halving_eta": 1}}, "halving_eta"),
-        ({"estimation": {"halving_rungs": [0]}}, "halving_rungs"),
+        ({"halving_eta": 1}, "halving_eta"),
+        ({"halving_rungs": [0]}, "halving_rungs"),
     ],
 )
 def test_bad_config_is_named(raw, message):

@@ -13,7 +13,7 @@ import logging
 import pytest
 
 from pipelines import run_node
-from pipelines.retrain import Settings
+from pipelines.settings import Settings
 from tests import data_cases
 
 NODES = ["ExampleGen", "StatisticsGen", "SchemaGen", "PreviousSpanResolver", "ExampleValidator"]

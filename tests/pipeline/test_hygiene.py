@@ -8,7 +8,7 @@ import ast
 
 import pytest
 
-from pipelines.retrain import REPO
+from pipelines.settings import REPO
 
 PRODUCT = ("dags", "components", "pipelines", "bench")
 UNSAFE_CALLS = {

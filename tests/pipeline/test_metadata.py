@@ -13,7 +13,8 @@ import textwrap
 import pytest
 
 from pipelines import metadata_config, run_node
-from pipelines.retrain import REPO, Settings, create_pipeline
+from pipelines.retrain import create_pipeline
+from pipelines.settings import REPO, Settings
 
 SENTINEL = "s3ntinel-Pa55word"
 
@@ -40,7 +41,7 @@ HAMMER = textwrap.dedent(
     from ml_metadata.metadata_store import metadata_store
     from ml_metadata.proto import metadata_store_pb2 as pb
     from pipelines import metadata_config
-    from pipelines.retrain import Settings
+    from pipelines.settings import Settings
 
     s = Settings(metadata_path=sys.argv[1])
     config = metadata_config.connection_config(s)
@@ -143,7 +144,8 @@ def test_the_lock_dies_with_its_process(tmp_path):
     s = settings(tmp_path)
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from pipelines import run_node; from pipelines.retrain import Settings;"
+         "import sys, time; from pipelines import run_node;"
+         "from pipelines.settings import Settings;"
          "s = Settings.from_json(sys.argv[1]);"
          "ctx = run_node.node_lock(s, 'r1', 'Tuner'); ctx.__enter__(); print('held', flush=True);"
          "time.sleep(600)", s.to_json()],

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from pipelines.retrain import REPO, Settings, create_pipeline
+from pipelines.retrain import create_pipeline
+from pipelines.settings import REPO, Settings
 
 
 def settings(tmp_path, **kw) -> Settings:
@@ -26,7 +27,7 @@ def test_csv_folder_uses_csv_example_gen(tmp_path):
     assert components(p)["ExampleGen"] == "CsvExampleGen"
     assert set(components(p)) == {
         "ExampleGen", "StatisticsGen", "SchemaGen", "PreviousSpanResolver", "ExampleValidator",
-        "Transform", "Tuner", "Trainer", "BaselineResolver", "Evaluator", "Pusher",
+        "Transform", "Tuner", "Trainer", "ChampionResolver", "Evaluator", "Pusher",
     }  # fmt: skip
     assert p.enable_cache
     assert components(p)["Tuner"] == "NasTuner"
