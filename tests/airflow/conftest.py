@@ -4,6 +4,7 @@ isolated AIRFLOW_HOME is set here, before any test module imports airflow."""
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import re
@@ -131,3 +132,79 @@ def running_airflow(home: Path, password: str = "", gpu_slots: int = 1, **extra_
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
             log.close()
+
+
+# ---- shared by several test modules ----------------------------------------------------
+
+# A password that must never show up anywhere: it sits in the environment and in an Airflow
+# connection for every DAG run of this module.
+SENTINEL = "Sentinel-Pa55-7f3c91"
+SECRET_ENV = {
+    "RETRAIN_TEST_PASSWORD": SENTINEL,
+    "RETRAIN_MLMD_PASSWORD": SENTINEL,
+    "AIRFLOW_CONN_WAREHOUSE": f"postgresql://etl:{SENTINEL}@warehouse.internal:5432/sales",
+}
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """Every second row of penguins (172 rows), missing values included."""
+    folder = tmp_path_factory.mktemp("penguins")
+    with open(REPO / "data" / "penguins" / "penguins.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    with open(folder / "penguins.csv", "w", newline="") as f:
+        csv.writer(f).writerows([rows[0], *rows[1::2]])
+    return folder
+
+
+def dag_test(conf: dict, state_dir) -> tuple[str, str, str]:
+    env = dict(os.environ, RETRAIN_STATE_DIR=str(state_dir), **SECRET_ENV)
+    out = subprocess.run(
+        [AIRFLOW, "dags", "test", "retrain", "-c", json.dumps(conf)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    log = out.stdout + out.stderr
+    found = FINISHED.findall(log)
+    assert found, f"the DAG run did not finish:\n{log[-5000:]}"
+    run_id, state = found[-1]
+    return run_id, state, log
+
+
+NAME = "penguin_classifier"
+MLFLOW = str(REPO / ".venv" / "airflow" / "bin" / "mlflow")
+
+
+def start_server(root, port: int) -> subprocess.Popen:
+    """`mlflow server` on 127.0.0.1:`port` with its store under `root`, once /health answers."""
+    log = open(root / "server.log", "a")  # noqa: SIM115 (the server writes to it)
+    proc = subprocess.Popen(
+        [MLFLOW, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+         "--artifacts-destination", str(root / "artifacts")],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+            return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop_server(proc)
+                pytest.fail(f"mlflow server did not start: {(root / 'server.log').read_text()}")
+            time.sleep(1)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stops the server and its gunicorn/uvicorn workers (its own process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)

@@ -12,51 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.airflow.conftest import AIRFLOW, FINISHED, REPO, TFX_PYTHON
+from tests.airflow.conftest import REPO, SENTINEL, TFX_PYTHON, dag_test
 
-# A password that must never show up anywhere: it sits in the environment and in an Airflow
-# connection for every DAG run of this module.
-SENTINEL = "Sentinel-Pa55-7f3c91"
-SECRET_ENV = {
-    "RETRAIN_TEST_PASSWORD": SENTINEL,
-    "RETRAIN_MLMD_PASSWORD": SENTINEL,
-    "AIRFLOW_CONN_WAREHOUSE": f"postgresql://etl:{SENTINEL}@warehouse.internal:5432/sales",
-}
 # Cached on a second run on the same data. The validator runs again: it now compares the data
 # with the previous span (the first run's), which the first run had not got.
 DATA_NODES = ["ExampleGen", "StatisticsGen", "SchemaGen", "Transform"]
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    """Every second row of penguins (172 rows), missing values included."""
-    folder = tmp_path_factory.mktemp("penguins")
-    with open(REPO / "data" / "penguins" / "penguins.csv", newline="") as f:
-        rows = list(csv.reader(f))
-    with open(folder / "penguins.csv", "w", newline="") as f:
-        csv.writer(f).writerows([rows[0], *rows[1::2]])
-    return folder
-
-
-@pytest.fixture(scope="module")
 def state_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("state")
-
-
-def dag_test(conf: dict, state_dir) -> tuple[str, str, str]:
-    env = dict(os.environ, RETRAIN_STATE_DIR=str(state_dir), **SECRET_ENV)
-    out = subprocess.run(
-        [AIRFLOW, "dags", "test", "retrain", "-c", json.dumps(conf)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    log = out.stdout + out.stderr
-    found = FINISHED.findall(log)
-    assert found, f"the DAG run did not finish:\n{log[-5000:]}"
-    run_id, state = found[-1]
-    return run_id, state, log
 
 
 def summary(run_id: str, state_dir) -> dict:

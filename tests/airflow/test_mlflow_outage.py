@@ -8,14 +8,12 @@ import os
 import subprocess
 import threading
 
-from tests.airflow.conftest import AIRFLOW, FINISHED, free_port
-from tests.airflow.test_end_to_end import sample  # noqa: F401  (fixture)
-from tests.airflow.test_mlflow_registry import NAME, start_server, stop_server
+from tests.airflow.conftest import AIRFLOW, FINISHED, NAME, free_port, start_server, stop_server
 
 
 def test_push_fails_during_an_outage_and_its_retry_registers_one_version(
     airflow_db,
-    sample,  # noqa: F811
+    sample,
     tmp_path,
 ):
     from mlflow import MlflowClient

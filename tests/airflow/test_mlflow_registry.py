@@ -5,51 +5,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import time
-import urllib.request
 
 import pytest
 
-from tests.airflow.conftest import REPO, TFX_PYTHON, free_port
-from tests.airflow.test_end_to_end import dag_test, sample  # noqa: F401  (fixture)
-
-NAME = "penguin_classifier"
-MLFLOW = str(REPO / ".venv" / "airflow" / "bin" / "mlflow")
-
-
-def start_server(root, port: int) -> subprocess.Popen:
-    """`mlflow server` on 127.0.0.1:`port` with its store under `root`, once /health answers."""
-    log = open(root / "server.log", "a")  # noqa: SIM115 (the server writes to it)
-    proc = subprocess.Popen(
-        [MLFLOW, "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-         "--artifacts-destination", str(root / "artifacts")],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stop_server(proc)
-                pytest.fail(f"mlflow server did not start: {(root / 'server.log').read_text()}")
-            time.sleep(1)
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    """Stops the server and its gunicorn/uvicorn workers (its own process group)."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
+from tests.airflow.conftest import (
+    NAME,
+    REPO,
+    TFX_PYTHON,
+    dag_test,
+    free_port,
+    start_server,
+    stop_server,
+)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +45,7 @@ def aliases(registry) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def runs(airflow_db, sample, mlflow_server, tmp_path_factory, monkeypatch_module):  # noqa: F811
+def runs(airflow_db, sample, mlflow_server, tmp_path_factory, monkeypatch_module):
     """Two passing DAG runs, then one forced to fail at the gate, all on the same server."""
     state = tmp_path_factory.mktemp("state")
     monkeypatch_module.setenv("MLFLOW_TRACKING_URI", mlflow_server)

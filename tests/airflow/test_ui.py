@@ -21,8 +21,7 @@ import urllib.request
 
 import pytest
 
-from tests.airflow.conftest import REPO, free_port, running_airflow
-from tests.airflow.test_mlflow_registry import NAME, start_server, stop_server
+from tests.airflow.conftest import NAME, REPO, free_port, running_airflow, start_server, stop_server
 
 CHROMIUM = os.environ.get("RETRAIN_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = REPO / ".local" / "test-artifacts" / "ui"
