@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,6 +23,12 @@ from airflow.sdk import Asset, Param, dag, task
 from retrain_support import containers, csv_check, node_client
 
 REPO = Path(__file__).resolve().parent.parent
+# Airflow puts dags/ on sys.path; the settings contract is in the repository's core/ (standard
+# library only, as are the engine modules it reads: never TFX or Keras).
+if str(REPO) not in sys.path:
+    sys.path.append(str(REPO))
+from core import settings as contract  # noqa: E402
+
 # The pipeline environment's interpreter; `make setup` creates it at .venv/tfx.
 TFX_PYTHON = os.environ.get("RETRAIN_TFX_PYTHON", str(REPO / ".venv" / "tfx" / "bin" / "python"))
 # Where ML Metadata, the pipeline root and the embedded MLflow store (SQLite) live by default.
@@ -50,202 +57,10 @@ NODES: dict[str, list[str]] = {
 GPU_NODES = {"Tuner", "Trainer"}
 GPU_POOL = os.environ.get("RETRAIN_GPU_POOL", "gpu")
 
-# Equal to pipelines/retrain.py's SPACES and STRATEGIES (tests/airflow/test_params.py checks).
-SPACES = ["chain", "graph", "cells"]
-STRATEGIES = ["evolution", "reinforce", "random", "bayesian", "hyperband", "grid"]
-# Optional Params take null as well ("null" in their type): Airflow's trigger form marks a
-# required field with an empty value ("" or []) as missing and will not trigger.
-PARAMS = {
-    "data": Param(
-        "data/penguins",
-        type="string",
-        minLength=1,
-        description="Folder of CSV (or TFRecord) files; relative paths are from the repository.",
-    ),
-    "label": Param(
-        None,
-        type=["null", "string"],
-        minLength=1,
-        description="Label column. Empty: the data folder's dataset.json names it (else species).",
-    ),
-    "task": Param(
-        "auto",
-        type="string",
-        enum=["auto", "classification", "regression"],
-        description="auto: regression for a numeric label with more than 20 distinct values, "
-        "else classification.",
-    ),
-    "rmse_threshold": Param(
-        None,
-        type=["null", "number"],
-        minimum=0,
-        description="Regression: the Evaluator's upper bound on RMSE (empty: none).",
-    ),
-    "explain": Param(
-        True,
-        type="boolean",
-        description="Log permutation and SHAP feature importance with each registered version.",
-    ),
-    "max_rmse_increase": Param(
-        0.05,
-        type="number",
-        minimum=0,
-        description="Regression: the largest relative RMSE increase over the champion (0.05: 5%).",
-    ),
-    "drift_threshold": Param(
-        0.3,
-        type="number",
-        minimum=0,
-        maximum=1,
-        description="Stop the run when a column drifted this far from the last accepted data "
-        "from the same folder (L-infinity for categorical, Jensen-Shannon for numeric). 0: off.",
-    ),
-    "allowed_anomalies": Param(
-        [],
-        type=["null", "array"],
-        # "column", "column:KIND" or "*:KIND"; "*" alone would accept everything
-        items={"type": "string", "pattern": r"^(\*:[A-Z_]+|[^:*][^:]*(:[A-Z_*]+)?)$"},
-        description='Known anomalies to accept, e.g. ["island:ENUM_TYPE_UNEXPECTED_STRING_VALUES"] '
-        'or ["body_mass_g"]: "column", "column:KIND" or "*:KIND".',
-    ),
-    "schema_file": Param(
-        None,
-        type=["null", "string"],
-        description="A curated schema.pbtxt to validate against. Empty: the schema of the last "
-        "accepted data from the same folder.",
-    ),
-    "accuracy_threshold": Param(
-        0.9, type="number", minimum=0, maximum=1, description="Evaluator's absolute accuracy bar."
-    ),
-    "space": Param(
-        "chain",
-        type="string",
-        enum=SPACES,
-        description="NAS search space: chain (layers in sequence), graph (branches and skip "
-        "connections) or cells (normal and reduction cells).",
-    ),
-    "strategy": Param(
-        "evolution",
-        type="string",
-        enum=STRATEGIES,
-        description="NAS search strategy: regularized evolution, REINFORCE controller, or "
-        "KerasTuner's random, Bayesian, Hyperband, grid.",
-    ),
-    "max_trials": Param(3, type="integer", minimum=1, description="Search trials."),
-    "parallel_trials": Param(
-        0,
-        type="integer",
-        minimum=0,
-        maximum=64,
-        description="Worker tasks that run search trials beside the Tuner (KerasTuner's "
-        "distributed mode: one oracle, N workers). They run in the gpu pool with the Tuner, "
-        "so give the pool N + 1 slots. 0: the Tuner alone.",
-    ),
-    "time_budget_min": Param(
-        30, type="number", exclusiveMinimum=0, description="Search time budget in minutes."
-    ),
-    "epochs": Param(10, type="integer", minimum=1, description="Epochs per trial and training."),
-    "seed": Param(42, type="integer", minimum=1, description="Seed of the search and training."),
-    "search_fidelity": Param(
-        {},
-        type=["null", "object"],
-        properties={
-            "data_fraction": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-            "epochs": {"type": "integer", "minimum": 0},
-            "width": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-            "fewer_cells": {"type": "integer", "minimum": 0},
-            "resolution": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-        },
-        additionalProperties=False,
-        description='Lower fidelity during search, e.g. {"epochs": 3, "data_fraction": 0.5, '
-        '"width": 0.5}. Empty: full fidelity. The Trainer always trains at full fidelity.',
-    ),
-    "curve_stop": Param(
-        True, type="boolean", description="Stop trials whose learning curve cannot beat the best."
-    ),
-    "inherit_weights": Param(
-        True, type="boolean", description="Start children from their parent's trained weights."
-    ),
-    "successive_halving": Param(
-        False,
-        type="boolean",
-        description="At epochs 1 and 3, stop trials outside the top third of earlier trials.",
-    ),
-    "morphism": Param(
-        False,
-        type="boolean",
-        description="Evolution proposes function-preserving widen/deepen children (Net2Net).",
-    ),
-    "mode": Param(
-        "warm",
-        type="string",
-        enum=["warm", "full", "retrain"],
-        description="Retraining mode. warm (the default, also for scheduled runs): seed the "
-        "search with the champion, from its weights, and the last search's leader, and run a "
-        "quarter of max_trials. full: a fresh search. retrain: no search; retrain the champion's "
-        "architecture on the new data from its weights. warm and retrain search fully while "
-        "there is no champion.",
-    ),
-    "promote_trial": Param(
-        None,
-        type=["null", "string"],
-        description="Train this candidate of an earlier search at full fidelity instead of "
-        "searching (e.g. when a smaller model is preferred): TRIAL of the latest search or "
-        "RUN_ID:TRIAL, as `make leaderboard` lists them. It passes the same gate and pusher.",
-    ),
-    "baseline_module": Param(
-        None,
-        type=["null", "string"],
-        description="Your own model as a baseline: a Python file with build_model(hp, "
-        "input_spec) (see examples/baseline_model.py), trained beside the candidates on the "
-        "same data and budget, listed as 'baseline' on the leaderboard, pushed if it wins.",
-    ),
-    "beam_pipeline_args": Param(
-        json.loads(os.environ.get("RETRAIN_BEAM_ARGS") or "[]"),
-        type=["null", "array"],
-        items={"type": "string", "pattern": "^--[A-Za-z_]+(=.*)?$"},
-        description="Beam options for the data nodes (ExampleGen, StatisticsGen, Transform, "
-        'Evaluator), e.g. ["--direct_running_mode=multi_processing", "--direct_num_workers=0"] '
-        'or ["--runner=FlinkRunner", "--flink_master=flink:8081", "--environment_type=DOCKER", '
-        '"--sdk_container_image=retrain-pipeline:1.0"]. Default: $RETRAIN_BEAM_ARGS, else '
-        "Beam's local DirectRunner.",
-    ),
-    "executor": Param(
-        "warm",
-        type="string",
-        enum=["warm", "process"],
-        description="warm: one TFX process per DAG run; process: a fresh process per node.",
-    ),
-}
-# Params that become pipeline settings (pipelines/retrain.py: Settings); the rest steer the DAG.
-SETTING_PARAMS = [
-    "data",
-    "label",
-    "task",
-    "rmse_threshold",
-    "max_rmse_increase",
-    "explain",
-    "drift_threshold",
-    "allowed_anomalies",
-    "schema_file",
-    "accuracy_threshold",
-    "space",
-    "strategy",
-    "max_trials",
-    "parallel_trials",
-    "time_budget_min",
-    "epochs",
-    "seed",
-    "search_fidelity",
-    "curve_stop",
-    "inherit_weights",
-    "successive_halving",
-    "morphism",
-    "mode",
-    "promote_trial",
-    "baseline_module",
-    "beam_pipeline_args",
-]
+# Every Param from the settings contract (core/settings.py): type, rules, default, description.
+PARAMS = {s.name: Param(**s.param()) for s in contract.params()}
+# Params that become pipeline settings (pipelines/settings.py: Settings); the rest steer the DAG.
+SETTING_PARAMS = [s.name for s in contract.params() if s.scope == contract.PIPELINE]
 
 log = logging.getLogger("retrain")
 
@@ -400,9 +215,12 @@ def build_retrain_dag(dag_id: str, schedule, description: str):
             """Runs trials for the Tuner's search (components/nas_tuner/worker.py)."""
             argv = node_client.node_argv(dag_run.run_id, "Tuner", settings)
             result = node_client.run_node(
-                TFX_PYTHON, REPO, [*argv, "--worker", str(index)], socket=executor_socket,
+                TFX_PYTHON,
+                REPO,
+                [*argv, "--worker", str(index)],
+                socket=executor_socket,
                 on_line=log.info,
-            )  # fmt: skip
+            )
             log.info("Tuner worker %d: %s trial(s)", index, result.get("trials"))
             return result
 

@@ -1,7 +1,8 @@
 # The Airflow image: Airflow 3 and the MLflow server (Python 3.11, from requirements-airflow.lock),
-# our DAGs, and, from the pipeline image it builds on, the TFX environment at /opt/tfx. So its
-# scheduler can run pipeline nodes itself (LocalExecutor, the compose stack's default), or start
-# each node in its own container (RETRAIN_CONTAINERS, dags/retrain_support/containers.py).
+# our DAGs with the settings contract they import, and, from the pipeline image it builds on,
+# the TFX environment at /opt/tfx. So its scheduler can run pipeline nodes itself (LocalExecutor,
+# the compose stack's default), or start each node in its own container (RETRAIN_CONTAINERS,
+# dags/retrain_support/containers.py).
 #
 #   docker build -f docker/airflow.Dockerfile --build-arg PIPELINE_IMAGE=retrain-pipeline:1.0 \
 #     -t retrain-airflow:1.0 .
@@ -25,5 +26,10 @@ RUN uv python install 3.11 \
 
 WORKDIR /app
 COPY --chown=retrain:0 dags dags
+# The DAG imports the settings contract (core/settings.py) and the engine's declarations it reads
+# (stdlib-only modules of nas/). From this checkout, not the pipeline image's: the Params must be
+# the contract of the DAG beside them, whichever pipeline image this is built on.
+COPY --chown=retrain:0 core core
+COPY --chown=retrain:0 nas nas
 USER 50000
 RUN airflow version

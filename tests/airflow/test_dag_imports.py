@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,22 @@ def test_dagbag_imports_without_errors():
     bag = DagBag(dag_folder=str(DAGS))
     assert bag.import_errors == {}, f"DAG import errors: {bag.import_errors}"
     assert "retrain" in bag.dag_ids
+
+
+def test_the_dag_s_repository_imports_stay_light(tmp_path):
+    """The DAG imports the settings contract (core/settings.py) and the engine declarations it
+    reads, finding them from its own path (not the working directory); importing the DAG loads
+    none of the TFX stack, Keras, numpy or MLflow."""
+    heavy = sorted(FORBIDDEN | {"keras_tuner", "numpy", "mlflow"})
+    code = (
+        f"import sys; sys.path.insert(0, {str(DAGS)!r}); import retrain; "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r})); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('core', 'nas')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    loaded, ours = out.stdout.strip().splitlines()[-2:]
+    assert loaded == "[]", f"importing the DAG loaded {loaded}"
+    assert "core.settings" in ours, ours

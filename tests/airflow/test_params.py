@@ -34,16 +34,63 @@ def test_defaults_are_valid(dag):
     assert values["successive_halving"] is False
 
 
-def test_dag_choices_match_the_pipeline():
-    """The DAG never imports TFX or Keras, so it repeats the NAS registries' names."""
+def test_dag_choices_are_the_engine_s_catalogues(dag):
+    """The DAG never imports TFX or Keras: its enums come from the engine's stdlib-only
+    declarations through the settings contract, not from copies."""
+    from core import settings as contract
+    from nas import config, task
+
+    def enum(name):
+        return dag.params.get_param(name).schema["enum"]
+
+    assert enum("space") == list(config.SPACES)
+    assert enum("strategy") == list(config.STRATEGIES)
+    assert enum("task") == ["auto", *task.NAMES]
+    assert enum("mode") == list(contract.MODES)
+
+
+def mismatches(params, contract) -> list[str]:
+    """How the DAG's Params differ from the contract's user settings: a Param missing or
+    extra, or a default, description or schema rule not the contract's."""
+    users = {s.name: s for s in contract.params()}
+    out = [f"{n}: not a Param" for n in users if n not in params]
+    out += [f"{n}: a Param the contract does not declare" for n in params if n not in users]
+    for name in set(users) & set(params):
+        want, param = users[name].param(), params.get_param(name)
+        got = {"default": param.value, "description": param.description, **param.schema}
+        out += [
+            f"{name}: {k}={got.get(k)!r}, contract {v!r}"
+            for k, v in want.items()
+            if got.get(k) != v
+        ]
+    return out
+
+
+def test_params_are_the_contract_s_user_settings(dag):
     import retrain as dag_module
 
-    from pipelines import settings as retrain
+    from core import settings as contract
 
-    assert sorted(dag_module.SPACES) == sorted(retrain.SPACES)
-    assert sorted(dag_module.STRATEGIES) == sorted(retrain.STRATEGIES)
-    fields = {f for f in retrain.Settings.__dataclass_fields__}
-    assert set(dag_module.SETTING_PARAMS) <= fields
+    assert mismatches(dag.params, contract) == []
+    assert list(dag.params) == [s.name for s in contract.params()]
+    assert set(dag_module.SETTING_PARAMS) == {
+        s.name for s in contract.params() if s.scope == "pipeline"
+    }
+    assert "executor" not in dag_module.SETTING_PARAMS  # steers the DAG only
+
+
+def test_the_contract_check_catches_a_drifted_param(dag):
+    from airflow.sdk import Param
+    from airflow.sdk.definitions.param import ParamsDict
+
+    from core import settings as contract
+
+    drifted = {n: dag.params.get_param(n) for n in dag.params}
+    drifted["max_trials"] = Param(5, type="integer", minimum=1, description="Search trials.")
+    del drifted["executor"]
+    found = mismatches(ParamsDict(drifted), contract)
+    assert any(m.startswith("max_trials: default=5") for m in found), found
+    assert "executor: not a Param" in found
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from core.settings import SETTINGS
 from nas.config import SearchConfig
 from nas.spaces import SPACES
 from nas.strategies import STRATEGIES
@@ -11,8 +12,8 @@ from pipelines import settings as retrain
 
 
 def test_pipeline_names_match_the_engine():
-    assert sorted(retrain.SPACES) == sorted(SPACES)
-    assert sorted(retrain.STRATEGIES) == sorted(STRATEGIES)
+    assert sorted(SETTINGS["space"].choices) == sorted(SPACES)
+    assert sorted(SETTINGS["strategy"].choices) == sorted(STRATEGIES)
 
 
 def test_settings_become_a_valid_search_config():
@@ -25,7 +26,9 @@ def test_settings_become_a_valid_search_config():
                 "curve_stop": False,
                 "morphism": True,
                 "successive_halving": True,
-                "nas": {"patience": 4, "max_params": 50000, "surrogate": True},
+                "patience": 4,
+                "max_params": 50000,
+                "surrogate": True,
             }
         )
     )

@@ -1,0 +1,167 @@
+"""The settings contract (core/settings.py): stdlib-only on both sides, the pipeline's Settings
+derived from it (fields, defaults, rules), the engine's knobs as settings, and the README's
+Params table generated from it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import pytest
+
+from core import settings as contract
+from nas import knobs
+from nas.config import SearchConfig
+from pipelines.settings import REPO, Settings
+
+AIRFLOW_PYTHON = REPO / ".venv" / "airflow" / "bin" / "python"
+HEAVY = ("keras", "keras_tuner", "tensorflow", "tfx", "numpy", "mlflow", "airflow")
+LOADED = f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})))"
+
+
+def loaded_after(python: str, statement: str) -> list[str]:
+    out = subprocess.run(
+        [python, "-c", f"import json, sys; {statement}; {LOADED}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("python", [sys.executable, str(AIRFLOW_PYTHON)], ids=["tfx", "airflow"])
+def test_the_contract_imports_nothing_heavy(python):
+    assert loaded_after(python, "import core.settings") == []
+
+
+def test_the_import_check_can_fail():
+    assert loaded_after(sys.executable, "import core.settings, numpy") == ["numpy"]
+
+
+def test_settings_fields_are_the_contract_s_pipeline_settings():
+    fields = dataclasses.fields(Settings)
+    assert [f.name for f in fields] == [s.name for s in contract.pipeline_settings()]
+    assert "executor" in contract.SETTINGS and "executor" not in {f.name for f in fields}
+    assert "nas" not in {f.name for f in fields}
+
+
+def test_settings_defaults_equal_the_contract_s(monkeypatch):
+    monkeypatch.delenv("RETRAIN_BEAM_ARGS", raising=False)
+    s = Settings()
+    for f in dataclasses.fields(Settings):
+        assert f.default_factory() == contract.SETTINGS[f.name].default, f.name
+        if f.name not in ("label", "registered_model_name"):  # empty: dataset.json's names
+            assert getattr(s, f.name) == contract.SETTINGS[f.name].default, f.name
+    assert (s.label, s.registered_model_name) == ("species", "penguin_classifier")
+    assert (s.mode, s.max_trials, s.curve_stop, s.inherit_weights) == ("warm", 3, True, True)
+    assert s.time_budget_min == 30
+
+
+def test_a_param_left_as_it_is_gives_the_pipeline_s_default(monkeypatch):
+    """What the DAG sends for each untouched Param (null is dropped) is the Settings default."""
+    monkeypatch.delenv("RETRAIN_BEAM_ARGS", raising=False)
+    default = Settings()
+    for s in contract.params():
+        value = s.param()["default"]
+        if s.scope != "pipeline" or value is None:
+            continue
+        given = Settings.from_json(json.dumps({s.name: value}))
+        assert getattr(given, s.name) == getattr(default, s.name), s.name
+
+
+def test_the_beam_default_is_the_operator_s(monkeypatch):
+    monkeypatch.setenv("RETRAIN_BEAM_ARGS", '["--direct_num_workers=0"]')
+    assert contract.SETTINGS["beam_pipeline_args"].param()["default"] == ["--direct_num_workers=0"]
+    assert Settings().beam_pipeline_args == ("--direct_num_workers=0",)
+    monkeypatch.setenv("RETRAIN_BEAM_ARGS", "")
+    assert Settings().beam_pipeline_args == ()
+
+
+def test_every_engine_knob_is_a_setting_with_the_engine_s_default():
+    for name, field in knobs.declared(SearchConfig).items():
+        s = contract.SETTINGS[name]
+        assert s.engine and s.doc == field.metadata["doc"], name
+        default = knobs.default_of(field)
+        assert s.default == ({} if name == "search_fidelity" else default), name
+        assert s.choices == field.metadata["choices"], name
+    assert set(contract.ENGINE) == set(knobs.declared(SearchConfig))
+    assert SearchConfig.from_dict(Settings().search_config()) == SearchConfig()
+
+
+def test_operator_engine_knobs_reach_the_search():
+    s = Settings.from_json(
+        json.dumps(
+            {
+                "latency": "tflite",
+                "max_latency_ms": 0.05,
+                "halving_rungs": [2, 4],
+                "strategy_options": {"population_size": 5},
+                "input_overrides": {"pixels_xf": {"shape": [8, 8]}},
+                "baseline_module": "examples/baseline_model.py",
+            }
+        )
+    )
+    raw = s.search_config("regression")
+    assert raw["baseline_module"] == str(REPO / "examples" / "baseline_model.py")
+    cfg = SearchConfig.from_json(json.dumps(raw))
+    assert (cfg.task, cfg.latency, cfg.max_latency_ms) == ("regression", "tflite", 0.05)
+    assert cfg.halving_rungs == (2, 4) and cfg.strategy_options == {"population_size": 5}
+    assert cfg.input_overrides == {"pixels_xf": {"shape": [8, 8]}}
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"seed": 0}, "seed=0 must be >= 1"),
+        ({"parallel_trials": 65}, "parallel_trials=65 must be <= 64"),
+        ({"parallel_trials": 1.5}, "parallel_trials=1.5 is not an integer"),
+        ({"search_fidelity": {"width": 2}}, "search_fidelity.width=2 must be <= 1"),
+        ({"search_fidelity": {"epoch": 3}}, r"search_fidelity: unknown key\(s\) \['epoch'\]"),
+        ({"beam_pipeline_args": ["runner=Flink"]}, r"beam_pipeline_args\[0\]"),
+        ({"mixed_precision": "sometimes"}, "mixed_precision='sometimes' is not one of"),
+        ({"mode": "lukewarm"}, "mode='lukewarm' is not one of"),
+        ({"explain": "yes"}, "explain='yes' is not a boolean"),
+        ({"time_budget_min": 0}, "time_budget_min=0 must be > 0"),
+        ({"nas": {"patience": 4}}, "unknown setting.*'nas'.*settings of their own"),
+    ],
+)
+def test_the_contract_s_rules_hold_in_the_pipeline(bad, message):
+    with pytest.raises(ValueError, match=message):
+        Settings.from_json(json.dumps(bad))
+
+
+def readme_params_section(text: str) -> str:
+    begin, end = "<!-- params:begin -->", "<!-- params:end -->"
+    assert begin in text and end in text, (
+        f"README.md lacks the {begin} / {end} markers around the Params table; put the output "
+        "of `python -m core.settings --markdown` between them"
+    )
+    return text.split(begin, 1)[1].split(end, 1)[0].strip()
+
+
+def test_the_markdown_command_prints_the_params_table():
+    out = subprocess.run(
+        [sys.executable, "-m", "core.settings", "--markdown"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert out.stdout.strip() == contract.markdown_table(contract.params(), "Param", str(REPO))
+    assert [line.split(" | ")[0] for line in lines[2:]] == [
+        f"| `{s.name}`" for s in contract.params()
+    ]
+
+
+def test_the_readme_params_table_is_the_contract_s():
+    section = readme_params_section((REPO / "README.md").read_text())
+    assert section == contract.markdown_table(contract.params(), "Param", str(REPO)), (
+        "the README's Params table differs from the contract: paste the output of "
+        "`python -m core.settings --markdown` between the params markers"
+    )
