@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from components.nas_tuner import tf_engine  # noqa: E402  (imports no TensorFlow itself)
 from nas import device  # noqa: E402
 
 
@@ -50,17 +51,21 @@ def main(argv: list[str]) -> int:
     # --cpu-dry-run: run every step on the CPU with a tiny budget and skip only the placement
     # assertion, so CI keeps this script working on hosts without a GPU.
     dry = "--cpu-dry-run" in argv
+    tf_engine.install()  # TensorFlow's GPUs, memory growth and strategy (used on that backend)
     backend = keras.backend.backend()
     gpus = device.list_gpus(backend)
     if not gpus and not dry:
-        print(f"gpu_check needs a GPU: the Keras {backend} backend sees none. "
-              "Run it on a GPU host (see README, 'GPU').", file=sys.stderr)  # fmt: skip
+        print(
+            f"gpu_check needs a GPU: the Keras {backend} backend sees none. "
+            "Run it on a GPU host (see README, 'GPU').",
+            file=sys.stderr,
+        )
         return 2
     from nas.config import SearchConfig
+    from nas.data import SearchData
     from nas.inputs import from_arrays
     from nas.search import run_search
     from nas.spaces import get_space
-    from nas.tuner import SearchData
 
     x, y = data(512 if dry else 20000)
     spec = from_arrays({"pixels": x}, 10, overrides={"pixels": {"shape": [16, 16]}})
@@ -75,6 +80,10 @@ def main(argv: list[str]) -> int:
             "batch_size": 256,
             "mixed_precision": "on",
             "seed": 1,
+            # as the check was written: no curve stop, no inheritance, no time budget
+            "curve_stop": False,
+            "inherit_weights": False,
+            "time_budget_min": 1e6,
         }
     )
     t0 = time.time()
@@ -95,10 +104,14 @@ def main(argv: list[str]) -> int:
     examples = sum(r["examples_seen"] for r in result.rows if r["status"] == "completed")
     train_s = sum(r["wall_s"] for r in result.rows if r["status"] == "completed")
     status = "DRY RUN (CPU)" if dry else "OK"
-    print(f"gpu_check {status}: backend={backend} gpus={gpus} policy=mixed_float16 "
-          f"trials={len(result.rows)} best={result.best_score:.4f}")  # fmt: skip
-    print(f"throughput: {examples / train_s:,.0f} examples/s in trials "
-          f"({examples:,} examples, {train_s:.1f} s; search wall {wall:.1f} s)")  # fmt: skip
+    print(
+        f"gpu_check {status}: backend={backend} gpus={gpus} policy=mixed_float16 "
+        f"trials={len(result.rows)} best={result.best_score:.4f}"
+    )
+    print(
+        f"throughput: {examples / train_s:,.0f} examples/s in trials "
+        f"({examples:,} examples, {train_s:.1f} s; search wall {wall:.1f} s)"
+    )
     return 0
 
 

@@ -20,6 +20,8 @@ import os
 import keras
 import keras_tuner
 
+from nas.candidate import Candidate
+
 BASELINE_ID = "baseline"
 MODULE_KEY = "nas/user_module"  # in the winner's hyperparameters when the baseline won
 
@@ -76,3 +78,31 @@ def winner_hyperparameters(path: str, hp: keras_tuner.HyperParameters):
 def module_of(values: dict) -> str:
     """The baseline module's path if these hyperparameter values are the baseline's, else ""."""
     return values.get(MODULE_KEY) or ""
+
+
+class UserModel(Candidate):
+    """The user's model as a fixed candidate of the search (trial id "baseline"): trained by the
+    trial runner like the strategy's trials, from scratch, on the same data, fidelity, epochs
+    and budget. Its row names the module and keeps the hyperparameters it declared."""
+
+    def __init__(self, path: str):
+        super().__init__(BASELINE_ID, searched=False)
+        self.path = path
+        self.hp = keras_tuner.HyperParameters()
+
+    def build(self, space):
+        model, self.hp = build(self.path, space.input_spec)
+        return model
+
+    def row_fields(self, space) -> dict:
+        return {
+            "summary": f"your model: {os.path.basename(self.path)}",
+            "user_module": os.path.abspath(self.path),
+            "hyperparameters": self.hp.get_config(),
+        }
+
+    def missing_objective(self, objective: str) -> Exception:
+        return BaselineError(
+            f"the baseline model reported no {objective}: compile it with "
+            f"metrics=['accuracy'] or leave it uncompiled ({self.path})"
+        )

@@ -58,8 +58,9 @@ class SearchConfig:
         0, "Training examples x epochs for the whole search (0: no budget).", minimum=0
     )
     surrogate: bool = knob(False, "Rank a pool of proposals with a surrogate model first.")
-    max_params: int = knob(0, "Prune candidates above this many parameters (0: no limit).",
-                           minimum=0)  # fmt: skip
+    max_params: int = knob(
+        0, "Prune candidates above this many parameters (0: no limit).", minimum=0
+    )
     max_latency_ms: float = knob(
         0.0, "Prune candidates slower than this per batch, in ms (0: no limit).", minimum=0
     )

@@ -20,7 +20,8 @@ import os
 import time
 
 import keras_tuner
-from keras_tuner.src.engine import trial as trial_module
+
+from nas import kt_private
 
 CHIEF_FILE = "chief.json"
 DONE_FILE = "done"
@@ -29,10 +30,12 @@ RPC_TIMEOUT_S = 300  # a worker gives up on a chief that stopped answering
 
 
 def worker_id(index: int) -> str:
+    """The KerasTuner tuner id of worker `index`."""
     return f"runner-worker{index}"
 
 
 def set_client_env(host: str, port: int, tuner_id: str) -> None:
+    """Make the next Tuner built in this process a gRPC client of the oracle at host:port."""
     os.environ["KERASTUNER_ORACLE_IP"] = host
     os.environ["KERASTUNER_ORACLE_PORT"] = str(port)
     os.environ["KERASTUNER_TUNER_ID"] = tuner_id
@@ -45,6 +48,7 @@ def clear_client_env() -> None:
 
 # ---- rendezvous ---------------------------------------------------------------------------
 def write_chief(folder: str, info: dict) -> None:
+    """Announce the chief (its address and `info`) to the workers waiting in `folder`."""
     os.makedirs(folder, exist_ok=True)
     done = os.path.join(folder, DONE_FILE)
     if os.path.exists(done):
@@ -56,6 +60,7 @@ def write_chief(folder: str, info: dict) -> None:
 
 
 def mark_done(folder: str, reason: str = "") -> None:
+    """Tell the workers of the rendezvous `folder` that the search is over."""
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, DONE_FILE), "w") as f:
         f.write(reason)
@@ -96,19 +101,7 @@ def chief_host() -> tuple[str, str]:
 
 def serve(oracle, host: str = "127.0.0.1", port: int = 0):
     """Serve `oracle` over gRPC; returns (server, bound port). Stop with server.stop(grace)."""
-    from concurrent import futures
-
-    import grpc
-    from keras_tuner.src import protos
-    from keras_tuner.src.distribute.oracle_chief import OracleServicer
-
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    protos.get_service_grpc().add_OracleServicer_to_server(OracleServicer(oracle), server)
-    bound = server.add_insecure_port(f"{host}:{port}")
-    if not bound:
-        raise RuntimeError(f"cannot serve the NAS oracle on {host}:{port}")
-    server.start()
-    return server, bound
+    return kt_private.serve_oracle(oracle, host, port)
 
 
 def gang_start(oracle, runners: int, timeout_s: float, log=print) -> None:
@@ -123,7 +116,7 @@ def gang_start(oracle, runners: int, timeout_s: float, log=print) -> None:
         if not opened:
             seen.add(tuner_id)
             if len(seen) < runners and time.monotonic() < deadline:
-                return trial_module.Trial(oracle.get_space(), status="IDLE")
+                return kt_private.Trial(oracle.get_space(), status="IDLE")
             opened.append(True)
             log(f"NAS parallel trials: {len(seen)} of {runners} trial runners connected")
         return create(tuner_id)
@@ -164,9 +157,7 @@ class WorkerOracle:
     trials, so a worker reports no time or compute left of its own."""
 
     def __init__(self, client, project_dir: str, rendezvous: str):
-        from keras_tuner.src.distribute import oracle_client
-
-        oracle_client.TIMEOUT = RPC_TIMEOUT_S
+        kt_private.set_client_timeout(RPC_TIMEOUT_S)
         self._client = client
         self._project_dir = project_dir
         self._rendezvous = rendezvous
@@ -195,7 +186,7 @@ class WorkerOracle:
     def create_trial(self, tuner_id):
         while True:
             if is_done(self._rendezvous):
-                return trial_module.Trial(keras_tuner.HyperParameters(), status="STOPPED")
+                return kt_private.Trial(keras_tuner.HyperParameters(), status="STOPPED")
             trial = self._client.create_trial(tuner_id)
             if trial.status != "IDLE":
                 return trial

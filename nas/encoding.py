@@ -41,6 +41,9 @@ class EncodingError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Architecture:
+    """A candidate: its space's name and one value per choice of that space (the genotype).
+    Serialised as JSON; `digest()` names it."""
+
     space: str
     choices: dict
 

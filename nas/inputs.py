@@ -22,6 +22,9 @@ KINDS = ("numeric", "categorical", "signal", "image")
 
 @dataclasses.dataclass(frozen=True)
 class Feature:
+    """One model input: its name, its kind (see the module's docstring), its size and, for
+    signals and images, its shape."""
+
     name: str
     kind: str
     size: int = 1  # vocabulary size for categorical, flat length otherwise
@@ -38,6 +41,9 @@ class Feature:
 
 @dataclasses.dataclass(frozen=True)
 class InputSpec:
+    """What a model takes and predicts: its input features, its output count and its task
+    (with the label's scale for regression). Serialised as JSON."""
+
     features: tuple
     n_outputs: int  # classes; 1 for regression
     task: str = "classification"  # or "regression" (nas/task.py)

@@ -11,12 +11,26 @@ import dataclasses
 import math
 
 
-def knob(default, doc: str, *, choices=(), minimum=None, maximum=None, exclusive_minimum=None,
-         internal: bool = False):  # fmt: skip
+def knob(
+    default,
+    doc: str,
+    *,
+    choices=(),
+    minimum=None,
+    maximum=None,
+    exclusive_minimum=None,
+    internal: bool = False,
+):
     """A declared field. `internal` knobs are set by the engine's callers (a warm start's seeds,
     the resolved task), not by people, so no setting is derived from them."""
-    meta = {"doc": doc, "choices": tuple(choices), "minimum": minimum, "maximum": maximum,
-            "exclusive_minimum": exclusive_minimum, "internal": internal}  # fmt: skip
+    meta = {
+        "doc": doc,
+        "choices": tuple(choices),
+        "minimum": minimum,
+        "maximum": maximum,
+        "exclusive_minimum": exclusive_minimum,
+        "internal": internal,
+    }
     if isinstance(default, (dict, list)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)

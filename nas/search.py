@@ -1,12 +1,12 @@
-"""The engine's entry point: configure the device, build the space and strategy, run the search
-in a resumable state directory, and write its outputs.
+"""The engine's entry points: run a search in a resumable state directory (serially, or as the
+chief of a parallel search), run a worker of a parallel search, and write the outputs.
 
     result = run_search(config, input_spec, data, state_dir)
     write_outputs(result, out_dir)
 
-Outputs: best_architecture.json, best_hyperparameters.json (KerasTuner config, the format of
-TFX's Tuner), best.weights.h5, leaderboard.json / .csv, report.html, input_spec.json and
-search_config.json.
+Outputs (`OUTPUT_FILES`): best_architecture.json, best_hyperparameters.json (KerasTuner config,
+the format of TFX's Tuner), best.weights.h5, leaderboard.json / .csv, report.html,
+input_spec.json and search_config.json.
 """
 
 from __future__ import annotations
@@ -19,14 +19,25 @@ import shutil
 import keras_tuner
 
 from nas import baseline, distributed, report, task
-from nas import device as device_module
+from nas.build import build_oracle, build_runner
 from nas.config import SearchConfig
+from nas.data import SearchData
 from nas.encoding import Architecture
-from nas.estimation.fidelity import FULL
 from nas.inputs import InputSpec
-from nas.spaces import SPACE_KEY, get_space
-from nas.strategies import make_oracle
-from nas.tuner import BEST, NASTuner, SearchData
+from nas.spaces import SPACE_KEY
+
+# What write_outputs writes, by name: the file names the pipeline's adapter reads back.
+OUTPUT_FILES = {
+    "best_architecture": "best_architecture.json",
+    "best_hyperparameters": "best_hyperparameters.json",
+    "leaderboard_json": "leaderboard.json",
+    "leaderboard_csv": "leaderboard.csv",
+    "report": "report.html",
+    "input_spec": "input_spec.json",
+    "search_config": "search_config.json",
+    "weights": "best.weights.h5",
+}
+NO_SEARCH = "none (no search)"  # the device of a result trained without a search
 
 
 class SearchFailed(RuntimeError):
@@ -35,6 +46,10 @@ class SearchFailed(RuntimeError):
 
 @dataclasses.dataclass
 class SearchResult:
+    """A search's outcome: its winner (architecture, or None when the user's baseline model
+    won; the hyperparameters that rebuild it; its weights), every leaderboard row, why the
+    search stopped and where it trained. Build it with `SearchResult.of`."""
+
     config: SearchConfig
     input_spec: InputSpec
     best_trial_id: str
@@ -45,98 +60,50 @@ class SearchResult:
     stop_reason: str
     device: str
 
+    @classmethod
+    def of(
+        cls,
+        config: SearchConfig,
+        input_spec: InputSpec,
+        winner: dict,
+        *,
+        architecture: Architecture | None,
+        hyperparameters: keras_tuner.HyperParameters,
+        weights_path: str,
+        rows: list | None = None,
+        stop_reason: str | None = None,
+        device: str = NO_SEARCH,
+    ) -> SearchResult:
+        """The result whose winner is the leaderboard row `winner`. Without `rows`, a candidate
+        trained without a search (a promotion, a retrain): its row is the only one, its status
+        the stop reason, and the device "none (no search)"."""
+        return cls(
+            config=config,
+            input_spec=input_spec,
+            best_trial_id=winner["trial_id"],
+            architecture=architecture,
+            hyperparameters=hyperparameters,
+            weights_path=weights_path,
+            rows=[winner] if rows is None else rows,
+            stop_reason=winner["status"] if stop_reason is None else stop_reason,
+            device=device,
+        )
+
     @property
     def best_score(self) -> float | None:
         """The winner's search score (None for a candidate trained without a search)."""
         return next(r.get("score") for r in self.rows if r["trial_id"] == self.best_trial_id)
 
 
-def param_limit(space, limit: int):
-    """A constraint that rejects candidates above `limit` parameters at full fidelity."""
+@dataclasses.dataclass
+class WorkerInputs:
+    """What a worker of a parallel search trains with, rebuilt from the chief's announcement:
+    the search's config, the input spec, the data and (optionally) the tracker."""
 
-    def check(arch: Architecture) -> str:
-        n = space.count_params(arch, FULL)
-        return f"{n} parameters > limit {limit}" if n > limit else ""
-
-    return check
-
-
-def build_oracle(config: SearchConfig, input_spec: InputSpec, log=print):
-    """(device, space, oracle) for `config`."""
-    dev = device_module.configure(config.mixed)
-    space = get_space(config.space, input_spec, fidelity=config.search_fidelity, seed=config.seed)
-    options = dict(config.strategy_options)
-    if config.strategy == "evolution" and config.morphism:
-        options.setdefault("morph_rate", 0.5)
-    oracle = make_oracle(
-        config.strategy,
-        space,
-        objective=keras_tuner.Objective(config.objective, task.direction(config.objective)),
-        max_trials=config.max_trials,
-        seed=config.seed,
-        epochs=space.fidelity.epochs_for(config.epochs),
-        patience=config.patience,
-        time_budget_s=60 * config.time_budget_min,
-        compute_budget=config.compute_budget,
-        constraint=param_limit(space, config.max_params) if config.max_params else None,
-        surrogate=config.surrogate,
-        options=options,
-    )
-    oracle.seeds = seed_values(config.seeds, space, log)
-    if oracle.seeds and not oracle.seeds_ok:
-        log(f"NAS seeds ignored: the {config.strategy} strategy orders its own candidates; "
-            "the warm search runs without them")  # fmt: skip
-    return dev, space, oracle
-
-
-def seed_values(seeds, space, log=print) -> list[dict]:
-    """Trial values for the seeds that fit `space` (others are named and skipped)."""
-    out = []
-    for seed in seeds:
-        if seed["space"] != space.name:
-            log(f"NAS seed {seed['label']!r} is from space {seed['space']!r}, not "
-                f"{space.name!r}: skipped")  # fmt: skip
-            continue
-        try:
-            arch = space.architecture(seed["choices"])
-        except ValueError as e:
-            log(f"NAS seed {seed['label']!r} does not fit space {space.name!r} ({e}): skipped")
-            continue
-        values = {**arch.choices, SPACE_KEY: space.name, "nas/seed": seed["label"]}
-        if seed.get("weights"):
-            values["nas/warm"] = seed["weights"]
-        out.append(values)
-    return out
-
-
-def build_tuner(
-    config: SearchConfig,
-    input_spec: InputSpec,
-    state_dir: str,
-    tracker=None,
-    log=print,
-    built=None,
-    rendezvous: str = "",
-) -> NASTuner:
-    dev, space, oracle = built or build_oracle(config, input_spec, log)
-    os.makedirs(state_dir, exist_ok=True)
-    tuner = NASTuner(
-        oracle,
-        space,
-        config,
-        directory=state_dir,
-        device=dev,
-        tracker=tracker,
-        log=log,
-        rendezvous=rendezvous,
-        distribution_strategy=dev.strategy,
-    )
-    log(
-        f"NAS search: space={config.space} strategy={config.strategy} "
-        f"max_trials={config.max_trials} fidelity={space.fidelity.label()} {dev.describe()} "
-        f"state={tuner.project_dir}"
-    )
-    return tuner
+    config: SearchConfig
+    input_spec: InputSpec
+    data: SearchData
+    tracker: object = None
 
 
 def run_search(
@@ -149,63 +116,70 @@ def run_search(
     rendezvous: str = "",
     worker_info: dict | None = None,
 ) -> SearchResult:
-    """The search. With `config.parallel_trials` > 0 this process is the chief of a parallel search:
-    it serves the oracle to that many workers (`run_worker`), announced in `rendezvous`
+    """The search. With `config.parallel_trials` > 0 this process is the chief of a parallel
+    search: it serves the oracle to that many workers (`run_worker`), announced in `rendezvous`
     together with `worker_info`, and runs trials itself too."""
     if config.parallel_trials:
-        tuner = _run_as_chief(config, input_spec, data, state_dir, tracker, log, rendezvous,
-                              worker_info or {})  # fmt: skip
+        runner = _run_as_chief(
+            config, input_spec, data, state_dir, tracker, log, rendezvous, worker_info or {}
+        )
     else:
-        tuner = build_tuner(config, input_spec, state_dir, tracker, log)
-        done = len(tuner.rows())
+        runner = build_runner(config, input_spec, state_dir, tracker, log)
+        done = len(runner.rows())
         if done:
             log(f"NAS search resumes: {done} trial(s) already finished are kept")
-        if config.baseline_module:
-            tuner.run_baseline(data, config.baseline_module)
-        tuner.search(data, verbose=0)
-    rows = tuner.rows()
-    reason = tuner.oracle.stop_reason or f"max trials ({config.max_trials}) reached"
-    best = tuner.oracle.get_best_trials(1)
+        _search(runner, data)
+    return _result(runner, input_spec, log)
+
+
+def _search(runner, data: SearchData) -> None:
+    """The user's baseline model first (a fixed candidate), then the strategy's trials."""
+    if runner.config.baseline_module:
+        runner.run_fixed(baseline.UserModel(runner.config.baseline_module), data)
+    runner.search(data, verbose=0)
+
+
+def _result(runner, input_spec: InputSpec, log) -> SearchResult:
+    config, rows = runner.config, runner.rows()
+    reason = runner.oracle.stop_reason or f"max trials ({config.max_trials}) reached"
+    best = runner.oracle.get_best_trials(1)
     best = best[0] if best and best[0].score is not None else None
     mine = next((r for r in rows if r["trial_id"] == baseline.BASELINE_ID), None)
-    sign = 1 if tuner.maximize else -1
+    sign = 1 if runner.maximize else -1
     if mine is not None and (best is None or sign * mine["score"] > sign * best.score):
-        log(f"NAS search done ({reason}): your baseline model wins, score={mine['score']:.4f} "
-            f"({mine['summary']})")  # fmt: skip
-        user_hp = keras_tuner.HyperParameters.from_config(mine["hyperparameters"])
-        return SearchResult(
-            config=config,
-            input_spec=input_spec,
-            best_trial_id=baseline.BASELINE_ID,
-            architecture=None,
-            hyperparameters=baseline.winner_hyperparameters(config.baseline_module, user_hp),
-            weights_path=os.path.join(tuner.project_dir, f"trial_{baseline.BASELINE_ID}", BEST),
-            rows=rows,
-            stop_reason=reason,
-            device=tuner.device.describe(),
+        log(
+            f"NAS search done ({reason}): your baseline model wins, score={mine['score']:.4f} "
+            f"({mine['summary']})"
         )
-    if best is None:
+        user_hp = keras_tuner.HyperParameters.from_config(mine["hyperparameters"])
+        winner, arch = mine, None
+        hp = baseline.winner_hyperparameters(config.baseline_module, user_hp)
+    elif best is None:
         raise SearchFailed(
             f"no trial of the {config.strategy} search finished; see the trial messages above"
         )
-    space = tuner.space
-    arch = space.architecture(best.hyperparameters.values)
-    hp = space.hyperparameters()
-    hp.values.update(arch.choices)
-    log(
-        f"NAS search done ({reason}): best trial {best.trial_id} score={best.score:.4f} "
-        f"{space.describe(arch)}"
-    )
-    return SearchResult(
-        config=config,
-        input_spec=input_spec,
-        best_trial_id=best.trial_id,
+    else:
+        space = runner.space
+        arch = space.architecture(best.hyperparameters.values)
+        hp = space.hyperparameters()
+        hp.values.update(arch.choices)
+        log(
+            f"NAS search done ({reason}): best trial {best.trial_id} score={best.score:.4f} "
+            f"{space.describe(arch)}"
+        )
+        winner = next(
+            (r for r in rows if r["trial_id"] == best.trial_id), {"trial_id": best.trial_id}
+        )
+    return SearchResult.of(
+        config,
+        input_spec,
+        winner,
         architecture=arch,
         hyperparameters=hp,
-        weights_path=os.path.join(tuner.project_dir, f"trial_{best.trial_id}", BEST),
+        weights_path=runner.store.best_weights(winner["trial_id"]),
         rows=rows,
         stop_reason=reason,
-        device=tuner.device.describe(),
+        device=runner.device.describe(),
     )
 
 
@@ -223,62 +197,55 @@ def _run_as_chief(config, input_spec, data, state_dir, tracker, log, rendezvous,
     distributed.gang_start(oracle, runners, config.worker_wait_s, log)
     distributed.set_client_env(advertise, port, distributed.CHIEF_ID)
     distributed.write_chief(rendezvous, {"host": advertise, "port": port, **worker_info})
-    log(f"NAS parallel trials: serving the oracle on {advertise}:{port} for "
-        f"{config.parallel_trials} worker(s) and this process")  # fmt: skip
+    log(
+        f"NAS parallel trials: serving the oracle on {advertise}:{port} for "
+        f"{config.parallel_trials} worker(s) and this process"
+    )
     try:
-        tuner = build_tuner(config, input_spec, state_dir, tracker, log, built, rendezvous)
-        if config.baseline_module:
-            tuner.run_baseline(data, config.baseline_module)
-        tuner.search(data, verbose=0)
+        runner = build_runner(config, input_spec, state_dir, tracker, log, built, rendezvous)
+        _search(runner, data)
         distributed.wait_until_idle(oracle, timeout_s=distributed.RPC_TIMEOUT_S)
     finally:
         distributed.mark_done(rendezvous, oracle.stop_reason or "")
         server.stop(5)
         distributed.clear_client_env()
-    tuner.oracle = oracle  # the real oracle again: every runner's trials are in it
-    return tuner
+    runner.oracle = oracle  # the real oracle again: every runner's trials are in it
+    return runner
 
 
 def run_worker(
-    config: SearchConfig,
-    input_spec: InputSpec,
-    data: SearchData,
-    state_dir: str,
-    rendezvous: str,
-    index: int,
-    chief: dict,
-    tracker=None,
-    log=print,
+    rendezvous: str, index: int, state_dir: str, inputs, *, wait_s: float = 600, log=print
 ) -> int:
-    """Run trials for the chief announced in `chief` (from `distributed.wait_for_chief`) until
-    it has none left. Returns how many trials this worker ran."""
-    me = distributed.worker_id(index)
-    distributed.set_client_env(chief["host"], chief["port"], me)
+    """Worker `index` of the parallel search whose chief announces itself in `rendezvous`: wait
+    for the chief (up to `wait_s`), rebuild the search with `inputs(announcement)` (a
+    `WorkerInputs`; the announcement holds the chief's `worker_info`), then run trials in the
+    shared `state_dir` until the chief has none left. Returns how many trials it ran (0 when
+    the search was over, or cached, before this worker arrived)."""
+    log(f"NAS worker {index}: waiting for the chief in {rendezvous}")
+    chief = distributed.wait_for_chief(rendezvous, wait_s)
+    if chief is None:
+        log(f"NAS worker {index}: the search is already over (or was cached)")
+        return 0
+    job = inputs(chief)
+    distributed.set_client_env(chief["host"], chief["port"], distributed.worker_id(index))
     try:
-        tuner = build_tuner(config, input_spec, state_dir, tracker, log, rendezvous=rendezvous)
-        tuner.search(data, verbose=0)
+        runner = build_runner(
+            job.config, job.input_spec, state_dir, job.tracker, log, rendezvous=rendezvous
+        )
+        runner.search(job.data, verbose=0)
     finally:
         distributed.clear_client_env()
     # Counted in memory: the chief removes the state directory once every runner is done.
-    log(f"NAS worker {index}: ran {len(tuner.recorded)} trial(s): {tuner.recorded}")
-    return len(tuner.recorded)
+    log(f"NAS worker {index}: ran {len(runner.recorded)} trial(s): {runner.recorded}")
+    return len(runner.recorded)
 
 
 def write_outputs(result: SearchResult, out_dir: str) -> dict:
-    """Write the search's outputs to `out_dir`. Returns their paths by name."""
+    """Write the search's outputs (`OUTPUT_FILES`) to `out_dir`. Returns their paths by name."""
     os.makedirs(out_dir, exist_ok=True)
     maximize = task.direction(result.config.objective) == "max"
     ranked = report.rank(result.rows, maximize)
-    paths = {
-        "best_architecture": os.path.join(out_dir, "best_architecture.json"),
-        "best_hyperparameters": os.path.join(out_dir, "best_hyperparameters.json"),
-        "leaderboard_json": os.path.join(out_dir, "leaderboard.json"),
-        "leaderboard_csv": os.path.join(out_dir, "leaderboard.csv"),
-        "report": os.path.join(out_dir, "report.html"),
-        "input_spec": os.path.join(out_dir, "input_spec.json"),
-        "search_config": os.path.join(out_dir, "search_config.json"),
-        "weights": os.path.join(out_dir, "best.weights.h5"),
-    }
+    paths = {name: os.path.join(out_dir, file) for name, file in OUTPUT_FILES.items()}
     files = {
         "best_architecture": result.architecture.to_json() if result.architecture else "null",
         "best_hyperparameters": json.dumps(result.hyperparameters.get_config()),
@@ -315,3 +282,15 @@ def load_architecture(hparams: dict) -> tuple[str, dict]:
     if SPACE_KEY not in values:
         raise ValueError("these hyperparameters do not come from the NAS tuner")
     return values[SPACE_KEY], Architecture.from_values(values[SPACE_KEY], values).choices
+
+
+__all__ = [
+    "OUTPUT_FILES",
+    "SearchFailed",
+    "SearchResult",
+    "WorkerInputs",
+    "load_architecture",
+    "run_search",
+    "run_worker",
+    "write_outputs",
+]

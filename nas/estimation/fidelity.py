@@ -22,9 +22,11 @@ class Fidelity:
         0, "Cells removed from a cell-based network (at least one stays).", minimum=0
     )
     resolution: float = knob(
-        1.0, "Image/signal inputs average-pooled down to this share.", exclusive_minimum=0,
+        1.0,
+        "Image/signal inputs average-pooled down to this share.",
+        exclusive_minimum=0,
         maximum=1,
-    )  # fmt: skip
+    )
 
     def __post_init__(self):
         bad = problems_of(self)

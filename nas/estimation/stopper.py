@@ -7,6 +7,9 @@ import keras
 
 
 class EpochStopper(keras.callbacks.Callback):
+    """Records the monitored score after each epoch and stops training once `should_stop`
+    (a subclass's rule) says so; `stopped_epoch` is then the epochs trained."""
+
     def __init__(self, monitor: str, history: list[float] | None = None):
         super().__init__()
         self.monitor = monitor

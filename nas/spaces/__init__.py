@@ -1,16 +1,25 @@
-"""Search spaces, by name."""
+"""Search spaces, by name: the catalogue `nas.config.SPACES`, each mapped to its class (the
+registry covers exactly the catalogue, checked at import)."""
 
 from __future__ import annotations
 
+from nas import config
 from nas.spaces.base import SPACE_KEY, SearchSpace
 from nas.spaces.cells import CellSpace
 from nas.spaces.chain import ChainSpace
 from nas.spaces.graph import GraphSpace
 
-SPACES: dict[str, type[SearchSpace]] = {s.name: s for s in (ChainSpace, GraphSpace, CellSpace)}
+_CLASSES = {s.name: s for s in (ChainSpace, GraphSpace, CellSpace)}
+if set(_CLASSES) != set(config.SPACES):
+    raise ImportError(
+        f"nas.spaces registers {sorted(_CLASSES)} but the catalogue nas.config.SPACES declares "
+        f"{sorted(config.SPACES)}"
+    )
+SPACES: dict[str, type[SearchSpace]] = {name: _CLASSES[name] for name in config.SPACES}
 
 
 def get_space(name: str, input_spec, **kwargs) -> SearchSpace:
+    """The space `name` over `input_spec` (kwargs: `fidelity`, `seed`)."""
     if name not in SPACES:
         raise ValueError(f"unknown search space {name!r}; choose one of {sorted(SPACES)}")
     return SPACES[name](input_spec, **kwargs)

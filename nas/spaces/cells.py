@@ -21,6 +21,8 @@ CELL_TYPES = ("normal", "reduce")
 
 
 class CellSpace(SearchSpace):
+    """The cell-based space (see the module's docstring)."""
+
     name = "cells"
 
     def architecture_choices(self) -> list[Choice]:

@@ -39,6 +39,8 @@ def active_up_to_depth(space, arch: Architecture) -> list[str]:
 
 
 class ChainSpace(SearchSpace):
+    """The chain space: `depth` layers in sequence, each with its own choices."""
+
     name = "chain"
     max_layers = 4
 

@@ -15,6 +15,9 @@ def _sources(i: int) -> list[str]:
 
 
 class GraphSpace(SearchSpace):
+    """The graph space: layers whose inputs are chosen among earlier outputs (see the module's
+    docstring)."""
+
     name = "graph"
     max_layers = 4
 

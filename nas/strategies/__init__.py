@@ -1,7 +1,13 @@
-"""Search strategies, by name. Each is a KerasTuner Oracle with `SearchControl` in front."""
+"""Search strategies, by name. Each is a KerasTuner Oracle with `SearchControl` in front.
+
+The names are the catalogue `nas.config.STRATEGIES`; the registry below maps exactly those to
+their classes (checked at import). Each class derives its own defaults from the search
+(`SearchControl.defaults`), so nothing here branches on a strategy's name.
+"""
 
 from __future__ import annotations
 
+from nas import config
 from nas.strategies.base import PRUNED, SearchControl
 from nas.strategies.evolution import EvolutionOracle
 from nas.strategies.kt import (
@@ -13,7 +19,7 @@ from nas.strategies.kt import (
 from nas.strategies.reinforce import ReinforceOracle
 from nas.strategies.surrogate import SurrogateFilter
 
-STRATEGIES = {
+_CLASSES = {
     "grid": GridOracle,
     "random": RandomOracle,
     "bayesian": BayesianOracle,
@@ -21,8 +27,15 @@ STRATEGIES = {
     "evolution": EvolutionOracle,
     "reinforce": ReinforceOracle,
 }
-# Strategies whose proposals can be drawn repeatedly, so a surrogate can rank a pool of them.
-SURROGATE_OK = ("random", "bayesian", "evolution", "reinforce")
+if set(_CLASSES) != set(config.STRATEGIES):
+    raise ImportError(
+        f"nas.strategies registers {sorted(_CLASSES)} but the catalogue nas.config.STRATEGIES "
+        f"declares {sorted(config.STRATEGIES)}"
+    )
+STRATEGIES = {name: _CLASSES[name] for name in config.STRATEGIES}
+# Strategies whose proposals can be drawn repeatedly (no side effects), so a surrogate can rank
+# a pool of them.
+SURROGATE_OK = tuple(name for name, cls in STRATEGIES.items() if cls.redraw_ok)
 
 
 def make_oracle(
@@ -33,6 +46,7 @@ def make_oracle(
     max_trials: int,
     seed: int,
     epochs: int = 10,
+    morphism: bool = False,
     patience: int = 0,
     time_budget_s: float = 0.0,
     compute_budget: int = 0,
@@ -40,19 +54,20 @@ def make_oracle(
     surrogate: bool = False,
     options: dict | None = None,
 ):
-    """An oracle for `strategy` over `space`. `options` go to the strategy's constructor
+    """An oracle for `strategy` over `space`. The strategy's own defaults come from `epochs`
+    (per trial, at search fidelity) and `morphism`; `options` go to its constructor on top
     (e.g. population_size for evolution, factor for hyperband, num_initial_points for
     bayesian)."""
     if strategy not in STRATEGIES:
         raise ValueError(
             f"unknown search strategy {strategy!r}; choose one of {sorted(STRATEGIES)}"
         )
-    if surrogate and strategy not in SURROGATE_OK:
+    cls = STRATEGIES[strategy]
+    if surrogate and not cls.redraw_ok:
         raise ValueError(
             f"the surrogate filter cannot sit in front of {strategy!r}: its proposals have side "
             f"effects; use it with one of {list(SURROGATE_OK)}"
         )
-    cls = STRATEGIES[strategy]
     if surrogate:
         cls = type(f"Surrogate{cls.__name__}", (SurrogateFilter, cls), {})
     kwargs = dict(
@@ -60,13 +75,8 @@ def make_oracle(
         hyperparameters=space.hyperparameters(),
         seed=seed,
         max_consecutive_failed_trials=3,
-        **dict(options or {}),
+        **{**cls.defaults(epochs=epochs, morphism=morphism), **dict(options or {})},
     )
-    if strategy == "hyperband":
-        kwargs.setdefault("max_epochs", epochs)
-        kwargs.setdefault("factor", 3)
-    elif strategy == "bayesian":
-        kwargs.setdefault("num_initial_points", 5)
     kwargs["max_trials"] = max_trials
     oracle = cls(**kwargs)
     oracle.verbose = 0  # the trial runner prints one line per trial instead

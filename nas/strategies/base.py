@@ -15,12 +15,11 @@ from __future__ import annotations
 import random
 import time
 
-from keras_tuner.src.engine import trial as trial_module
-
 from nas.encoding import META_PREFIXES, Architecture
+from nas.kt_private import TrialStatus
 
 PRUNED = "pruned"  # prefix of the message of a trial pruned before training
-STOPPED = {"status": trial_module.TrialStatus.STOPPED, "values": None}
+STOPPED = {"status": TrialStatus.STOPPED, "values": None}
 
 
 class SearchControl:
@@ -33,6 +32,13 @@ class SearchControl:
     # Hyperband's brackets) say no and search as usual.
     seeds_ok = True
     max_draws = 50
+
+    @classmethod
+    def defaults(cls, *, epochs: int, morphism: bool = False) -> dict:
+        """Constructor options this strategy derives from the search: its epochs per trial at
+        search fidelity and whether network morphism is on. Options given by the caller
+        (`strategy_options`) override them."""
+        return {}
 
     def setup_control(
         self,
@@ -62,9 +68,7 @@ class SearchControl:
     # ---- stopping -------------------------------------------------------------------------
     def _finished(self) -> list:
         return [
-            self.trials[t]
-            for t in self.end_order
-            if self.trials[t].status == trial_module.TrialStatus.COMPLETED
+            self.trials[t] for t in self.end_order if self.trials[t].status == TrialStatus.COMPLETED
         ]
 
     def check_stop(self) -> str:
@@ -106,11 +110,11 @@ class SearchControl:
             return STOPPED
         n = len(self.trials)  # trials created before this one (its id is its position)
         if self.seeds_ok and n < len(self.seeds):
-            return {"status": trial_module.TrialStatus.RUNNING, "values": dict(self.seeds[n])}
+            return {"status": TrialStatus.RUNNING, "values": dict(self.seeds[n])}
         response = None
         for attempt in range(self.max_draws if self.redraw_ok else 1):
             response = self.propose(trial_id, attempt)
-            if response["status"] != trial_module.TrialStatus.RUNNING:
+            if response["status"] != TrialStatus.RUNNING:
                 return response
             why = self.violates(response["values"])
             if not why:

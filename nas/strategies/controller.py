@@ -16,6 +16,9 @@ import numpy as np
 
 
 class Controller:
+    """The RNN controller (see the module's docstring): `sample` draws tokens, `update` learns
+    from a reward, `get_state` / `set_state` round-trip through JSON."""
+
     def __init__(
         self,
         vocab_sizes: list[int],

@@ -8,14 +8,12 @@ parent (`estimation/morph.py`) instead, so the trial runner can start them where
 
 from __future__ import annotations
 
-from keras_tuner.src.engine import oracle as oracle_module
-from keras_tuner.src.engine import trial as trial_module
-
 from nas.encoding import Architecture
 from nas.estimation import morph
+from nas.kt_private import Oracle, TrialStatus
 from nas.strategies.base import SearchControl
 
-RUNNING = trial_module.TrialStatus.RUNNING
+RUNNING = TrialStatus.RUNNING
 
 
 def mutate(space, parent: Architecture, rng) -> tuple[Architecture, str]:
@@ -33,7 +31,15 @@ def crossover(a: Architecture, b: Architecture, rng) -> Architecture:
     return Architecture(a.space, {k: rng.choice((v, b.choices[k])) for k, v in a.choices.items()})
 
 
-class EvolutionOracle(SearchControl, oracle_module.Oracle):
+class EvolutionOracle(SearchControl, Oracle):
+    """Regularized evolution over the space's choices (see the module's docstring); its state
+    (the population) is saved with the oracle's, so a resumed search goes on exactly."""
+
+    @classmethod
+    def defaults(cls, *, epochs: int, morphism: bool = False) -> dict:
+        """With network morphism on, half the children are morphed from their parent."""
+        return {"morph_rate": 0.5} if morphism else {}
+
     def __init__(
         self,
         *args,
@@ -100,7 +106,7 @@ class EvolutionOracle(SearchControl, oracle_module.Oracle):
         return {"status": RUNNING, "values": {**child.choices, **meta}}
 
     def learn(self, done):
-        finished = done.status == trial_module.TrialStatus.COMPLETED and done.score is not None
+        finished = done.status == TrialStatus.COMPLETED and done.score is not None
         if finished and done.trial_id not in self.population:
             self.population.append(done.trial_id)
             if len(self.population) > self.population_size:

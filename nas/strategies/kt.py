@@ -4,20 +4,23 @@ stopping and constraint controls as ours. Hyperband gets the `max_trials` it lac
 from __future__ import annotations
 
 import numpy as np
-from keras_tuner.src.engine import trial as trial_module
-from keras_tuner.src.tuners.bayesian import BayesianOptimizationOracle
-from keras_tuner.src.tuners.gridsearch import GridSearchOracle, LinkedList
-from keras_tuner.src.tuners.hyperband import HyperbandOracle
-from keras_tuner.src.tuners.randomsearch import RandomSearchOracle
 
+from nas.kt_private import (
+    BayesianOptimizationOracle,
+    GridSearchOracle,
+    HyperbandOracle,
+    LinkedList,
+    RandomSearchOracle,
+    TrialStatus,
+)
 from nas.spaces.base import SPACE_KEY
 from nas.strategies.base import SearchControl
 
-RUNNING = trial_module.TrialStatus.RUNNING
+RUNNING = TrialStatus.RUNNING
 
 
 class RandomOracle(SearchControl, RandomSearchOracle):
-    pass
+    """KerasTuner's random search: each candidate drawn uniformly from the space."""
 
 
 class GridOracle(SearchControl, GridSearchOracle):
@@ -66,6 +69,11 @@ class BayesianOracle(SearchControl, BayesianOptimizationOracle):
 
     max_history = 60
     random_candidates = 256
+
+    @classmethod
+    def defaults(cls, *, epochs: int, morphism: bool = False) -> dict:
+        """Five random trials before the Gaussian process proposes."""
+        return {"num_initial_points": 5}
 
     def _vectorize_trials(self):
         x, y = super()._vectorize_trials()
@@ -122,9 +130,17 @@ class BayesianOracle(SearchControl, BayesianOptimizationOracle):
 
 
 class HyperbandWithLimitOracle(SearchControl, HyperbandOracle):
+    """KerasTuner's Hyperband (brackets of successive halving, promoted trials continue from
+    their parent's epochs), with a `max_trials` limit like every other strategy."""
+
     # Each call files the candidate into a bracket.
     redraw_ok = False
     seeds_ok = False
+
+    @classmethod
+    def defaults(cls, *, epochs: int, morphism: bool = False) -> dict:
+        """Brackets up to the search's epochs per trial, a third kept at each round."""
+        return {"max_epochs": epochs, "factor": 3}
 
     def __init__(self, *args, max_trials=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -6,17 +6,19 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-from keras_tuner.src.engine import oracle as oracle_module
-from keras_tuner.src.engine import trial as trial_module
 
 from nas.encoding import Architecture
+from nas.kt_private import Oracle, TrialStatus
 from nas.strategies.base import SearchControl
 from nas.strategies.controller import Controller
 
-RUNNING = trial_module.TrialStatus.RUNNING
+RUNNING = TrialStatus.RUNNING
 
 
-class ReinforceOracle(SearchControl, oracle_module.Oracle):
+class ReinforceOracle(SearchControl, Oracle):
+    """REINFORCE: an RNN controller samples one token per choice and learns from each finished
+    trial's score; its weights are saved with the oracle's state."""
+
     def __init__(
         self,
         *args,
@@ -69,7 +71,7 @@ class ReinforceOracle(SearchControl, oracle_module.Oracle):
 
     def learn(self, done):
         if (
-            done.status == trial_module.TrialStatus.COMPLETED
+            done.status == TrialStatus.COMPLETED
             and done.score is not None
             and done.trial_id not in self.updates
         ):

@@ -6,11 +6,11 @@ best first. The queue of ranked candidates is part of the oracle state."""
 from __future__ import annotations
 
 import numpy as np
-from keras_tuner.src.engine import trial as trial_module
 
 from nas.encoding import Architecture
+from nas.kt_private import TrialStatus
 
-RUNNING = trial_module.TrialStatus.RUNNING
+RUNNING = TrialStatus.RUNNING
 
 
 def features(space, arch: Architecture) -> np.ndarray:
@@ -25,6 +25,8 @@ def features(space, arch: Architecture) -> np.ndarray:
 
 
 class Ridge:
+    """Ridge regression with an unpenalised intercept, in numpy."""
+
     def __init__(self, alpha: float = 1.0):
         self.alpha = alpha
 

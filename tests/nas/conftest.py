@@ -1,5 +1,6 @@
-"""Shared helpers for the NAS engine's tests: input specs of every kind, small data, and a
-driver that runs an Oracle through KerasTuner's create/update/end cycle without training."""
+"""Shared helpers for the NAS engine's tests: input specs of every kind, small data (digits), a
+search config with the settings the tests were written for, and a driver that runs an Oracle
+through KerasTuner's create/update/end cycle without training."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import keras_tuner  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from nas.inputs import Feature, InputSpec  # noqa: E402
+from nas.config import SearchConfig  # noqa: E402
+from nas.data import SearchData  # noqa: E402
+from nas.inputs import Feature, InputSpec, from_arrays  # noqa: E402
 
 SPECS = {
     "tabular": InputSpec((Feature("a", "numeric"), Feature("b", "categorical", 5)), 3),
@@ -27,6 +30,9 @@ SPECS = {
     ),
 }
 OBJECTIVE = keras_tuner.Objective("val_accuracy", "max")
+# The engine's defaults the tests were written for: no learning-curve stop, no weight
+# inheritance, no time budget (a budget no test reaches). The product's defaults differ.
+AS_WRITTEN = {"curve_stop": False, "inherit_weights": False, "time_budget_min": 1e6}
 
 
 def batch(spec: InputSpec, n: int = 4, seed: int = 0) -> dict:
@@ -82,3 +88,21 @@ def load_digits():
 @pytest.fixture
 def digits():
     return load_digits()
+
+
+def small(digits, n_train=600, n_val=200, image=True):
+    """(input spec, SearchData) of digits: 8x8 images, or 64-long signals."""
+    x, y = digits
+    overrides = {"pixels": {"shape": [8, 8]}} if image else {"pixels": "signal"}
+    spec = from_arrays({"pixels": x}, 10, overrides=overrides)
+    data = SearchData(
+        ({"pixels": x[:n_train]}, y[:n_train]),
+        ({"pixels": x[n_train : n_train + n_val]}, y[n_train : n_train + n_val]),
+    )
+    return spec, data
+
+
+def config(**kw):
+    """A small random search over the chain space (4 trials of 2 epochs), overridden by `kw`."""
+    base = {"space": "chain", "strategy": "random", "max_trials": 4, "epochs": 2, "seed": 3}
+    return SearchConfig.from_dict({**AS_WRITTEN, **base, **kw})

@@ -11,14 +11,20 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from nas import distributed  # noqa: E402
 from nas.config import SearchConfig  # noqa: E402
+from nas.data import SearchData  # noqa: E402
 from nas.inputs import from_arrays  # noqa: E402
-from nas.search import run_search, run_worker  # noqa: E402
-from nas.tuner import SearchData  # noqa: E402
-from tests.nas.conftest import load_digits  # noqa: E402
+from nas.search import WorkerInputs, run_search, run_worker  # noqa: E402
+from tests.nas.conftest import AS_WRITTEN, load_digits  # noqa: E402
 
-CONFIG = {"space": "chain", "strategy": "random", "max_trials": 6, "epochs": 2, "seed": 5}
+CONFIG = {
+    **AS_WRITTEN,
+    "space": "chain",
+    "strategy": "random",
+    "max_trials": 6,
+    "epochs": 2,
+    "seed": 5,
+}
 
 
 def main(role: str, state: str, rendezvous: str, out: str, n: int) -> None:
@@ -30,14 +36,18 @@ def main(role: str, state: str, rendezvous: str, out: str, n: int) -> None:
     if role == "chief":
         config = SearchConfig.from_dict({**CONFIG, "parallel_trials": n, "worker_wait_s": 300})
         result = run_search(config, spec, data, state, log=log, rendezvous=rendezvous)
-        summary = {"best_trial": result.best_trial_id, "rows": result.rows,
-                   "weights": os.path.exists(result.weights_path)}  # fmt: skip
+        summary = {
+            "best_trial": result.best_trial_id,
+            "rows": result.rows,
+            "weights": os.path.exists(result.weights_path),
+        }
         name = "chief.json"
     else:
-        chief = distributed.wait_for_chief(rendezvous, timeout_s=300)
-        ran = run_worker(SearchConfig.from_dict(CONFIG), spec, data, state, rendezvous, n, chief,
-                         log=log) if chief else 0  # fmt: skip
-        summary = {"ran": ran}
+
+        def inputs(_chief: dict) -> WorkerInputs:
+            return WorkerInputs(SearchConfig.from_dict(CONFIG), spec, data)
+
+        summary = {"ran": run_worker(rendezvous, n, state, inputs, wait_s=300, log=log)}
         name = f"worker-{n}.json"
     with open(os.path.join(out, name), "w") as f:
         json.dump(summary, f)

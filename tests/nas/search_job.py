@@ -14,11 +14,13 @@ import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from nas.config import SearchConfig  # noqa: E402
+from nas.data import SearchData  # noqa: E402
 from nas.inputs import from_arrays  # noqa: E402
 from nas.search import run_search  # noqa: E402
-from nas.tuner import SearchData  # noqa: E402
+from tests.nas.conftest import AS_WRITTEN  # noqa: E402
 
 CONFIG = {
+    **AS_WRITTEN,
     "space": "chain",
     "strategy": "random",
     "max_trials": 4,
@@ -35,12 +37,18 @@ def main(state: str, out: str) -> None:
     x, y = x[idx], y[idx]
     spec = from_arrays({"pixels": x}, 10, overrides={"pixels": {"shape": [8, 8]}})
     data = SearchData(({"pixels": x[:1200]}, y[:1200]), ({"pixels": x[1200:]}, y[1200:]))
-    result = run_search(SearchConfig.from_dict(CONFIG), spec, data, state,
-                        log=lambda line: print(line, flush=True))  # fmt: skip
+    result = run_search(
+        SearchConfig.from_dict(CONFIG), spec, data, state, log=lambda line: print(line, flush=True)
+    )
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "result.json"), "w") as f:
-        json.dump({"architecture": result.architecture.to_json(), "score": result.best_score,
-                   "best_trial": result.best_trial_id, "rows": result.rows}, f)  # fmt: skip
+        summary = {
+            "architecture": result.architecture.to_json(),
+            "score": result.best_score,
+            "best_trial": result.best_trial_id,
+            "rows": result.rows,
+        }
+        json.dump(summary, f)
 
 
 if __name__ == "__main__":

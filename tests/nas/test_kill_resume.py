@@ -17,8 +17,9 @@ JOB = [sys.executable, "-m", "tests.nas.search_job"]
 
 
 def run(state, out):
-    return subprocess.run([*JOB, str(state), str(out)], cwd=REPO, capture_output=True,
-                          text=True, timeout=600)  # fmt: skip
+    return subprocess.run(
+        [*JOB, str(state), str(out)], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
 
 
 def result(out):
@@ -32,8 +33,12 @@ def test_kill_mid_trial_then_resume(tmp_path):
 
     state = tmp_path / "killed"
     with open(tmp_path / "killed.log", "w") as log_file:
-        proc = subprocess.Popen([*JOB, str(state), str(tmp_path / "unused")], cwd=REPO,
-                                stdout=log_file, stderr=subprocess.STDOUT)  # fmt: skip
+        proc = subprocess.Popen(
+            [*JOB, str(state), str(tmp_path / "unused")],
+            cwd=REPO,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     search = state / "search"
     deadline = time.time() + 300
     killed_in = None

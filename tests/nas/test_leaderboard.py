@@ -11,8 +11,7 @@ from nas.encoding import Architecture
 from nas.search import run_search, write_outputs
 from nas.spaces import get_space
 from pipelines import leaderboard
-from tests.nas.conftest import load_digits
-from tests.nas.test_search import config, small
+from tests.nas.conftest import config, load_digits, small
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +24,21 @@ def store(tmp_path_factory):
     for run, seed in (("run-a", 3), ("run-b", 4)):
         state = root / run / "state"
         tracker = Tracker(
-            uri, "retrain-nas", str(state), f"nas-{run}",
+            uri,
+            "retrain-nas",
+            str(state),
+            f"nas-{run}",
             tags={"tfx_pipeline_run_id": run, "nas.space": "chain", "nas.strategy": "random"},
             artifact_location=str(root / "artifacts"),
-        )  # fmt: skip
-        result = run_search(config(max_trials=3, epochs=1, seed=seed), spec, data, str(state),
-                            tracker=tracker, log=lambda _: None)  # fmt: skip
+        )
+        result = run_search(
+            config(max_trials=3, epochs=1, seed=seed),
+            spec,
+            data,
+            str(state),
+            tracker=tracker,
+            log=lambda _: None,
+        )
         paths = write_outputs(result, str(root / run / "out"))
         tracker.finish(str(root / run / "out"), {"best_score": result.best_score, "trials": 3})
         boards[run] = json.loads(open(paths["leaderboard_json"]).read())
@@ -83,12 +91,15 @@ def test_list_and_unknown_run(store, capsys):
 
 def test_a_promotion_finds_its_trial_or_names_what_exists(store):
     from components.nas_tuner import history
+    from core import tracking
 
     uri, _, boards = store
-    client = history.client_for(uri)
+    client = tracking.client(uri)
     # Airflow run ids hold colons: the trial is after the last one.
     assert history.parse_trial_ref("manual__2026-11-28T12:00:00+00:00:2") == (
-        "manual__2026-11-28T12:00:00+00:00", "2")  # fmt: skip
+        "manual__2026-11-28T12:00:00+00:00",
+        "2",
+    )
     where, row = history.find_trial(client, "retrain-nas", "run-a:1")
     assert where == "run-a" and row == next(r for r in boards["run-a"] if r["trial_id"] == "1")
     where, _ = history.find_trial(client, "retrain-nas", "0")

@@ -16,7 +16,7 @@ from nas.estimation.fidelity import FULL
 from nas.search import run_search, write_outputs
 from nas.spaces import get_space
 from tests.data_cases import REPO
-from tests.nas.test_search import config, small
+from tests.nas.conftest import config, small
 
 EXAMPLE = str(REPO / "examples" / "baseline_model.py")
 
@@ -36,10 +36,13 @@ def test_seeds_come_first_and_start_from_the_champions_weights(digits, tmp_path)
     runner_up = next(r for r in first.rows if r["trial_id"] != first.best_trial_id)
     seeds = [
         {"label": "champion", "space": "chain", "choices": champion.choices, "weights": weights},
-        {"label": "leader-2", "space": "chain",
-         "choices": json.loads(runner_up["architecture"])["choices"]},
+        {
+            "label": "leader-2",
+            "space": "chain",
+            "choices": json.loads(runner_up["architecture"])["choices"],
+        },
         {"label": "other-space", "space": "cells", "choices": {"x": 1}},
-    ]  # fmt: skip
+    ]
     lines = []
     cfg = config(strategy="evolution", max_trials=3, epochs=1, seeds=seeds)
     warm = run_search(cfg, spec, data, str(tmp_path / "b"), log=lines.append)
@@ -99,8 +102,11 @@ def test_a_bad_baseline_module_is_named(digits, tmp_path):
 
 def test_strategies_that_order_their_own_candidates_say_they_ignore_seeds(digits, tmp_path):
     spec, data = small(digits, image=False)
-    seed = {"label": "champion", "space": "chain",
-            "choices": get_space("chain", spec).default().choices}  # fmt: skip
+    seed = {
+        "label": "champion",
+        "space": "chain",
+        "choices": get_space("chain", spec).default().choices,
+    }
     lines = []
     cfg = config(strategy="grid", max_trials=1, epochs=1, seeds=[seed])
     result = run_search(cfg, spec, data, str(tmp_path), log=lines.append)
@@ -119,10 +125,11 @@ def test_warm_config_seeds_the_champion_and_one_new_leader_with_a_quarter_of_the
     for k, v in champ.choices.items():
         hp.Fixed(k, v)
     hp.Fixed("nas/space", "chain")
-    leaders = [{"trial_id": "3", "architecture": champ.to_json()},  # the champion again
-               {"trial_id": "5", "architecture": other.to_json()},
-               {"trial_id": "7", "architecture": space.sample(random.Random(2))
-                .to_json()}]  # fmt: skip
+    leaders = [
+        {"trial_id": "3", "architecture": champ.to_json()},  # the champion again
+        {"trial_id": "5", "architecture": other.to_json()},
+        {"trial_id": "7", "architecture": space.sample(random.Random(2)).to_json()},
+    ]
     cfg = modes.warm_config(config(max_trials=12), (hp.get_config(), "w.h5"), leaders, quiet)
     assert [s["label"] for s in cfg.seeds] == ["champion", "leader-5"]
     assert cfg.seeds[0]["weights"] == "w.h5" and cfg.seeds[1]["choices"] == other.choices

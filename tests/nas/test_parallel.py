@@ -15,13 +15,25 @@ REPO = Path(__file__).resolve().parents[2]
 def test_chief_and_two_workers_share_one_search(tmp_path):
     state, rendezvous, out = tmp_path / "state", tmp_path / "rendezvous", tmp_path / "out"
     job = [sys.executable, "-m", "tests.nas.parallel_job"]
-    procs = [subprocess.Popen([*job, "chief", str(state), str(rendezvous), str(out), "2"],
-                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [*job, "chief", str(state), str(rendezvous), str(out), "2"],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    ]
     for i in range(2):
-        procs.append(subprocess.Popen([*job, "worker", str(state), str(rendezvous), str(out),
-                                       str(i)], cwd=REPO, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True))  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                [*job, "worker", str(state), str(rendezvous), str(out), str(i)],
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     logs = [p.communicate(timeout=900)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], "\n=====\n".join(x[-3000:] for x in logs)
 

@@ -12,26 +12,10 @@ import pytest
 
 from components.nas_tuner.tracking import Tracker
 from nas.config import SearchConfig
+from nas.data import SearchData
 from nas.inputs import from_arrays
 from nas.search import run_search, write_outputs
-from nas.tuner import SearchData
-
-
-def small(digits, n_train=600, n_val=200, image=True):
-    x, y = digits
-    overrides = {"pixels": {"shape": [8, 8]}} if image else {"pixels": "signal"}
-    spec = from_arrays({"pixels": x}, 10, overrides=overrides)
-    data = SearchData(
-        ({"pixels": x[:n_train]}, y[:n_train]),
-        ({"pixels": x[n_train : n_train + n_val]}, y[n_train : n_train + n_val]),
-    )
-    return spec, data
-
-
-def config(**kw):
-    base = {"space": "chain", "strategy": "random", "max_trials": 4, "epochs": 2, "seed": 3}
-    base.update(kw)
-    return SearchConfig.from_dict(base)
+from tests.nas.conftest import config, small
 
 
 def test_search_logs_every_trial_and_writes_a_report(digits, tmp_path):
@@ -54,8 +38,9 @@ def test_search_logs_every_trial_and_writes_a_report(digits, tmp_path):
     runs = tracker.trial_runs()
     board = json.loads(open(paths["leaderboard_json"]).read())
     assert len(trial_lines) == len(board) == len(runs) == 4
-    assert all("strategy=random" in line and "ETA" in line and "best=" in line
-               for line in trial_lines)  # fmt: skip
+    assert all(
+        "strategy=random" in line and "ETA" in line and "best=" in line for line in trial_lines
+    )
     html = open(paths["report"]).read()
     assert html.count("<svg") == 2
     assert "Best so far against compute" in html and "Pareto front" in html
@@ -76,13 +61,15 @@ def test_search_logs_every_trial_and_writes_a_report(digits, tmp_path):
 def test_regression_gets_a_linear_head_and_ranks_the_lowest_rmse_first(tmp_path, monkeypatch):
     import numpy as np
 
+    from components.nas_tuner import tf_engine
     from core import tflite
 
+    tf_engine.install()  # the "tflite" latency is the pipeline's, registered with the engine
     timed = []  # a spy: the real TFLite timing, counted
     real = tflite.model_latency_ms
     monkeypatch.setattr(tflite, "model_latency_ms", lambda m, b: timed.append(m.name) or real(m, b))
 
-    from nas.search import build_oracle
+    from nas.build import build_oracle
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(500, 1)).astype("float32")
@@ -118,9 +105,10 @@ def test_regression_gets_a_linear_head_and_ranks_the_lowest_rmse_first(tmp_path,
 def test_parameter_limit_prunes_and_low_fidelity_shrinks_compute(digits, tmp_path):
     spec, data = small(digits)
     cfg = config(
-        max_params=3000, max_trials=5,
+        max_params=3000,
+        max_trials=5,
         search_fidelity={"data_fraction": 0.5, "epochs": 1, "width": 0.5},
-    )  # fmt: skip
+    )
     result = run_search(cfg, spec, data, str(tmp_path), log=lambda _: None)
     done = [r for r in result.rows if r["status"] == "completed"]
     assert done and all(r["params"] <= 3000 for r in done)
@@ -131,10 +119,12 @@ def test_parameter_limit_prunes_and_low_fidelity_shrinks_compute(digits, tmp_pat
 def test_evolution_children_inherit_or_morph_inside_the_runner(digits, tmp_path):
     spec, data = small(digits, image=False)
     cfg = config(
-        strategy="evolution", max_trials=7, epochs=1,
+        strategy="evolution",
+        max_trials=7,
+        epochs=1,
         strategy_options={"population_size": 3, "sample_size": 2},
         inherit_weights=True,
-    )  # fmt: skip
+    )
     result = run_search(cfg, spec, data, str(tmp_path), log=lambda _: None)
     children = [r for r in result.rows if r["parent"] is not None]
     assert children and all(r["start"].startswith("inherited") for r in children)
@@ -154,9 +144,13 @@ def test_successive_halving_and_the_compute_budget_stop_trials_and_the_search(di
     spec, data = small(digits, image=False)
     budget = 8 * 600  # eight epochs of the 600 training examples
     cfg = config(
-        max_trials=50, epochs=3, compute_budget=budget,
-        successive_halving=True, halving_rungs=[1, 2], halving_eta=2,
-    )  # fmt: skip
+        max_trials=50,
+        epochs=3,
+        compute_budget=budget,
+        successive_halving=True,
+        halving_rungs=[1, 2],
+        halving_eta=2,
+    )
     lines = []
     result = run_search(cfg, spec, data, str(tmp_path), log=lines.append)
     rows = result.rows

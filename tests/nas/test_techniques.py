@@ -22,9 +22,13 @@ from tests.nas.conftest import OBJECTIVE, SPECS, batch, drive
 def test_evolution_children_differ_from_their_parent_in_exactly_one_choice(space_name, tmp_path):
     space = get_space(space_name, SPECS["tabular"])
     o = make_oracle(
-        "evolution", space, objective=OBJECTIVE, max_trials=40, seed=3,
+        "evolution",
+        space,
+        objective=OBJECTIVE,
+        max_trials=40,
+        seed=3,
         options={"population_size": 6, "sample_size": 3},
-    )  # fmt: skip
+    )
     o._set_project_dir(str(tmp_path), "evo")
     trials = drive(o, 40)
     children = [t for t in trials if "nas/parent" in t.hyperparameters.values]
@@ -40,10 +44,13 @@ def test_evolution_children_differ_from_their_parent_in_exactly_one_choice(space
 def test_evolution_removal_and_crossover(tmp_path):
     space = get_space("chain", SPECS["tabular"])
     o = make_oracle(
-        "evolution", space, objective=OBJECTIVE, max_trials=30, seed=5,
-        options={"population_size": 5, "sample_size": 2, "removal": "worst",
-                 "crossover_rate": 1.0},
-    )  # fmt: skip
+        "evolution",
+        space,
+        objective=OBJECTIVE,
+        max_trials=30,
+        seed=5,
+        options={"population_size": 5, "sample_size": 2, "removal": "worst", "crossover_rate": 1.0},
+    )
     o._set_project_dir(str(tmp_path), "evo")
     trials = drive(o, 30)
     scores = sorted((t.score for t in trials), reverse=True)
@@ -97,9 +104,19 @@ def test_reinforce_oracle_state_round_trips(tmp_path):
 
 def _chain(space, **layers):
     c = dict(space.default().choices)
-    c.update(depth=2, op_0="dense", op_1="dense", width_0=16, width_1=8,
-             activation_0="relu", activation_1="relu", norm_0="batch", norm_1="none",
-             dropout_0=0.1, dropout_1=0.0)  # fmt: skip
+    c.update(
+        depth=2,
+        op_0="dense",
+        op_1="dense",
+        width_0=16,
+        width_1=8,
+        activation_0="relu",
+        activation_1="relu",
+        norm_0="batch",
+        norm_1="none",
+        dropout_0=0.1,
+        dropout_1=0.0,
+    )
     c.update(layers)
     return Architecture("chain", c)
 
@@ -122,8 +139,16 @@ def test_morphism_preserves_the_function(op):
     if kind == "widen":
         c[f"width_{i}"] = 32
     else:
-        c.update(depth=3, **{f"op_{i}": "dense", f"width_{i}": 8, f"activation_{i}": "relu",
-                             f"norm_{i}": "none", f"dropout_{i}": 0.0})  # fmt: skip
+        c.update(
+            depth=3,
+            **{
+                f"op_{i}": "dense",
+                f"width_{i}": 8,
+                f"activation_{i}": "relu",
+                f"norm_{i}": "none",
+                f"dropout_{i}": 0.0,
+            },
+        )
     child_arch = Architecture("chain", c)
     child = space.build_model(child_arch)
     assert child.count_params() > parent.count_params()

@@ -20,9 +20,15 @@ def test_500_proposals_are_valid_and_build(variant, space_name, tmp_path):
     strategy, _, filt = variant.partition("+")
     space = get_space(space_name, SPECS["tabular"])
     oracle = make_oracle(
-        strategy, space, objective=OBJECTIVE, max_trials=N, seed=17, epochs=9,
-        surrogate=bool(filt), options=OPTIONS.get(strategy),
-    )  # fmt: skip
+        strategy,
+        space,
+        objective=OBJECTIVE,
+        max_trials=N,
+        seed=17,
+        epochs=9,
+        surrogate=bool(filt),
+        options=OPTIONS.get(strategy),
+    )
     oracle._set_project_dir(str(tmp_path), "validity")
     trials = drive(oracle, N)
     assert len(trials) == N

@@ -1,0 +1,109 @@
+"""Assembling a search from its config: the device, the space, the strategy's oracle (with the
+warm start's seeds and the parameter limit) and the trial runner."""
+
+from __future__ import annotations
+
+import os
+
+import keras_tuner
+
+from nas import device as device_module
+from nas import task
+from nas.config import SearchConfig
+from nas.encoding import Architecture
+from nas.estimation.fidelity import FULL
+from nas.inputs import InputSpec
+from nas.runner import TrialRunner
+from nas.spaces import SPACE_KEY, get_space
+from nas.strategies import make_oracle
+
+
+def param_limit(space, limit: int):
+    """A constraint that rejects candidates above `limit` parameters at full fidelity."""
+
+    def check(arch: Architecture) -> str:
+        n = space.count_params(arch, FULL)
+        return f"{n} parameters > limit {limit}" if n > limit else ""
+
+    return check
+
+
+def build_oracle(config: SearchConfig, input_spec: InputSpec, log=print):
+    """(device, space, oracle) for `config`."""
+    dev = device_module.configure(config.mixed)
+    space = get_space(config.space, input_spec, fidelity=config.search_fidelity, seed=config.seed)
+    oracle = make_oracle(
+        config.strategy,
+        space,
+        objective=keras_tuner.Objective(config.objective, task.direction(config.objective)),
+        max_trials=config.max_trials,
+        seed=config.seed,
+        epochs=space.fidelity.epochs_for(config.epochs),
+        morphism=config.morphism,
+        patience=config.patience,
+        time_budget_s=60 * config.time_budget_min,
+        compute_budget=config.compute_budget,
+        constraint=param_limit(space, config.max_params) if config.max_params else None,
+        surrogate=config.surrogate,
+        options=dict(config.strategy_options),
+    )
+    oracle.seeds = seed_values(config.seeds, space, log)
+    if oracle.seeds and not oracle.seeds_ok:
+        log(
+            f"NAS seeds ignored: the {config.strategy} strategy orders its own candidates; "
+            "the warm search runs without them"
+        )
+    return dev, space, oracle
+
+
+def seed_values(seeds, space, log=print) -> list[dict]:
+    """Trial values for the seeds that fit `space` (others are named and skipped)."""
+    out = []
+    for seed in seeds:
+        if seed["space"] != space.name:
+            log(
+                f"NAS seed {seed['label']!r} is from space {seed['space']!r}, not "
+                f"{space.name!r}: skipped"
+            )
+            continue
+        try:
+            arch = space.architecture(seed["choices"])
+        except ValueError as e:
+            log(f"NAS seed {seed['label']!r} does not fit space {space.name!r} ({e}): skipped")
+            continue
+        values = {**arch.choices, SPACE_KEY: space.name, "nas/seed": seed["label"]}
+        if seed.get("weights"):
+            values["nas/warm"] = seed["weights"]
+        out.append(values)
+    return out
+
+
+def build_runner(
+    config: SearchConfig,
+    input_spec: InputSpec,
+    state_dir: str,
+    tracker=None,
+    log=print,
+    built=None,
+    rendezvous: str = "",
+) -> TrialRunner:
+    """The trial runner of the search in `state_dir` (`built`: a `build_oracle` result to use)."""
+    dev, space, oracle = built or build_oracle(config, input_spec, log)
+    os.makedirs(state_dir, exist_ok=True)
+    runner = TrialRunner(
+        oracle,
+        space,
+        config,
+        directory=state_dir,
+        device=dev,
+        tracker=tracker,
+        log=log,
+        rendezvous=rendezvous,
+        distribution_strategy=dev.strategy,
+    )
+    log(
+        f"NAS search: space={config.space} strategy={config.strategy} "
+        f"max_trials={config.max_trials} fidelity={space.fidelity.label()} {dev.describe()} "
+        f"state={runner.project_dir}"
+    )
+    return runner
