@@ -1,6 +1,257 @@
-"""Task types, as the pipeline handles them (to be completed: one object per task)."""
+"""Task types, as the pipeline handles them: one `Task` object per type, and code asks the
+object instead of branching on the task's name.
+
+The engine's side of a task (head, loss, metrics, the search objective and its direction) is
+`nas.task`; `Task.engine` is that object. This is the pipeline's side:
+
+- how Transform encodes the label (`label_encoding`, read by the user module): the vocabulary
+  index of the class, or the value as a float; and what that means for the network's head
+  (`label_outputs`, `input_target`);
+- the Evaluator's gate (`gate_metrics`, TFMA MetricConfigs from the settings);
+- the serving signature's output key (`serving_output`) and the MLflow pyfunc's columns
+  (`pyfunc_columns`, `pyfunc_frame`);
+- the explanations' score (`score`, higher is better), the TFLite agreement rule (`agreement`)
+  and the summary's metric (`metric`, `tfma_metric`).
+
+Standard library and the engine's `nas.task` (standard library too) at import; numpy, pandas,
+TensorFlow and TFMA are imported by the methods that need them, so the settings contract and
+the Airflow side can read the task names cheaply.
+"""
 
 from __future__ import annotations
 
-# The serving signature's output per task.
-SERVING_OUTPUT = {"classification": "probabilities", "regression": "predictions"}
+import dataclasses
+import sys
+
+from nas import task as engine_tasks
+
+# Of the standard deviation of the reference's predictions. Dynamic-range quantisation moved the
+# bundled diabetes model's predictions by at most 2.5% of that spread (1.4 units of a label whose
+# RMSE is about 55); float TFLite by 1e-6.
+REGRESSION_TOLERANCE = 0.05
+TARGET_SCALE_ROWS = 20_000  # training rows read for the regression label's mean and std
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """The pipeline's side of one task type (see the module's docstring); subclasses
+    implement the methods."""
+
+    name: str
+    serving_output: str  # the serving signature's output key
+    label_encoding: str  # how the user module's preprocessing_fn encodes the label
+    metric: str  # the gated metric's name in the run summary
+    tfma_metric: str  # its key in the Evaluator's results
+    agreement_rule: str  # what `agreement` counts, for the log
+    pyfunc_columns: tuple[tuple[str, str], ...]  # (name, MLflow type) of the pyfunc's output
+
+    @property
+    def engine(self) -> engine_tasks.Task:
+        """The engine's Task of the same name (head, loss, objective, direction)."""
+        return engine_tasks.get(self.name)
+
+    def user_config(self) -> dict:
+        """What the user module reads from its custom_config (Transform's and Trainer's)."""
+        return {
+            "task": self.name,
+            "label_encoding": self.label_encoding,
+            "serving_output": self.serving_output,
+        }
+
+    def gate_metrics(self, settings) -> list:
+        """The Evaluator's metrics with thresholds, from the settings' gate values."""
+        raise NotImplementedError
+
+    def label_outputs(self, tft_out, label: str) -> int:
+        """Units of the network's head for the transformed label."""
+        raise NotImplementedError
+
+    def input_target(self, tft_out, label: str, train_files: list[str]) -> dict:
+        """The InputSpec fields that describe the label: n_outputs (and its scale)."""
+        return {"n_outputs": self.label_outputs(tft_out, label)}
+
+    def classes(self, tft_out, label: str) -> list[str]:
+        """The class names, in the head's order ([] when the task has no classes)."""
+        return []
+
+    def labels(self, raw: list, classes: list[str]):
+        """Raw label values as the network's targets (numpy), for scoring explanations."""
+        raise NotImplementedError
+
+    def score(self, y, outputs) -> float:
+        """How good `outputs` are for targets `y`; higher is better."""
+        raise NotImplementedError
+
+    def agreement(self, reference, edge) -> float:
+        """The share of rows where the edge model's output agrees with the reference's."""
+        raise NotImplementedError
+
+    def pyfunc_frame(self, outputs, classes: list[str]):
+        """The serving output as the pyfunc's DataFrame (`pyfunc_columns`)."""
+        raise NotImplementedError
+
+
+class Classification(Task):
+    """A class per row: the label is a vocabulary index, the head a softmax over the classes;
+    gated on accuracy."""
+
+    def gate_metrics(self, settings) -> list:
+        """Accuracy: a lower bound, and at most `max_accuracy_drop` below the champion."""
+        import tensorflow_model_analysis as tfma
+
+        threshold = tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(
+                lower_bound={"value": settings.accuracy_threshold}
+            ),
+            change_threshold=tfma.GenericChangeThreshold(
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                absolute={"value": -settings.max_accuracy_drop},
+            ),
+        )
+        return [tfma.MetricConfig(class_name="SparseCategoricalAccuracy", threshold=threshold)]
+
+    def label_outputs(self, tft_out, label: str) -> int:
+        return int(tft_out.vocabulary_size_by_name(label))
+
+    def classes(self, tft_out, label: str) -> list[str]:
+        return [c.decode() for c in tft_out.vocabulary_by_name(label)]
+
+    def labels(self, raw: list, classes: list[str]):
+        import numpy as np
+
+        index = {c: i for i, c in enumerate(classes)}
+        return np.array([index.get(str(v), -1) for v in raw])
+
+    def score(self, y, outputs) -> float:
+        """Accuracy of the argmax."""
+        import numpy as np
+
+        return float(np.mean(np.asarray(outputs).argmax(axis=1) == np.asarray(y)))
+
+    def agreement(self, reference, edge) -> float:
+        """The same class."""
+        import numpy as np
+
+        return float(np.mean(reference.argmax(axis=1) == edge.argmax(axis=1)))
+
+    def pyfunc_frame(self, outputs, classes: list[str]):
+        """The most probable class and its probability."""
+        import pandas as pd
+
+        best = outputs.argmax(axis=1)
+        return pd.DataFrame(
+            {
+                "class": [classes[i] for i in best],
+                "probability": outputs.max(axis=1).astype(float),
+            }
+        )
+
+
+class Regression(Task):
+    """A number per row: the label is the value as a float, the head one unit rescaled to the
+    label's scale; gated on RMSE, with MAE reported."""
+
+    def gate_metrics(self, settings) -> list:
+        """RMSE: an upper bound (`rmse_threshold`, 0 for none) and at most `max_rmse_increase`
+        (relative) above the champion's; MAE beside it, ungated."""
+        import tensorflow_model_analysis as tfma
+
+        threshold = tfma.MetricThreshold(
+            change_threshold=tfma.GenericChangeThreshold(
+                direction=tfma.MetricDirection.LOWER_IS_BETTER,
+                relative={"value": settings.max_rmse_increase},
+            )
+        )
+        # Always a value bound: without a champion TFMA drops the change threshold, and a metric
+        # left with no threshold at all fails validation as "missing_thresholds".
+        threshold.value_threshold.upper_bound.value = settings.rmse_threshold or sys.float_info.max
+        return [
+            tfma.MetricConfig(class_name="RootMeanSquaredError", threshold=threshold),
+            tfma.MetricConfig(class_name="MeanAbsoluteError"),
+        ]
+
+    def label_outputs(self, tft_out, label: str) -> int:
+        return 1
+
+    def input_target(self, tft_out, label: str, train_files: list[str]) -> dict:
+        """One output, with the training labels' mean and std (the head rescales by them)."""
+        mean, std = target_scale(train_files, label)
+        return {"n_outputs": 1, "target_mean": mean, "target_std": std}
+
+    def labels(self, raw: list, classes: list[str]):
+        import numpy as np
+
+        return np.array([np.nan if v is None else float(v) for v in raw])
+
+    def score(self, y, outputs) -> float:
+        """-RMSE."""
+        import numpy as np
+
+        error = np.asarray(outputs).reshape(-1) - np.asarray(y).astype(float)
+        return -float(np.sqrt(np.mean(error**2)))
+
+    def agreement(self, reference, edge) -> float:
+        """Within REGRESSION_TOLERANCE x the spread (std) of the reference's predictions (an
+        absolute floor of 1e-6 for a constant model)."""
+        import numpy as np
+
+        ref, out = reference.reshape(-1), edge.reshape(-1)
+        tolerance = max(REGRESSION_TOLERANCE * float(np.std(ref)), 1e-6)
+        return float(np.mean(np.abs(ref - out) <= tolerance))
+
+    def pyfunc_frame(self, outputs, classes: list[str]):
+        """The predicted value."""
+        import pandas as pd
+
+        return pd.DataFrame({"prediction": outputs.reshape(-1).astype(float)})
+
+
+def target_scale(file_patterns: list[str], label: str, limit: int = TARGET_SCALE_ROWS):
+    """(mean, std) of the transformed label over the first `limit` training rows, read in file
+    order, so the Tuner and the Trainer compute the same numbers from the same examples."""
+    import numpy as np
+    import tensorflow as tf
+
+    name = f"{label}_xf"
+    files = sorted(f for p in file_patterns for f in tf.io.gfile.glob(p))
+    if not files:
+        raise FileNotFoundError(f"no training examples in {file_patterns} to scale the label")
+    spec = {name: tf.io.FixedLenFeature([1], tf.float32)}
+    ds = tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit).batch(1024)
+    values = np.concatenate([tf.io.parse_example(b, spec)[name].numpy().reshape(-1) for b in ds])
+    values = values[np.isfinite(values)]
+    if not len(values):
+        raise ValueError(f"the label {label!r} has no finite values in {file_patterns}")
+    std = float(values.std())
+    return float(values.mean()), std if std > 1e-6 else 1.0
+
+
+CLASSIFICATION = Classification(
+    name=engine_tasks.CLASSIFICATION.name,
+    serving_output="probabilities",
+    label_encoding="vocabulary",
+    metric="accuracy",
+    tfma_metric="sparse_categorical_accuracy",
+    agreement_rule="same class as the SavedModel",
+    pyfunc_columns=(("class", "string"), ("probability", "double")),
+)
+REGRESSION = Regression(
+    name=engine_tasks.REGRESSION.name,
+    serving_output="predictions",
+    label_encoding="value",
+    metric="rmse",
+    tfma_metric="root_mean_squared_error",
+    agreement_rule=f"within {REGRESSION_TOLERANCE:.0%} of the SavedModel's prediction spread",
+    pyfunc_columns=(("prediction", "double"),),
+)
+TASKS: dict[str, Task] = {t.name: t for t in (CLASSIFICATION, REGRESSION)}
+NAMES = tuple(TASKS)
+
+
+def get(task: str | Task) -> Task:
+    """The Task named `task` (a Task is returned as it is)."""
+    if isinstance(task, Task):
+        return task
+    if task not in TASKS:
+        raise ValueError(f"task {task!r} is not one of {list(TASKS)}")
+    return TASKS[task]

@@ -8,8 +8,9 @@ server or in the pipeline. Converting the whole serving signature aborts TF 2.16
 (`missing attribute 'value'` on Keras 3 variables), and so does converting the Keras model
 directly; freezing the variables into constants first works, so `export` does that.
 
-The pusher measures each file (`measure`): size, median single-row latency, and agreement with
-the SavedModel on eval rows. The NAS engine can use `model_latency_ms` as its latency objective.
+The pusher measures each file: size, median single-row latency, and agreement with the
+SavedModel on eval rows (by the task's rule, core/tasks.py). The NAS engine can use
+`model_latency_ms` as its latency objective (components/nas_tuner/tf_engine.py registers it).
 TensorFlow only (the TFX-facing layer); imported lazily.
 """
 
@@ -20,6 +21,8 @@ import os
 import time
 
 import numpy as np
+
+from core import tasks
 
 FOLDER = "Format-TFLite"
 VARIANTS = ("float", "dynamic_range")
@@ -106,26 +109,11 @@ def latency_ms(content: bytes, features: dict[str, np.ndarray], repeats: int = 5
     return float(np.median(times))
 
 
-# What `agreement` counts, for the log.
-AGREEMENT = {
-    "classification": "same class as the SavedModel",
-    "regression": "within 5% of the SavedModel's prediction spread",
-}
-# Of the standard deviation of the reference's predictions. Dynamic-range quantisation moved the
-# bundled diabetes model's predictions by at most 2.5% of that spread (1.4 units of a label whose
-# RMSE is about 55); float TFLite by 1e-6.
-REGRESSION_TOLERANCE = 0.05
-
-
-def agreement(reference: np.ndarray, edge: np.ndarray, task: str = "classification") -> float:
-    """The share of rows where the edge model agrees with the reference. Classification: the
-    same class. Regression: within REGRESSION_TOLERANCE x the spread (std) of the reference's
-    predictions (an absolute floor of 1e-6 for a constant model)."""
-    if task == "classification":
-        return float(np.mean(reference.argmax(axis=1) == edge.argmax(axis=1)))
-    ref, out = reference.reshape(-1), edge.reshape(-1)
-    tolerance = max(REGRESSION_TOLERANCE * float(np.std(ref)), 1e-6)
-    return float(np.mean(np.abs(ref - out) <= tolerance))
+def agreement(reference: np.ndarray, edge: np.ndarray, task=tasks.CLASSIFICATION) -> float:
+    """The share of rows where the edge model agrees with the reference, by the rule of `task`
+    (a name or a core.tasks Task): classification, the same class; regression, within 5% of
+    the spread of the reference's predictions (`Task.agreement`)."""
+    return tasks.get(task).agreement(reference, edge)
 
 
 def model_latency_ms(model, batch) -> float:

@@ -19,7 +19,8 @@ import json
 import os
 import sys
 
-from components.nas_tuner.history import ARTIFACT, LeaderboardError, load, searches  # noqa: F401
+from components.nas_tuner.history import LeaderboardError, load, searches
+from core import names
 
 
 def defaults() -> tuple[str, str]:
@@ -61,10 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    from mlflow.tracking import MlflowClient
+    from core import tracking
 
     tracking_uri, experiment = defaults()
-    client = MlflowClient(tracking_uri=args.tracking_uri or tracking_uri)
+    client = tracking.client(args.tracking_uri or tracking_uri)
     args.experiment = args.experiment or experiment
     try:
         if args.list:
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 best = f"{m['best_score']:.4f}" if "best_score" in m else "-"
                 trials = f"{int(m['trials'])}" if "trials" in m else "-"
                 started = datetime.datetime.fromtimestamp(r.info.start_time / 1000)
-                run_id = r.data.tags.get("tfx_pipeline_run_id", r.info.run_id)
+                run_id = r.data.tags.get(names.TAG_PIPELINE_RUN, r.info.run_id)
                 when = f"{started:%Y-%m-%d %H:%M:%S}"
                 print(f"{run_id:<44} {r.info.status:<9} {trials:>6} {best:>7}  {when}")
             return 0
@@ -87,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     tags = search.data.tags
     print(
-        f"NAS leaderboard of run {tags.get('tfx_pipeline_run_id', '?')} "
-        f"(space={tags.get('nas.space')}, strategy={tags.get('nas.strategy')}, "
+        f"NAS leaderboard of run {tags.get(names.TAG_PIPELINE_RUN, '?')} "
+        f"(space={tags.get(names.TAG_NAS_SPACE)}, strategy={tags.get(names.TAG_NAS_STRATEGY)}, "
         f"MLflow run {search.info.run_id}); compute = training examples seen; "
         "* = Pareto front of score and parameter count"
     )

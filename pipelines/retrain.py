@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 
 from pipelines.settings import Settings
 
-__all__ = ["create_pipeline"]
+__all__ = ["SEARCH_NODE", "create_pipeline"]
+
+# The search's node: the chief of a parallel search, whose workers the node runner starts.
+SEARCH_NODE = "Tuner"
 
 
 def _is_tfrecord_dir(data_dir: str) -> bool:
@@ -31,42 +33,6 @@ def _single_split(pattern: str):
     return example_gen_pb2.Input(
         splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)]
     )
-
-
-def _gate_metrics(s: Settings, task: str) -> list:
-    """The Evaluator's gated metrics. Classification: accuracy, a lower bound and a maximum drop
-    against the champion. Regression: RMSE, an upper bound (when set) and a maximum relative
-    increase over the champion; MAE is reported beside it."""
-    import tensorflow_model_analysis as tfma
-
-    if task == "classification":
-        return [
-            tfma.MetricConfig(
-                class_name="SparseCategoricalAccuracy",
-                threshold=tfma.MetricThreshold(
-                    value_threshold=tfma.GenericValueThreshold(
-                        lower_bound={"value": s.accuracy_threshold}
-                    ),
-                    change_threshold=tfma.GenericChangeThreshold(
-                        direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                        absolute={"value": -s.max_accuracy_drop},
-                    ),
-                ),
-            )
-        ]
-    threshold = tfma.MetricThreshold(
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.LOWER_IS_BETTER,
-            relative={"value": s.max_rmse_increase},
-        )
-    )
-    # Always a value bound: without a champion TFMA drops the change threshold, and a metric
-    # left with no threshold at all fails validation as "missing_thresholds".
-    threshold.value_threshold.upper_bound.value = s.rmse_threshold or sys.float_info.max
-    return [
-        tfma.MetricConfig(class_name="RootMeanSquaredError", threshold=threshold),
-        tfma.MetricConfig(class_name="MeanAbsoluteError"),
-    ]
 
 
 def create_pipeline(s: Settings):
@@ -92,19 +58,21 @@ def create_pipeline(s: Settings):
     from components.mlflow_pusher.champion import ChampionModelStrategy
     from components.mlflow_pusher.component import MlflowPusher
     from components.nas_tuner.component import NasTuner
-    from core.tasks import SERVING_OUTPUT
+    from core import tasks
     from pipelines import metadata_config
 
     data = s.path(s.data)
     if not os.path.isdir(data):
         raise FileNotFoundError(f"data location {data} is not a directory")
     module_file = s.path(s.module_file)
-    task, why = s.resolved_task()
-    logging.info("task: %s (%s)", task, why)
-    search = s.search_config(task)
+    name, why = s.resolved_task()
+    logging.info("task: %s (%s)", name, why)
+    task = tasks.get(name)
+    search = s.search_config(task.name)
+    # The user module's custom_config, complete: it has no defaults of its own.
+    transform_config = {"label": s.label, **task.user_config()}
     training = {
-        "label": s.label,
-        "task": task,
+        **transform_config,
         "edge_export": s.edge_export,
         "epochs": s.epochs,
         "steps_per_epoch": s.steps_per_epoch,
@@ -155,7 +123,7 @@ def create_pipeline(s: Settings):
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         module_file=module_file,
-        custom_config={"label": s.label, "task": task},
+        custom_config=transform_config,
     )
     transform.add_upstream_node(example_validator)  # nothing is transformed before the gate
     # The registry's @champion, mapped back to its ML Metadata Model artifact.
@@ -179,7 +147,7 @@ def create_pipeline(s: Settings):
         champion_model=champion.outputs["model"],
         mode=s.mode,
         promote=s.promote_trial,
-    ).with_id("Tuner")
+    ).with_id(SEARCH_NODE)
     trainer = Trainer(
         module_file=module_file,
         examples=transform.outputs["transformed_examples"],
@@ -195,7 +163,7 @@ def create_pipeline(s: Settings):
         model_specs=[
             tfma.ModelSpec(
                 signature_name="serving_default",
-                prediction_key=SERVING_OUTPUT[task],
+                prediction_key=task.serving_output,
                 label_key=f"{s.label}_xf",
                 preprocessing_function_names=["transform_features"],
             )
@@ -203,7 +171,7 @@ def create_pipeline(s: Settings):
         slicing_specs=[tfma.SlicingSpec()],
         metrics_specs=[
             tfma.MetricsSpec(
-                metrics=[tfma.MetricConfig(class_name="ExampleCount"), *_gate_metrics(s, task)]
+                metrics=[tfma.MetricConfig(class_name="ExampleCount"), *task.gate_metrics(s)]
             )
         ],
     )
@@ -226,7 +194,7 @@ def create_pipeline(s: Settings):
         artifact_location=artifact_location,
         lineage=json.dumps(s.lineage, sort_keys=True),
         label=s.label,
-        task=task,
+        task=task.name,
         explain=int(s.explain),
         edge=int(s.edge_export),
     ).with_id("Pusher")

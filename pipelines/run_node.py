@@ -29,8 +29,9 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines import metadata_config, mlflow_store
-from pipelines.retrain import create_pipeline
+from core import names, tracking
+from pipelines import metadata_config
+from pipelines.retrain import SEARCH_NODE, create_pipeline
 from pipelines.settings import Settings
 
 log = logging.getLogger("run_node")
@@ -79,7 +80,7 @@ class NodeBusy(RuntimeError):
 def node_lock(settings: Settings, run_id: str, node_id: str):
     """An exclusive lock per (pipeline run, node) under the pipeline root. The kernel drops it
     when its process dies, kill -9 included, so a retry after a crash is never refused."""
-    folder = Path(settings.path(settings.pipeline_root)) / "_locks" / run_id.replace("/", "_")
+    folder = Path(settings.path(settings.pipeline_root)) / "_locks" / names.run_folder(run_id)
     folder.mkdir(parents=True, exist_ok=True)
     f = open(folder / f"{node_id}.lock", "a+")  # noqa: SIM115 (held for the whole launch)
     try:
@@ -105,16 +106,16 @@ def node_lock(settings: Settings, run_id: str, node_id: str):
 
 
 def run_node(settings: Settings, run_id: str, node_id: str, use_cache: bool = True) -> dict:
+    """Launches one node of pipeline run `run_id`; its result (see the module's docstring)."""
     with node_lock(settings, run_id, node_id):
         try:
             return _launch(settings, run_id, node_id, use_cache)
         finally:
-            if settings.parallel_trials and node_id == "Tuner":
+            if settings.parallel_trials and node_id == SEARCH_NODE:
                 # Workers still waiting for a chief stop waiting: cached, done or failed.
-                from components.nas_tuner.executor import rendezvous_dir
-                from nas import distributed
+                from components.nas_tuner import worker
 
-                distributed.mark_done(rendezvous_dir(settings.nas_state_root, run_id, node_id))
+                worker.release(settings.nas_state_root, run_id, node_id)
 
 
 def _launch(settings: Settings, run_id: str, node_id: str, use_cache: bool) -> dict:
@@ -138,7 +139,7 @@ def _launch(settings: Settings, run_id: str, node_id: str, use_cache: bool) -> d
     # Built here, not taken from the compiled pipeline: only this process sees the password.
     connection_config = metadata_config.connection_config(settings, with_secret=True)
     metadata_config.prepare(connection_config)
-    mlflow_store.prepare(*settings.tracking())
+    tracking.prepare_store(*settings.tracking())
 
     log.info(
         "node %s: launching for pipeline run %s (ML Metadata: %s)",
@@ -200,8 +201,13 @@ def main(argv: list[str] | None = None) -> int:
         from components.nas_tuner import worker
 
         out = worker.run(settings.nas_state_root, args.run_id, args.node, args.worker)
-        result = {"node": args.node, "run_id": args.run_id, "worker": args.worker,
-                  "state": "COMPLETE", **out}  # fmt: skip
+        result = {
+            "node": args.node,
+            "run_id": args.run_id,
+            "worker": args.worker,
+            "state": "COMPLETE",
+            **out,
+        }
         print("RESULT " + json.dumps(result, sort_keys=True), flush=True)
         return 0
     try:

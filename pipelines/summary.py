@@ -2,8 +2,9 @@
 
     python -m pipelines.summary --run-id RUN_ID [--settings JSON] [--json]
 
-Prints each node's last execution state in that run, the Evaluator's accuracy and blessing, and
-the MLflow registered model's name, version and aliases.
+Prints each node's last execution state in that run, the Evaluator's gated metric (accuracy, or
+RMSE for regression: the task's, core/tasks.py) and blessing, and the MLflow registered model's
+name, version and aliases.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import sys
 
+from core import tasks
 from pipelines.settings import Settings
 
 
@@ -47,19 +49,14 @@ def run_summary(settings: Settings, run_id: str) -> dict:
         ids = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
         out_artifacts[node] = store.get_artifacts_by_id(ids) if ids else []
 
-    summary: dict = {
-        "run_id": run_id,
-        "nodes": nodes,
-        "accuracy": None,
-        "rmse": None,
-        "blessed": None,
-        "pushed_to": None,
-    }
+    summary: dict = {"run_id": run_id, "nodes": nodes}
+    summary.update(dict.fromkeys(t.metric for t in tasks.TASKS.values()))
+    summary.update(blessed=None, pushed_to=None)
     for a in out_artifacts.get("Evaluator", []):
         if "blessed" in a.custom_properties:
             summary["blessed"] = bool(a.custom_properties["blessed"].int_value)
         elif a.uri and os.path.isdir(a.uri):
-            summary["accuracy"], summary["rmse"] = _gate_metrics(a.uri)
+            summary.update(_gate_metrics(a.uri))
     for a in out_artifacts.get("Pusher", []):
         if "pushed" in a.custom_properties:
             pushed = bool(a.custom_properties["pushed"].int_value)
@@ -73,11 +70,11 @@ def _registered(settings: Settings, destination: str | None) -> dict | None:
     """Name, version and current aliases of the version this run registered."""
     if not destination or not destination.startswith("models:/"):
         return None
-    from mlflow import MlflowClient
+    from core import tracking
 
     name, version = destination[len("models:/") :].rsplit("/", 1)
     uri, _ = settings.tracking()
-    aliases = MlflowClient(uri, registry_uri=uri).get_registered_model(name).aliases
+    aliases = tracking.client(uri).get_registered_model(name).aliases
     return {
         "name": name,
         "version": int(version),
@@ -86,14 +83,20 @@ def _registered(settings: Settings, destination: str | None) -> dict | None:
     }
 
 
-def _gate_metrics(eval_uri: str) -> tuple[float | None, float | None]:
-    """(accuracy, RMSE) of the candidate model on the overall slice; None where not computed
-    (accuracy for classification, RMSE for regression)."""
+def _gate_metrics(eval_uri: str) -> dict[str, float | None]:
+    """Each task's gated metric of the candidate model on the overall slice, by the summary's
+    name (`accuracy`, `rmse`); None where not computed (the run's task computes its own)."""
     from components.mlflow_pusher.evaluation import evaluation_metrics
 
     metrics = evaluation_metrics(eval_uri)
-    out = (metrics.get("sparse_categorical_accuracy"), metrics.get("root_mean_squared_error"))
-    return tuple(None if v is None else round(v, 4) for v in out)
+    values = {t.metric: metrics.get(t.tfma_metric) for t in tasks.TASKS.values()}
+    return {k: None if v is None else round(v, 4) for k, v in values.items()}
+
+
+def shown_metric(summary: dict) -> str:
+    """The metric the run computed (the first task's when none was)."""
+    names = [t.metric for t in tasks.TASKS.values()]
+    return next((m for m in names if summary.get(m) is not None), names[0])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,10 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     for node, info in s["nodes"].items():
         print(f"  {node:<18} {info['state']:<9} (execution {info['execution_id']})")
     verdict = {True: "BLESSED", False: "NOT BLESSED", None: "not evaluated"}[s["blessed"]]
-    if s["rmse"] is not None:
-        print(f"Evaluator: rmse {s['rmse']}  {verdict}")
-    else:
-        print(f"Evaluator: accuracy {s['accuracy']}  {verdict}")
+    metric = shown_metric(s)
+    print(f"Evaluator: {metric} {s[metric]}  {verdict}")
     reg = s["registered"]
     if reg:
         aliases = ", ".join("@" + a for a in reg["aliases"]) or "no aliases"

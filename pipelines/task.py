@@ -13,7 +13,11 @@ import csv
 import glob
 import os
 
-TASKS = ("classification", "regression")
+from nas import task as engine_tasks  # standard library only
+
+TASKS = engine_tasks.NAMES
+CLASSIFICATION = engine_tasks.CLASSIFICATION.name
+REGRESSION = engine_tasks.REGRESSION.name
 MAX_CLASSES = 20
 LIMIT = 5000
 
@@ -33,13 +37,13 @@ def infer(values: list[str], label: str) -> tuple[str, str]:
     try:
         numbers = [float(v) for v in present]
     except ValueError:
-        return "classification", f"label {label!r} holds text values"
+        return CLASSIFICATION, f"label {label!r} holds text values"
     distinct = len(set(numbers))
     if all(n.is_integer() for n in numbers) and distinct <= MAX_CLASSES:
-        return "classification", (
+        return CLASSIFICATION, (
             f"label {label!r} holds {distinct} distinct whole numbers (<= {MAX_CLASSES}: classes)"
         )
-    return "regression", f"label {label!r} is numeric with {distinct} distinct values"
+    return REGRESSION, f"label {label!r} is numeric with {distinct} distinct values"
 
 
 def label_values(data_dir: str, label: str, limit: int = LIMIT) -> list[str]:
@@ -93,4 +97,4 @@ def resolve(setting: str, data_dir: str, label: str) -> tuple[str, str]:
     try:
         return infer(label_values(data_dir, label), label)
     except TaskError as e:
-        return "classification", f"{e}; classification until the data says otherwise"
+        return CLASSIFICATION, f"{e}; {CLASSIFICATION} until the data says otherwise"

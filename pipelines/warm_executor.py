@@ -123,6 +123,9 @@ def _handle(conn: socket.socket, server: Server) -> None:
 
 
 class Server:
+    """The Unix socket the executor listens on, with its count of running nodes and the idle
+    timer that stops it."""
+
     def __init__(self, path: str, idle_timeout_s: float = 1800):
         self.path = path
         self._stopping = threading.Event()

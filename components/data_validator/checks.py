@@ -26,6 +26,9 @@ ALL_VALUES_NAN = "ALL_VALUES_NAN"
 
 @dataclasses.dataclass(frozen=True)
 class Problem:
+    """One problem of one column in one split; `kind` is TFDV's anomaly type name or one of
+    this module's (NO_EXAMPLES, LABEL_MISSING, ...)."""
+
     column: str
     kind: str
     description: str

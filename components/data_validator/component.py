@@ -15,6 +15,8 @@ from components.data_validator import executor
 
 
 class DataValidatorSpec(ComponentSpec):
+    """The DataValidator's parameters, inputs and output."""
+
     PARAMETERS = {
         "label": ExecutionParameter(type=str),
         # The data folder: the previous span is the last accepted data from the same folder.
@@ -30,9 +32,9 @@ class DataValidatorSpec(ComponentSpec):
         # (SQLite store) and experiment. No URI: the profile is only beside the anomalies.
         "tracking_uri": ExecutionParameter(type=str, optional=True),
         "artifact_location": ExecutionParameter(type=str, optional=True),
-        "experiment": ExecutionParameter(type=str, optional=True),
+        "experiment": ExecutionParameter(type=str),
         # 0: no profile at all (setting data_profile).
-        "profile": ExecutionParameter(type=int, optional=True),
+        "profile": ExecutionParameter(type=int),
     }
     INPUTS = {
         "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
@@ -46,7 +48,8 @@ class DataValidatorSpec(ComponentSpec):
 
 
 class DataValidator(base_component.BaseComponent):
-    """Fails the run, naming each column and anomaly, when the data is not fit to train on."""
+    """Fails the run, naming each column and anomaly, when the data is not fit to train on.
+    Every setting comes from the pipeline (pipelines/retrain.py); empty values mean none."""
 
     SPEC_CLASS = DataValidatorSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
@@ -57,15 +60,15 @@ class DataValidator(base_component.BaseComponent):
         schema,
         label: str,
         data_source: str,
+        experiment: str,
+        profile: int,
         previous_statistics=None,
         previous_schema=None,
-        drift: str = "{}",
-        allow: str = "[]",
+        drift: str = "",
+        allow: str = "",
         curated_schema: int = 0,
         tracking_uri: str = "",
         artifact_location: str = "",
-        experiment: str = "",
-        profile: int = 1,
     ):
         from tfx.types import Channel
 

@@ -18,6 +18,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from components.data_validator import checks, profile
+from core import names, tracking
 
 DATA_SOURCE = "data_source"
 # The accepted statistics and schema, by ML Metadata id. Not read back from the execution's
@@ -54,6 +55,8 @@ def _schema(artifact):
 
 
 class Executor(base_executor.BaseExecutor):
+    """Validates the run's statistics (see the module's docstring)."""
+
     def Do(self, input_dict, output_dict, exec_properties):
         stats = _single(input_dict, "statistics")
         previous_stats = _single(input_dict, "previous_statistics")
@@ -101,7 +104,7 @@ class Executor(base_executor.BaseExecutor):
             else:
                 logging.error("DATA ANOMALY: %s", p.line())
                 failing.append(p)
-        if exec_properties.get("profile", 1):
+        if exec_properties["profile"]:
             page, png = profile.render(
                 current_by_split, previous_by_split, failing, accepted, source, against
             )
@@ -137,29 +140,23 @@ class Executor(base_executor.BaseExecutor):
         try:
             import tempfile
 
-            from mlflow import MlflowClient
-
-            from components.mlflow_pusher.registry import TAG_PIPELINE_RUN, experiment_id
-            from pipelines import mlflow_store
-
             location = exec_properties.get("artifact_location") or ""
-            mlflow_store.prepare(uri, location)
-            client = MlflowClient(uri)
-            name = exec_properties.get("experiment") or "data-profiles"
-            experiment = experiment_id(client, name, location)
+            tracking.prepare_store(uri, location)
+            client = tracking.client(uri)
+            experiment = tracking.experiment_id(client, exec_properties["experiment"], location)
             verdict = "rejected" if failed else "accepted"
             # A retried validation of the same pipeline run replaces its profile.
             earlier = client.search_runs(
-                [experiment], f"tags.{TAG_PIPELINE_RUN} = '{run_id}'", max_results=1
+                [experiment], tracking.tag_equals(names.TAG_PIPELINE_RUN, run_id), max_results=1
             )
             if earlier:
                 run = earlier[0]
-                client.set_tag(run.info.run_id, "data.verdict", verdict)
+                client.set_tag(run.info.run_id, names.TAG_DATA_VERDICT, verdict)
             else:
                 run = client.create_run(
                     experiment,
                     run_name=run_id,
-                    tags={TAG_PIPELINE_RUN: run_id, "data.verdict": verdict},
+                    tags={names.TAG_PIPELINE_RUN: run_id, names.TAG_DATA_VERDICT: verdict},
                 )
             with tempfile.TemporaryDirectory() as tmp:
                 with open(os.path.join(tmp, profile.PAGE), "w") as f:

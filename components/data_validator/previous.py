@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 
 class PreviousSpanStrategy(resolver.ResolverStrategy):
+    """The statistics and schema the DataValidator last accepted from `data_source`."""
+
     def __init__(self, data_source: str):
         self._source = data_source
 

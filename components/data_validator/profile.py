@@ -119,8 +119,14 @@ def picture(current, previous=None, title: str = "") -> bytes:
             if ph:
                 shares = dict(zip(ph[0], ph[1], strict=False))
                 ptotal = sum(ph[1]) or 1
-                ax.plot(labels, [shares.get(v, 0) / ptotal for v in edges], "k_", ms=18,
-                        mew=2, label="previous")  # fmt: skip
+                ax.plot(
+                    labels,
+                    [shares.get(v, 0) / ptotal for v in edges],
+                    "k_",
+                    ms=18,
+                    mew=2,
+                    label="previous",
+                )
             ax.tick_params(axis="x", labelsize=7, rotation=20)
         ax.tick_params(labelsize=7)
     if previous is not None and names:

@@ -10,6 +10,8 @@ from components.mlflow_pusher import executor
 
 
 class MlflowPusherSpec(ComponentSpec):
+    """The MlflowPusher's parameters, inputs and output."""
+
     PARAMETERS = {
         "registered_model_name": ExecutionParameter(type=str),
         "tracking_uri": ExecutionParameter(type=str),
@@ -18,11 +20,11 @@ class MlflowPusherSpec(ComponentSpec):
         # JSON object of extra lineage tags (e.g. the Airflow dag_id and run_id).
         "lineage": ExecutionParameter(type=str, optional=True),
         "label": ExecutionParameter(type=str),
-        # "classification" (class + probability out) or "regression" (prediction out).
-        "task": ExecutionParameter(type=str, optional=True),
+        # The task type (core/tasks.py): the pyfunc's output columns, explanations, edge checks.
+        "task": ExecutionParameter(type=str),
         # 1: log feature importance / the Trainer's TFLite files with the version (insight.py).
-        "explain": ExecutionParameter(type=int, optional=True),
-        "edge": ExecutionParameter(type=int, optional=True),
+        "explain": ExecutionParameter(type=int),
+        "edge": ExecutionParameter(type=int),
     }
     INPUTS = {
         "model": ChannelParameter(type=standard_artifacts.Model),
@@ -38,7 +40,8 @@ class MlflowPusherSpec(ComponentSpec):
 
 class MlflowPusher(base_component.BaseComponent):
     """Registers a blessed model version, tags its lineage, sets @challenger and moves
-    @champion when the model was blessed against the current champion."""
+    @champion when the model was blessed against the current champion. Every setting comes
+    from the pipeline (pipelines/retrain.py); empty strings mean none."""
 
     SPEC_CLASS = MlflowPusherSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
@@ -53,13 +56,13 @@ class MlflowPusher(base_component.BaseComponent):
         registered_model_name: str,
         tracking_uri: str,
         label: str,
+        task: str,
+        explain: int,
+        edge: int,
         hyperparameters=None,
         champion_model=None,
         artifact_location: str = "",
-        lineage: str = "{}",
-        task: str = "classification",
-        explain: int = 1,
-        edge: int = 1,
+        lineage: str = "",
     ):
         from tfx.types import Channel
 

@@ -26,9 +26,12 @@ from tfx.types import artifact_utils
 
 from components.mlflow_pusher import insight, registry
 from components.mlflow_pusher.evaluation import evaluation_metrics, not_blessed_reason
+from core import names, tasks, tracking
 
 REPO = Path(__file__).resolve().parents[2]
 LOCK_FILES = ("requirements.lock", "requirements-airflow.lock")
+# The packages the pyfunc model imports, shipped inside it (MLflow's code_paths).
+PYFUNC_CODE = ("components", "core", "nas")
 
 
 def _single(input_dict, key):
@@ -37,6 +40,8 @@ def _single(input_dict, key):
 
 
 class Executor(base_executor.BaseExecutor):
+    """Registers a blessed model (see the module's docstring)."""
+
     def Do(self, input_dict, output_dict, exec_properties):
         from tfx.components.util import model_utils
 
@@ -55,7 +60,7 @@ class Executor(base_executor.BaseExecutor):
             pushed.set_int_custom_property("pushed", 0)
             return
 
-        client = registry.client(exec_properties["tracking_uri"])
+        client = tracking.use(exec_properties["tracking_uri"])
         version = registry.version_for_run(client, name, run_id)
         if version is not None:
             logging.info(
@@ -66,7 +71,7 @@ class Executor(base_executor.BaseExecutor):
             )
         else:
             version = self._register(client, input_dict, exec_properties, run_id)
-        client.set_registered_model_alias(name, registry.CHALLENGER, version.version)
+        client.set_registered_model_alias(name, names.CHALLENGER, version.version)
         champion = self._move_champion(client, name, version, _single(input_dict, "champion_model"))
 
         destination = f"models:/{name}/{version.version}"
@@ -77,8 +82,8 @@ class Executor(base_executor.BaseExecutor):
             "REGISTERED %s version %s (@%s%s)",
             name,
             version.version,
-            registry.CHALLENGER,
-            f", @{registry.CHAMPION}" if champion else "",
+            names.CHALLENGER,
+            f", @{names.CHAMPION}" if champion else "",
         )
 
     # ------------------------------------------------------------------ register
@@ -107,12 +112,9 @@ class Executor(base_executor.BaseExecutor):
             for k, spec in sorted(transform.raw_feature_spec().items())
             if k != label
         }
-        task = exec_properties.get("task") or "classification"
-        if task == "classification":
-            classes = [c.decode() for c in transform.vocabulary_by_name(label)]
-            outputs = [ColSpec("string", "class"), ColSpec("double", "probability")]
-        else:
-            classes, outputs = [], [ColSpec("double", "prediction")]
+        task = tasks.get(exec_properties["task"])
+        classes = task.classes(transform, label)
+        outputs = [ColSpec(kind, column) for column, kind in task.pyfunc_columns]
         signature = ModelSignature(
             inputs=Schema(
                 [
@@ -125,11 +127,11 @@ class Executor(base_executor.BaseExecutor):
             outputs=Schema(outputs),
         )
 
-        experiment = registry.experiment_id(
+        experiment = tracking.experiment_id(
             client, name, exec_properties.get("artifact_location") or ""
         )
         tags = self._lineage_tags(input_dict, exec_properties, run_id)
-        tags["task"] = task
+        tags[names.TAG_TASK] = task.name
         with mlflow.start_run(experiment_id=experiment, run_name=run_id, tags=tags) as run:
             hp = _hyperparameters(_single(input_dict, "hyperparameters"))
             if hp:
@@ -139,8 +141,8 @@ class Executor(base_executor.BaseExecutor):
                 name="model",
                 python_model=TFXServingModel(),
                 artifacts={"saved_model": path_utils.serving_model_path(model.uri)},
-                code_paths=[str(REPO / "components")],
-                model_config={"features": features, "classes": classes, "task": task},
+                code_paths=[str(REPO / package) for package in PYFUNC_CODE],
+                model_config={"features": features, "classes": classes, "task": task.name},
                 signature=signature,
                 # a few raw eval rows (missing values as None/NaN), as the model takes them
                 input_example=insight.eval_rows(examples.uri, features, label, n=5).rows,
@@ -173,15 +175,15 @@ class Executor(base_executor.BaseExecutor):
         evaluation = _single(input_dict, "evaluation")
         fingerprint = examples.get_string_custom_property("input_fingerprint") or examples.uri
         tags = {
-            registry.TAG_PIPELINE_RUN: run_id,
-            registry.TAG_MODEL_ARTIFACT_ID: str(model.id),
-            registry.TAG_MODEL_URI: model.uri,
-            "mlmd_examples_artifact_id": str(examples.id),
-            "mlmd_evaluation_artifact_id": str(evaluation.id),
-            "mlmd_pusher_execution_id": str(getattr(self._context, "_unique_id", "") or ""),
-            "data_fingerprint": hashlib.sha256(fingerprint.encode()).hexdigest()[:16],
-            "code_revision": _code_revision(),
-            "lock_hash": _lock_hash(),
+            names.TAG_PIPELINE_RUN: run_id,
+            names.TAG_MODEL_ARTIFACT_ID: str(model.id),
+            names.TAG_MODEL_URI: model.uri,
+            names.TAG_EXAMPLES_ARTIFACT_ID: str(examples.id),
+            names.TAG_EVALUATION_ARTIFACT_ID: str(evaluation.id),
+            names.TAG_PUSHER_EXECUTION_ID: str(getattr(self._context, "_unique_id", "") or ""),
+            names.TAG_DATA_FINGERPRINT: hashlib.sha256(fingerprint.encode()).hexdigest()[:16],
+            names.TAG_CODE_REVISION: _code_revision(),
+            names.TAG_LOCK_HASH: _lock_hash(),
         }
         extra = json.loads(exec_properties.get("lineage") or "{}")
         tags.update({str(k): str(v) for k, v in extra.items()})
@@ -190,25 +192,25 @@ class Executor(base_executor.BaseExecutor):
     # ------------------------------------------------------------------ champion
 
     def _move_champion(self, client, name: str, version, baseline) -> bool:
-        current = registry.version_by_alias(client, name, registry.CHAMPION)
+        current = registry.version_by_alias(client, name, names.CHAMPION)
         if current is not None and current.version == version.version:
             return True
         if current is None:
             reason = "no champion yet; blessed on the absolute thresholds"
-        elif baseline is not None and current.tags.get(registry.TAG_MODEL_ARTIFACT_ID) == str(
+        elif baseline is not None and current.tags.get(names.TAG_MODEL_ARTIFACT_ID) == str(
             baseline.id
         ):
             reason = f"blessed against the champion, version {current.version}"
         else:
             logging.warning(
                 "@%s stays on version %s: version %s was not evaluated against it",
-                registry.CHAMPION,
+                names.CHAMPION,
                 current.version,
                 version.version,
             )
             return False
-        client.set_registered_model_alias(name, registry.CHAMPION, version.version)
-        logging.info("@%s -> version %s (%s)", registry.CHAMPION, version.version, reason)
+        client.set_registered_model_alias(name, names.CHAMPION, version.version)
+        logging.info("@%s -> version %s (%s)", names.CHAMPION, version.version, reason)
         return True
 
 
@@ -218,7 +220,7 @@ class Executor(base_executor.BaseExecutor):
 def _hyperparameters(artifact) -> dict:
     if artifact is None:
         return {}
-    path = Path(artifact.uri) / "best_hyperparameters.txt"
+    path = Path(artifact.uri) / names.BEST_HYPERPARAMETERS
     if not path.exists():
         return {}
     return dict(json.loads(path.read_text()).get("values", {}))

@@ -5,8 +5,8 @@ Both methods see the model as a function `predict(rows) -> outputs` over raw fea
 about the columns users have, not the transformed tensors.
 
 - Permutation importance: how much the score drops when one column is shuffled (the mean over
-  `repeats` shuffles, with its standard deviation). Classification scores accuracy; regression
-  scores the negative RMSE.
+  `repeats` shuffles, with its standard deviation). The score is the task's (`Task.score`,
+  core/tasks.py): accuracy for classification, the negative RMSE for regression.
 - Shapley values: SHAP's model-agnostic KernelExplainer on a small background sample; the
   importance of a column is its mean |SHAP value| over the explained rows (and the classes).
   Categorical columns are handed to SHAP as integer codes and decoded before `predict`.
@@ -22,6 +22,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from core import tasks
+
 Predict = Callable[[pd.DataFrame], np.ndarray]
 COLUMNS = ("feature", "permutation", "permutation_std", "shap", "permutation_rank", "shap_rank")
 
@@ -30,15 +32,18 @@ class ExplainError(ValueError):
     """The rows cannot be explained (no rows, no features, labels missing)."""
 
 
-def score(task: str, y: np.ndarray, outputs: np.ndarray) -> float:
-    """Higher is better: accuracy of argmax for classification, -RMSE for regression."""
-    if task == "classification":
-        return float(np.mean(outputs.argmax(axis=1) == y))
-    return -float(np.sqrt(np.mean((outputs.reshape(-1) - y.astype(float)) ** 2)))
+def score(task: str | tasks.Task, y: np.ndarray, outputs: np.ndarray) -> float:
+    """The task's score (a name or a core.tasks Task); higher is better."""
+    return tasks.get(task).score(y, outputs)
 
 
 def permutation_importance(
-    predict: Predict, rows: pd.DataFrame, y: np.ndarray, task: str, repeats: int = 3, seed: int = 0
+    predict: Predict,
+    rows: pd.DataFrame,
+    y: np.ndarray,
+    task: str | tasks.Task,
+    repeats: int = 3,
+    seed: int = 0,
 ) -> dict[str, tuple[float, float]]:
     """Column -> (mean drop of the score when that column is shuffled, its std)."""
     rng = np.random.default_rng(seed)
@@ -110,7 +115,7 @@ def explain(
     predict: Predict,
     rows: pd.DataFrame,
     y,
-    task: str = "classification",
+    task: str | tasks.Task = tasks.CLASSIFICATION,
     repeats: int = 3,
     background: int = 10,
     explained: int = 20,

@@ -9,8 +9,11 @@ registered (it passed the Evaluator; these are about it, not part of its gate).
   permutation importance and mean |SHAP| per raw column (explain.py);
 - edge/float.tflite, edge/dynamic_range.tflite, edge/inputs.json, with metrics
   edge_<variant>_size_kb, edge_<variant>_latency_ms (one row, median) and
-  edge_<variant>_agreement: the share of eval rows where it picks the SavedModel's class, or
-  (regression) where it is within 5% of the SavedModel's prediction spread (tflite.py).
+  edge_<variant>_agreement: the share of eval rows where it agrees with the SavedModel, by the
+  task's rule (`Task.agreement`, core/tasks.py: the same class, or within 5% of the
+  SavedModel's prediction spread).
+
+`task` below is a core/tasks.py Task.
 """
 
 from __future__ import annotations
@@ -25,13 +28,15 @@ from absl import logging
 
 from components.mlflow_pusher import explain
 from components.mlflow_pusher.pyfunc_model import example_bytes
-from core.tasks import SERVING_OUTPUT as OUTPUT
+from core import names
 
 EVAL_ROWS = 300  # eval rows read for both; SHAP explains a sample of them
 
 
 @dataclasses.dataclass
 class EvalRows:
+    """Raw eval rows, three ways: serialized, as the pyfunc takes them, and their labels."""
+
     serialized: list[bytes]  # the raw tf.Examples, label included
     rows: pd.DataFrame  # raw feature columns (missing: None / NaN)
     labels: list  # raw label values
@@ -66,7 +71,7 @@ def eval_rows(examples_uri: str, features: dict[str, str], label: str, n: int = 
     return EvalRows(serialized, frame, labels)
 
 
-def log_explanations(saved_model, data: EvalRows, features: dict[str, str], classes, task: str):
+def log_explanations(saved_model, data: EvalRows, features: dict[str, str], classes, task):
     """Both importance methods on the eval rows, logged to the active MLflow run."""
     import mlflow
     import tensorflow as tf
@@ -75,18 +80,13 @@ def log_explanations(saved_model, data: EvalRows, features: dict[str, str], clas
 
     def predict(rows: pd.DataFrame) -> np.ndarray:
         batch = [example_bytes(r, features) for r in rows.to_dict("records")]
-        return serve(examples=tf.constant(batch))[OUTPUT[task]].numpy()
+        return serve(examples=tf.constant(batch))[task.serving_output].numpy()
 
-    if task == "classification":
-        index = {c: i for i, c in enumerate(classes)}
-        y = np.array([index.get(str(v), -1) for v in data.labels])
-    else:
-        y = np.array([np.nan if v is None else float(v) for v in data.labels])
-    table = explain.explain(predict, data.rows, y, task)
+    table = explain.explain(predict, data.rows, task.labels(data.labels, classes), task)
     with tempfile.TemporaryDirectory() as tmp:
         table.to_csv(os.path.join(tmp, "importance.csv"), index=False)
-        explain.plot(table, os.path.join(tmp, "importance.png"),
-                     f"feature importance on {len(data.rows)} eval rows")  # fmt: skip
+        title = f"feature importance on {len(data.rows)} eval rows"
+        explain.plot(table, os.path.join(tmp, "importance.png"), title)
         mlflow.log_artifacts(tmp, "explanations")
     mlflow.log_table(table, artifact_file="explanations/importance.json")
     top = table.iloc[0]
@@ -100,7 +100,7 @@ def log_explanations(saved_model, data: EvalRows, features: dict[str, str], clas
     return table
 
 
-def log_edge(saved_model, model_uri: str, data: EvalRows, task: str) -> dict[str, float]:
+def log_edge(saved_model, model_uri: str, data: EvalRows, task) -> dict[str, float]:
     """Size, latency and agreement of each TFLite file the Trainer wrote, logged with them."""
     import json
 
@@ -116,7 +116,8 @@ def log_edge(saved_model, model_uri: str, data: EvalRows, task: str) -> dict[str
     with open(os.path.join(folder, tflite.INPUTS)) as f:
         names = list(json.load(f))
     batch = tf.constant(data.serialized)
-    reference = saved_model.signatures["serving_default"](examples=batch)[OUTPUT[task]].numpy()
+    reference = saved_model.signatures["serving_default"](examples=batch)
+    reference = reference[task.serving_output].numpy()
     transformed = saved_model.signatures["transform_features"](examples=batch)
     inputs = {k: transformed[k].numpy() for k in names}
     one_row = {k: v[:1] for k, v in inputs.items()}
@@ -125,7 +126,7 @@ def log_edge(saved_model, model_uri: str, data: EvalRows, task: str) -> dict[str
         path = os.path.join(folder, f"{variant}.tflite")
         with open(path, "rb") as f:
             content = f.read()
-        agree = tflite.agreement(reference, tflite.run(content, inputs), task)
+        agree = task.agreement(reference, tflite.run(content, inputs))
         metrics.update(
             {
                 f"edge_{variant}_size_kb": round(len(content) / 1024, 2),
@@ -138,7 +139,7 @@ def log_edge(saved_model, model_uri: str, data: EvalRows, task: str) -> dict[str
             variant,
             metrics[f"edge_{variant}_size_kb"],
             metrics[f"edge_{variant}_latency_ms"],
-            tflite.AGREEMENT[task],
+            task.agreement_rule,
             100 * agree,
             len(data.serialized),
         )
@@ -162,10 +163,14 @@ def log_all(
     saved_model = tf.saved_model.load(serving_dir)
     data = eval_rows(examples_uri, features, label)
     steps = (
-        ("EXPLANATIONS", "explanations",
-         lambda: log_explanations(saved_model, data, features, classes, task), explain),
-        ("EDGE CHECK", "edge", lambda: log_edge(saved_model, model_uri, data, task), edge),
-    )  # fmt: skip
+        (
+            "EXPLANATIONS",
+            names.TAG_EXPLANATIONS,
+            lambda: log_explanations(saved_model, data, features, classes, task),
+            explain,
+        ),
+        ("EDGE CHECK", names.TAG_EDGE, lambda: log_edge(saved_model, model_uri, data, task), edge),
+    )
     for name, tag, step, wanted in steps:
         if not wanted:
             mlflow.set_tag(tag, "off")

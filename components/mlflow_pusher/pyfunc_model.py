@@ -1,8 +1,10 @@
-"""The MLflow pyfunc model: raw rows (pandas) in, class and probability out.
+"""The MLflow pyfunc model: raw rows (pandas) in, the task's columns out (class and
+probability, or the prediction: `Task.pyfunc_frame`, core/tasks.py).
 
 It wraps the TFX serving SavedModel, whose `serving_default` signature parses tf.Examples and
 applies the Transform graph, so missing values and unseen categories are handled exactly as in
-training. Loaded by `mlflow.pyfunc.load_model(...)`; needs TensorFlow, not TFX.
+training. Loaded by `mlflow.pyfunc.load_model(...)`; needs TensorFlow, not TFX. The packages
+it imports travel inside the logged model (the pusher's code_paths).
 """
 
 from __future__ import annotations
@@ -37,33 +39,25 @@ def example_bytes(row: dict, features: dict[str, str]) -> bytes:
 
 
 class TFXServingModel(mlflow.pyfunc.PythonModel):
-    """model_config: {"features": {name: "int"|"float"|"bytes"}, "classes": [...],
-    "task": "classification" | "regression"}. Classification returns `class` and `probability`;
-    regression returns `prediction`."""
+    """The serving SavedModel behind MLflow's pyfunc interface. model_config: {"features":
+    {name: "int"|"float"|"bytes"}, "classes": [...], "task": a core/tasks.py task name}; the
+    output's columns are the task's (classification: `class` and `probability`; regression:
+    `prediction`)."""
 
     def load_context(self, context):
         import tensorflow as tf
+
+        from core import tasks
 
         self._tf = tf
         self._model = tf.saved_model.load(context.artifacts["saved_model"])
         self._serve = self._model.signatures["serving_default"]
         self._features = context.model_config["features"]
         self._classes = context.model_config["classes"]
-        self._task = context.model_config.get("task", "classification")
+        self._task = tasks.get(context.model_config["task"])
 
     def predict(self, context, model_input, params=None):
-        import pandas as pd
-
         rows = model_input.to_dict(orient="records")
         serialized = self._tf.constant([example_bytes(r, self._features) for r in rows])
-        if self._task == "regression":
-            values = self._serve(examples=serialized)["predictions"].numpy().reshape(-1)
-            return pd.DataFrame({"prediction": values.astype(float)})
-        probs = self._serve(examples=serialized)["probabilities"].numpy()
-        best = probs.argmax(axis=1)
-        return pd.DataFrame(
-            {
-                "class": [self._classes[i] for i in best],
-                "probability": probs.max(axis=1).astype(float),
-            }
-        )
+        outputs = self._serve(examples=serialized)[self._task.serving_output].numpy()
+        return self._task.pyfunc_frame(outputs, self._classes)

@@ -1,35 +1,10 @@
-"""Small MLflow registry helpers shared by the executor and the champion resolver."""
+"""Model-registry look-ups shared by the pusher's executor and the champion resolver. The
+client, experiments and filter quoting are core/tracking.py's; tag and alias names
+core/names.py's."""
 
 from __future__ import annotations
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-# Model-version tags this project writes; the resolver and idempotency read them back.
-TAG_PIPELINE_RUN = "tfx_pipeline_run_id"
-TAG_MODEL_ARTIFACT_ID = "mlmd_model_artifact_id"
-TAG_MODEL_URI = "mlmd_model_uri"
-
-
-def experiment_id(client, name: str, artifact_location: str = "") -> str:
-    """The id of experiment `name`, created if missing; with a local store (`artifact_location`)
-    its artifacts go there, not to the current directory."""
-    from pathlib import Path
-
-    found = client.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
-    if artifact_location:
-        Path(artifact_location).mkdir(parents=True, exist_ok=True)
-        return client.create_experiment(name, artifact_location=Path(artifact_location).as_uri())
-    return client.create_experiment(name)
-
-
-def client(tracking_uri: str):
-    import mlflow
-    from mlflow import MlflowClient
-
-    mlflow.set_tracking_uri(tracking_uri)
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+from core import names, tracking
 
 
 def version_by_alias(c, name: str, alias: str):
@@ -48,10 +23,10 @@ def version_for_run(c, name: str, pipeline_run_id: str):
     """The version already registered by this pipeline run (a retried push), or None."""
     from mlflow.exceptions import MlflowException
 
+    query = f"name = {tracking.literal(name)} and "
+    query += tracking.tag_equals(names.TAG_PIPELINE_RUN, pipeline_run_id)
     try:
-        versions = c.search_model_versions(
-            f"name = '{name}' and tags.{TAG_PIPELINE_RUN} = '{pipeline_run_id}'"
-        )
+        versions = c.search_model_versions(query)
     except MlflowException as e:
         if e.error_code == "RESOURCE_DOES_NOT_EXIST":
             return None

@@ -18,6 +18,8 @@ class NasSearchResults(artifact.Artifact):
 
 
 class NasTunerSpec(ComponentSpec):
+    """The NasTuner's parameters, inputs and outputs."""
+
     PARAMETERS = {
         "search_config": ExecutionParameter(type=str),  # SearchConfig JSON
         "label": ExecutionParameter(type=str),
@@ -26,12 +28,13 @@ class NasTunerSpec(ComponentSpec):
         # Search state lives here, keyed by pipeline run id and node id: TFX deletes a failed
         # executor's output directories, and the stateful working dir changes on each launch.
         "state_root": ExecutionParameter(type=str),
+        # MLflow: empty URI for no tracking; empty location for a tracking server's.
         "tracking_uri": ExecutionParameter(type=str, optional=True),
         "artifact_location": ExecutionParameter(type=str, optional=True),
-        "experiment": ExecutionParameter(type=str, optional=True),
+        "experiment": ExecutionParameter(type=str),
         # Retraining mode (modes.py): "full", "warm" or "retrain"; and a candidate of an
-        # earlier search to train instead of searching ("TRIAL" or "RUN_ID:TRIAL").
-        "mode": ExecutionParameter(type=str, optional=True),
+        # earlier search to train instead of searching ("TRIAL" or "RUN_ID:TRIAL", empty: none).
+        "mode": ExecutionParameter(type=str),
         "promote": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
@@ -48,7 +51,8 @@ class NasTunerSpec(ComponentSpec):
 
 
 class NasTuner(base_component.BaseComponent):
-    """Neural architecture search over a space with a strategy and performance estimators."""
+    """Neural architecture search over a space with a strategy and performance estimators.
+    Every setting comes from the pipeline (pipelines/retrain.py); empty strings mean none."""
 
     SPEC_CLASS = NasTunerSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
@@ -62,11 +66,11 @@ class NasTuner(base_component.BaseComponent):
         train_steps: int,
         eval_steps: int,
         state_root: str,
+        experiment: str,
+        mode: str,
         tracking_uri: str = "",
         artifact_location: str = "",
-        experiment: str = "nas",
         champion_model=None,
-        mode: str = "full",
         promote: str = "",
     ):
         from tfx.types import Channel

@@ -12,50 +12,53 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-BEST_HP_FILE = "best_hyperparameters.txt"  # TFX Tuner's file name; the Trainer reads it
-
-
-def state_dir(state_root: str, run_id: str, node_id: str) -> str:
-    safe = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in run_id)
-    return os.path.join(state_root, safe, node_id)
-
-
-def rendezvous_dir(state_root: str, run_id: str, node_id: str) -> str:
-    """Where a parallel search's chief announces itself to its workers (outside the state
-    directory, which is removed when the search succeeds)."""
-    return state_dir(os.path.join(state_root, "_rendezvous"), run_id, node_id)
+from components.nas_tuner.worker import rendezvous_dir, state_dir
+from core import names
 
 
 class Executor(base_executor.BaseExecutor):
+    """Runs the search (or its stand-in: a promoted candidate, the champion retrained) and
+    writes the Trainer's hyperparameters, the best weights and the search results."""
+
     def _plan(self, config, champion, exec_properties, run_id):
         """(search config, fixed candidate or None, mode) for this run's mode and promotion.
         `champion`: (hyperparameters, weights) of the registry's champion, or None."""
         from components.nas_tuner import history, modes
+        from core import tracking
 
-        mode = modes.check_mode(exec_properties.get("mode") or "full")
+        mode = modes.check_mode(exec_properties["mode"])
         promote = (exec_properties.get("promote") or "").strip()
         uri = exec_properties.get("tracking_uri") or ""
-        experiment = exec_properties.get("experiment") or "nas"
+        experiment = exec_properties["experiment"]
         if promote:
             if not uri:
                 raise ValueError("promote_trial needs MLflow tracking, where searches are kept")
-            where, row = history.find_trial(history.client_for(uri), experiment, promote)
-            print(f"NAS promotion: trial {row['trial_id']} of run {where!r} ({row.get('summary')})"
-                  " is trained at full fidelity instead of a search", flush=True)  # fmt: skip
+            where, row = history.find_trial(tracking.client(uri), experiment, promote)
+            print(
+                f"NAS promotion: trial {row['trial_id']} of run {where!r} "
+                f"({row.get('summary')}) is trained at full fidelity instead of a search",
+                flush=True,
+            )
             return modes.full_fidelity(config), modes.promoted(where, row), "promote"
         if mode != "full" and champion is None:
-            print(f"NAS mode {mode}: there is no champion with kept weights yet; running a full "
-                  "search", flush=True)  # fmt: skip
+            print(
+                f"NAS mode {mode}: there is no champion with kept weights yet; running a full "
+                "search",
+                flush=True,
+            )
             return config, None, "full"
         if mode == "retrain":
-            print(f"NAS mode retrain: the champion ({champion[1]}) is retrained on the new "
-                  "data, warm-started, with no search", flush=True)  # fmt: skip
+            print(
+                f"NAS mode retrain: the champion ({champion[1]}) is retrained on the new "
+                "data, warm-started, with no search",
+                flush=True,
+            )
             return modes.full_fidelity(config), modes.retrained(champion), mode
         if mode == "warm":
             leaders = []
             if uri:
                 leaders = history.leaders(
-                    history.client_for(uri), experiment, modes.WARM_LEADERS + 1, run_id
+                    tracking.client(uri), experiment, modes.WARM_LEADERS + 1, run_id
                 )
             return modes.warm_config(config, champion, leaders), None, mode
         return config, None, mode
@@ -67,42 +70,50 @@ class Executor(base_executor.BaseExecutor):
         row = dict(fixed.row)
         if tracker is not None:
             tracker.log_trial(row, fixed.architecture.choices if fixed.architecture else {}, {})
-        return SearchResult(
-            config=config,
-            input_spec=spec,
-            best_trial_id=row["trial_id"],
+        return SearchResult.of(
+            config,
+            spec,
+            row,
             architecture=fixed.architecture,
             hyperparameters=fixed.hyperparameters,
             weights_path=fixed.weights,
-            rows=[row],
-            stop_reason=row["status"],
-            device="none (no search)",
         )
 
     @staticmethod
-    def _notebooks(paths, input_dict, graph_uri, label, spec, config, champion, run_id,
-                   train_steps, eval_steps):  # fmt: skip
+    def _notebooks(paths, input_dict, graph_uri, label, spec, config, champion, run_id, steps):
         """Notebooks re-creating the top candidates and the champion, beside the leaderboard
-        (so logged to MLflow with it)."""
+        (so logged to MLflow with it). `steps`: (train steps, eval steps) per epoch."""
         from components.nas_tuner import notebooks
+        from nas import task
 
         with open(paths["leaderboard_json"]) as f:
             ranked = json.load(f)
         examples = artifact_utils.get_single_uri(input_dict["examples"])
-        data = {"examples": examples, "transform_graph": graph_uri, "label": label,
-                "input_spec": spec.to_json()}  # fmt: skip
-        training = {"epochs": config.epochs, "steps": train_steps, "eval_steps": eval_steps,
-                    "batch_size": config.batch_size, "seed": config.seed}  # fmt: skip
+        data = {
+            "examples": examples,
+            "transform_graph": graph_uri,
+            "label": label,
+            "input_spec": spec.to_json(),
+        }
+        training = {
+            "epochs": config.epochs,
+            "steps": steps[0],
+            "eval_steps": steps[1],
+            "batch_size": config.batch_size,
+            "seed": config.seed,
+            "metric": task.get(config.task).objective.removeprefix("val_"),
+        }
         out = os.path.join(os.path.dirname(paths["leaderboard_json"]), "notebooks")
-        written = notebooks.write_all(ranked, out, data, training, run_id,
-                                      champion[0] if champion else None)  # fmt: skip
+        hp = champion[0] if champion else None
+        written = notebooks.write_all(ranked, out, data, training, run_id, hp)
         print(f"NAS notebooks: {len(written)} in {out}", flush=True)
 
     def Do(self, input_dict, output_dict, exec_properties):
-        from components.nas_tuner import tfx_io
+        from components.nas_tuner import tf_engine, tfx_io
         from nas.config import SearchConfig
         from nas.search import run_search, write_outputs
 
+        tf_engine.install()  # the engine's TensorFlow parts: GPUs, the "tflite" latency
         config = SearchConfig.from_json(exec_properties["search_config"])
         label = exec_properties["label"]
         run_id = self._context._pipeline_run_id or "no-run-id"
@@ -124,16 +135,16 @@ class Executor(base_executor.BaseExecutor):
 
             tracker = Tracker(
                 exec_properties["tracking_uri"],
-                exec_properties.get("experiment") or "nas",
+                exec_properties["experiment"],
                 state,
                 run_name=f"nas-{run_id}",
                 tags={
-                    "tfx_pipeline_run_id": run_id,
-                    "nas.space": config.space,
-                    "nas.strategy": config.strategy,
-                    "nas.mode": mode,
+                    names.TAG_PIPELINE_RUN: run_id,
+                    names.TAG_NAS_SPACE: config.space,
+                    names.TAG_NAS_STRATEGY: config.strategy,
+                    names.TAG_NAS_MODE: mode,
                 },
-                artifact_location=exec_properties.get("artifact_location") or None,
+                artifact_location=exec_properties.get("artifact_location") or "",
             )
             tracker.log_params({"search_config": config.to_json(), "input_spec": spec.to_json()})
         print(f"NAS state directory (kept until the search succeeds): {state}", flush=True)
@@ -150,7 +161,7 @@ class Executor(base_executor.BaseExecutor):
                 "eval_steps": eval_steps,
                 "search_config": config.to_json(),
                 "tracking_uri": exec_properties.get("tracking_uri") or "",
-                "experiment": exec_properties.get("experiment") or "nas",
+                "experiment": exec_properties["experiment"],
                 "artifact_location": exec_properties.get("artifact_location") or "",
             }
         if fixed is not None:
@@ -168,11 +179,21 @@ class Executor(base_executor.BaseExecutor):
 
         results_uri = artifact_utils.get_single_uri(output_dict["search_results"])
         paths = write_outputs(result, results_uri)
-        self._notebooks(paths, input_dict, graph_uri, label, spec, config, champion, run_id,
-                        train_steps, eval_steps)  # fmt: skip
+        self._notebooks(
+            paths,
+            input_dict,
+            graph_uri,
+            label,
+            spec,
+            config,
+            champion,
+            run_id,
+            (train_steps, eval_steps),
+        )
         hp_uri = artifact_utils.get_single_uri(output_dict["best_hyperparameters"])
         io_utils.write_string_file(
-            os.path.join(hp_uri, BEST_HP_FILE), json.dumps(result.hyperparameters.get_config())
+            os.path.join(hp_uri, names.BEST_HYPERPARAMETERS),
+            json.dumps(result.hyperparameters.get_config()),
         )
         model_artifact = artifact_utils.get_single_instance(output_dict["best_model"])
         serving = path_utils.serving_model_path(model_artifact.uri)

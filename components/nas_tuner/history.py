@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import tempfile
 
-ARTIFACT = "search/leaderboard.json"
+from core import names, tracking
+
+ARTIFACT = names.LEADERBOARD_ARTIFACT
 
 
 class LeaderboardError(RuntimeError):
@@ -22,13 +24,15 @@ def searches(client, experiment: str, run: str | None = None, limit: int = 20):
     exp = client.get_experiment_by_name(experiment)
     if exp is None:
         raise LeaderboardError(f"no MLflow experiment {experiment!r}: no search has logged yet")
-    query = "tags.`nas.role` = 'search'"
+    query = tracking.tag_equals(names.TAG_NAS_ROLE, names.NAS_ROLE_SEARCH)
     if run:
-        query += f" and tags.tfx_pipeline_run_id = '{run}'"
+        query += " and " + tracking.tag_equals(names.TAG_PIPELINE_RUN, run)
     return client.search_runs(
-        [exp.experiment_id], filter_string=query, order_by=["attributes.start_time DESC"],
+        [exp.experiment_id],
+        filter_string=query,
+        order_by=["attributes.start_time DESC"],
         max_results=limit,
-    )  # fmt: skip
+    )
 
 
 def load(client, experiment: str, run: str | None = None) -> tuple[object, list]:
@@ -52,12 +56,6 @@ def load(client, experiment: str, run: str | None = None) -> tuple[object, list]
     return search, rows
 
 
-def client_for(tracking_uri: str):
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri, registry_uri=tracking_uri)
-
-
 def parse_trial_ref(ref: str) -> tuple[str | None, str]:
     """ "RUN_ID:TRIAL" or "TRIAL" (the latest finished search) -> (run id or None, trial)."""
     run, sep, trial = ref.strip().rpartition(":")
@@ -71,7 +69,7 @@ def find_trial(client, experiment: str, ref: str) -> tuple[str, dict]:
     run, trial = parse_trial_ref(ref)
     search, rows = load(client, experiment, run)
     row = next((r for r in rows if str(r["trial_id"]) == trial), None)
-    where = search.data.tags.get("tfx_pipeline_run_id", search.info.run_id)
+    where = search.data.tags.get(names.TAG_PIPELINE_RUN, search.info.run_id)
     if row is None:
         ids = ", ".join(str(r["trial_id"]) for r in rows)
         raise LeaderboardError(f"run {where!r} has no trial {trial!r} (its trials: {ids})")
@@ -92,12 +90,13 @@ def leaders(client, experiment: str, k: int, exclude_run: str = "") -> list[dict
     for search in found:
         if search.info.status != "FINISHED":
             continue
-        if search.data.tags.get("tfx_pipeline_run_id") == exclude_run:
+        run = search.data.tags.get(names.TAG_PIPELINE_RUN)
+        if run == exclude_run:
             continue
-        if search.data.tags.get("nas.mode") in ("retrain", "promote"):  # no search ran
+        if search.data.tags.get(names.TAG_NAS_MODE) in ("retrain", "promote"):  # no search ran
             continue
         try:
-            _, rows = load(client, experiment, search.data.tags.get("tfx_pipeline_run_id"))
+            _, rows = load(client, experiment, run)
         except LeaderboardError:
             continue
         good = [r for r in rows if r.get("score") is not None and r.get("architecture")]

@@ -111,25 +111,38 @@ def warm_config(config: SearchConfig, champion, leaders: list[dict], log=print) 
             theirs = baseline.module_of(hp.values)
             if module or os.path.isfile(theirs):
                 module = module or theirs
-                log(f"warm start: the champion is your baseline model; {module} competes "
-                    "as the baseline beside the earlier leader")  # fmt: skip
+                log(
+                    f"warm start: the champion is your baseline model; {module} competes "
+                    "as the baseline beside the earlier leader"
+                )
             else:
-                log(f"warm start: the champion is your baseline model, but {theirs} is gone; "
-                    "only the earlier leader is seeded")  # fmt: skip
+                log(
+                    f"warm start: the champion is your baseline model, but {theirs} is gone; "
+                    "only the earlier leader is seeded"
+                )
         else:
-            seeds.append({"label": "champion", "space": arch.space, "choices": arch.choices,
-                          "weights": champion[1]})  # fmt: skip
+            seeds.append(
+                {
+                    "label": "champion",
+                    "space": arch.space,
+                    "choices": arch.choices,
+                    "weights": champion[1],
+                }
+            )
     added = 0
     for row in leaders:
         arch = Architecture.from_json(row["architecture"])
         if added == WARM_LEADERS or any(s["choices"] == arch.choices for s in seeds):
             continue
         added += 1
-        seeds.append({"label": f"leader-{row['trial_id']}", "space": arch.space,
-                      "choices": arch.choices})  # fmt: skip
+        seeds.append(
+            {"label": f"leader-{row['trial_id']}", "space": arch.space, "choices": arch.choices}
+        )
     trials = max(len(seeds), math.ceil(config.max_trials / WARM_SHARE))
-    log(f"warm start: {len(seeds)} seed(s) ({', '.join(s['label'] for s in seeds)}), "
-        f"{trials} of {config.max_trials} trials")  # fmt: skip
+    log(
+        f"warm start: {len(seeds)} seed(s) ({', '.join(s['label'] for s in seeds)}), "
+        f"{trials} of {config.max_trials} trials"
+    )
     return dataclasses.replace(
         config, seeds=tuple(seeds), max_trials=trials, baseline_module=module
     )

@@ -3,8 +3,8 @@ champion, each re-creating its model from the run's transformed data.
 
 Every notebook loads Transform's output of the run, rebuilds the architecture from its JSON
 (or the user's baseline module), trains it at full fidelity with the pipeline's epochs and
-steps, evaluates it on the eval split and prints `eval accuracy: 0.xxxx` (regression:
-`eval rmse: X`). The Tuner writes them
+steps, evaluates it on the eval split and prints the search's metric, `eval accuracy: 0.xxxx`
+(regression: `eval rmse: X`). The Tuner writes them
 to `<search_results>/notebooks/`, so they are logged to MLflow with the search
 (`search/notebooks/`). They read the artifacts where the pipeline wrote them and import this
 repository, so run them in the pipeline environment on a machine that sees the pipeline root:
@@ -35,7 +35,8 @@ def _code(text: str):
 def notebook(title: str, about: str, model: dict, data: dict, training: dict):
     """A notebook that rebuilds `model` ({"architecture": json} or {"user_module": path,
     "hyperparameters": config}) on `data` (examples, transform_graph, label, input_spec) and
-    trains it with `training` (epochs, steps, eval_steps, batch_size, seed)."""
+    trains it with `training` (epochs, steps, eval_steps, batch_size, seed) and reports
+    `training["metric"]` on the eval split."""
     setup = f"""
 import os, sys, json
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -47,6 +48,7 @@ INPUT_SPEC = {data["input_spec"]!r}
 MODEL = json.loads({json.dumps(model)!r})
 EPOCHS, STEPS, EVAL_STEPS = {training["epochs"]}, {training["steps"]}, {training["eval_steps"]}
 BATCH_SIZE, SEED = {training["batch_size"]}, {training["seed"]}
+METRIC = {training["metric"]!r}  # the search's metric (nas/task.py)
 """
     load = """
 from components.nas_tuner import tfx_io  # TensorFlow and tf.Transform, then Keras 3
@@ -80,8 +82,7 @@ history = model.fit(train, epochs=EPOCHS, steps_per_epoch=STEPS, validation_data
 """
     evaluate = """
 results = model.evaluate(evaluation, steps=EVAL_STEPS, verbose=0, return_dict=True)
-metric = "accuracy" if "accuracy" in results else "rmse"
-print(f"eval {metric}: {results[metric]:.4f}")
+print(f"eval {METRIC}: {results[METRIC]:.4f}")
 """
     nb = v4.new_notebook()
     nb.cells = [
@@ -126,8 +127,15 @@ def champion_model(hyperparameters: dict) -> dict:
     return {"architecture": arch.to_json()}
 
 
-def write_all(ranked_rows: list[dict], out_dir: str, data: dict, training: dict, run: str,
-              champion: dict | None = None, k: int = TOP_K) -> list[str]:  # fmt: skip
+def write_all(
+    ranked_rows: list[dict],
+    out_dir: str,
+    data: dict,
+    training: dict,
+    run: str,
+    champion: dict | None = None,
+    k: int = TOP_K,
+) -> list[str]:
     """Notebooks for the top `k` scored rows of `ranked_rows` (best first) and, when given, the
     champion's hyperparameters. Returns the paths written."""
     os.makedirs(out_dir, exist_ok=True)
@@ -136,14 +144,22 @@ def write_all(ranked_rows: list[dict], out_dir: str, data: dict, training: dict,
         model = _model_of(row)
         if model is not None:
             title = f"Candidate {row['trial_id']} (rank {row.get('rank')}) of run {run}"
-            about = (f"{row.get('summary')}  \nsearch score {row['score']:.4f} at fidelity "
-                     f"{row.get('fidelity')}, {row.get('params')} parameters")  # fmt: skip
-            todo.append((f"rank{row.get('rank')}_trial_{row['trial_id']}.ipynb", title, about,
-                         model))  # fmt: skip
+            about = (
+                f"{row.get('summary')}  \nsearch score {row['score']:.4f} at fidelity "
+                f"{row.get('fidelity')}, {row.get('params')} parameters"
+            )
+            todo.append(
+                (f"rank{row.get('rank')}_trial_{row['trial_id']}.ipynb", title, about, model)
+            )
     if champion is not None:
-        todo.append(("champion.ipynb", f"The registry's champion before run {run}",
-                     "The @champion model's architecture, retrained on this run's data.",
-                     champion_model(champion)))  # fmt: skip
+        todo.append(
+            (
+                "champion.ipynb",
+                f"The registry's champion before run {run}",
+                "The @champion model's architecture, retrained on this run's data.",
+                champion_model(champion),
+            )
+        )
     paths = []
     for name, title, about, model in todo:
         path = os.path.join(out_dir, name)

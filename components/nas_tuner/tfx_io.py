@@ -10,28 +10,26 @@ import json
 import math
 import os
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
 import keras  # noqa: E402  isort: skip  (Keras 3, after TFT set TF_USE_LEGACY_KERAS)
 import keras_tuner  # noqa: E402  isort: skip
 
+from core import names, tasks
 from nas import baseline
 from nas.config import SearchConfig
 from nas.encoding import Architecture
 from nas.estimation.fidelity import Fidelity
 from nas.estimation.inherit import copy_matching
 from nas.inputs import InputSpec, infer_feature
+from nas.search import OUTPUT_FILES
 from nas.spaces import SPACE_KEY, get_space
 
 OOV_BUCKETS = 1  # the user module's vocabularies have one out-of-vocabulary bucket
-WEIGHTS = "best.weights.h5"
-# Beside the Trainer's Format-Serving: the trained Keras weights and the hyperparameters that
-# rebuild them, so a later run can retrain (or warm-start from) the champion.
-KERAS_DIR = "Format-Keras"
-KERAS_WEIGHTS = "model.weights.h5"
-KERAS_HP = "hyperparameters.json"
+# In the Tuner's best_model (the Trainer's base_model): the search's best weights and config.
+WEIGHTS = OUTPUT_FILES["weights"]
+SEARCH_CONFIG = OUTPUT_FILES["search_config"]
 
 
 def xf(name: str) -> str:
@@ -41,13 +39,14 @@ def xf(name: str) -> str:
 def input_spec(
     tft_out: tft.TFTransformOutput,
     label: str,
-    overrides: dict | None = None,
-    task: str = "classification",
-    train_files: list[str] | None = None,
+    overrides: dict | None,
+    task: str,
+    train_files: list[str],
 ):
     """Model inputs from the transformed feature spec: int64 features with a vocabulary are
     categorical, float features of length 1 numeric, longer fixed-length floats signals (or
-    images, when `overrides` gives a shape)."""
+    images, when `overrides` gives a shape). The label's side (classes, or one output and its
+    scale) is the task's (core/tasks.py)."""
     overrides = dict(overrides or {})
     features = []
     for name, spec in sorted(tft_out.transformed_feature_spec().items()):
@@ -70,29 +69,8 @@ def input_spec(
         features.append(infer_feature(name, is_int, length, vocab, overrides.get(name)))
     if not features:
         raise ValueError(f"the Transform output has no features besides the label {label!r}")
-    if task == "regression":
-        mean, std = target_scale(train_files or [], label)
-        return InputSpec(tuple(features), 1, task, mean, std)
-    n_outputs = tft_out.vocabulary_size_by_name(label)
-    return InputSpec(tuple(features), int(n_outputs), task)
-
-
-def target_scale(file_patterns: list[str], label: str, limit: int = 20_000):
-    """(mean, std) of the transformed label over the first `limit` training rows, read in file
-    order, so the Tuner and the Trainer compute the same numbers from the same examples."""
-    files = sorted(f for p in file_patterns for f in tf.io.gfile.glob(p))
-    if not files:
-        raise FileNotFoundError(f"no training examples in {file_patterns} to scale the label")
-    spec = {xf(label): tf.io.FixedLenFeature([1], tf.float32)}
-    ds = tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit).batch(1024)
-    values = np.concatenate(
-        [tf.io.parse_example(b, spec)[xf(label)].numpy().reshape(-1) for b in ds]
-    )
-    values = values[np.isfinite(values)]
-    if not len(values):
-        raise ValueError(f"the label {label!r} has no finite values in {file_patterns}")
-    std = float(values.std())
-    return float(values.mean()), std if std > 1e-6 else 1.0
+    target = tasks.get(task).input_target(tft_out, label, train_files)
+    return InputSpec(tuple(features), task=task, **target)
 
 
 def datasets(examples, tft_out, label: str, batch_size: int, seed: int, telemetry: str):
@@ -120,8 +98,14 @@ def datasets(examples, tft_out, label: str, batch_size: int, seed: int, telemetr
     return out
 
 
-def split_dataset(examples_uri: str, transform_graph_uri: str, label: str, split: str,
-                  batch_size: int, seed: int = 0):  # fmt: skip
+def split_dataset(
+    examples_uri: str,
+    transform_graph_uri: str,
+    label: str,
+    split: str,
+    batch_size: int,
+    seed: int = 0,
+):
     """Repeated (features, label) batches of one split of Transform's transformed examples,
     read straight from their folder (`<examples_uri>/Split-<split>`), without TFX: what a
     generated notebook uses."""
@@ -142,11 +126,17 @@ def split_dataset(examples_uri: str, transform_graph_uri: str, label: str, split
     return ds.repeat().batch(batch_size).map(parse)
 
 
-def search_inputs(examples, transform_graph_uri: str, label: str, config: SearchConfig,
-                  train_steps: int, eval_steps: int):  # fmt: skip
+def search_inputs(
+    examples,
+    transform_graph_uri: str,
+    label: str,
+    config: SearchConfig,
+    train_steps: int,
+    eval_steps: int,
+):
     """(input spec, SearchData) for a search over Transform's outputs: the Tuner builds them,
     and so does each worker of a parallel search (components/nas_tuner/worker.py)."""
-    from nas.tuner import SearchData
+    from nas.data import SearchData
 
     tft_out = tft.TFTransformOutput(transform_graph_uri)
     from tfx.types import artifact_utils
@@ -162,7 +152,9 @@ def winner_model(fn_args, tft_out, label: str, log=print) -> keras.Model:
     search's best weights wherever the shapes match."""
     values = keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values
     cfg = dict(fn_args.custom_config or {})
-    search = SearchConfig.from_dict(cfg.get("nas") or {})
+    if "nas" not in cfg:
+        raise KeyError("the Trainer's custom_config has no 'nas' (the search config)")
+    search = SearchConfig.from_dict(cfg["nas"])
     spec = input_spec(
         tft_out, label, search.input_overrides, search.task, list(fn_args.train_files)
     )
@@ -176,7 +168,7 @@ def winner_model(fn_args, tft_out, label: str, log=print) -> keras.Model:
     weights = os.path.join(fn_args.base_model or "", WEIGHTS)
     if fn_args.base_model and os.path.exists(weights):
         fidelity = Fidelity()
-        meta = os.path.join(fn_args.base_model, "search_config.json")
+        meta = os.path.join(fn_args.base_model, SEARCH_CONFIG)
         if os.path.exists(meta):
             with open(meta) as f:
                 fidelity = SearchConfig.from_dict(json.load(f)).search_fidelity
@@ -208,10 +200,10 @@ def _baseline_model(fn_args, spec, log) -> keras.Model:
 
 def save_trained(model, hyperparameters: dict, serving_model_dir: str) -> str:
     """Keep the trained model's weights and hyperparameters beside the serving model."""
-    out = os.path.join(os.path.dirname(serving_model_dir.rstrip("/")), KERAS_DIR)
+    out = os.path.join(os.path.dirname(serving_model_dir.rstrip("/")), names.KERAS_DIR)
     os.makedirs(out, exist_ok=True)
-    model.save_weights(os.path.join(out, KERAS_WEIGHTS))
-    with open(os.path.join(out, KERAS_HP), "w") as f:
+    model.save_weights(os.path.join(out, names.KERAS_WEIGHTS))
+    with open(os.path.join(out, names.KERAS_HYPERPARAMETERS), "w") as f:
         json.dump(hyperparameters, f, sort_keys=True)
     return out
 
@@ -219,8 +211,9 @@ def save_trained(model, hyperparameters: dict, serving_model_dir: str) -> str:
 def trained(model_uri: str) -> tuple[dict, str] | None:
     """(hyperparameters, weights path) that a Trainer saved in its Model artifact at
     `model_uri`, or None for a model trained before they were kept."""
-    folder = os.path.join(model_uri, KERAS_DIR)
-    hp_path, weights = os.path.join(folder, KERAS_HP), os.path.join(folder, KERAS_WEIGHTS)
+    folder = os.path.join(model_uri, names.KERAS_DIR)
+    hp_path = os.path.join(folder, names.KERAS_HYPERPARAMETERS)
+    weights = os.path.join(folder, names.KERAS_WEIGHTS)
     if not (os.path.exists(hp_path) and os.path.exists(weights)):
         return None
     with open(hp_path) as f:

@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 import os
 
+from core import names, tracking
+
 PARENT_FILE = "mlflow_parent_run.json"
 
 
 class Tracker:
+    """The MLflow runs of one search (the engine logs each trial through `log_trial`)."""
+
     def __init__(
         self,
         tracking_uri: str,
@@ -21,25 +25,17 @@ class Tracker:
         state_dir: str,
         run_name: str,
         tags: dict | None = None,
-        artifact_location: str | None = None,
+        artifact_location: str = "",
     ):
-        from mlflow.tracking import MlflowClient
-
-        self.client = MlflowClient(tracking_uri=tracking_uri)
-        exp = self.client.get_experiment_by_name(experiment)
-        if exp is None:
-            exp_id = self.client.create_experiment(experiment, artifact_location=artifact_location)
-        else:
-            exp_id = exp.experiment_id
-        self.experiment_id = exp_id
+        self.client = tracking.client(tracking_uri)
+        self.experiment_id = tracking.experiment_id(self.client, experiment, artifact_location)
         path = os.path.join(state_dir, PARENT_FILE)
         if os.path.exists(path):
             with open(path) as f:
                 self.parent_id = json.load(f)["run_id"]
         else:
-            run = self.client.create_run(
-                exp_id, run_name=run_name, tags={"nas.role": "search", **(tags or {})}
-            )
+            tags = {names.TAG_NAS_ROLE: names.NAS_ROLE_SEARCH, **(tags or {})}
+            run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
             self.parent_id = run.info.run_id
             os.makedirs(state_dir, exist_ok=True)
             with open(path, "w") as f:
@@ -57,8 +53,8 @@ class Tracker:
         runs = self.client.search_runs(
             [self.experiment_id],
             filter_string=(
-                f"tags.mlflow.parentRunId = '{self.parent_id}' "
-                f"and tags.`nas.trial_id` = '{trial_id}'"
+                f"{tracking.tag_equals(names.TAG_PARENT_RUN, self.parent_id)} "
+                f"and {tracking.tag_equals(names.TAG_NAS_TRIAL, str(trial_id))}"
             ),
         )
         if runs:
@@ -66,7 +62,7 @@ class Tracker:
         run = self.client.create_run(
             self.experiment_id,
             run_name=f"trial-{trial_id}",
-            tags={"mlflow.parentRunId": self.parent_id, "nas.trial_id": str(trial_id)},
+            tags={names.TAG_PARENT_RUN: self.parent_id, names.TAG_NAS_TRIAL: str(trial_id)},
         )
         return run.info.run_id
 
@@ -97,7 +93,8 @@ class Tracker:
 
     def trial_runs(self) -> list:
         return self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{self.parent_id}'"
+            [self.experiment_id],
+            filter_string=tracking.tag_equals(names.TAG_PARENT_RUN, self.parent_id),
         )
 
     def finish(self, out_dir: str, metrics: dict, status: str = "FINISHED") -> None:
@@ -106,5 +103,5 @@ class Tracker:
         self.client.log_batch(
             self.parent_id, metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()]
         )
-        self.client.log_artifacts(self.parent_id, out_dir, artifact_path="search")
+        self.client.log_artifacts(self.parent_id, out_dir, artifact_path=names.SEARCH_ARTIFACTS)
         self.client.set_terminated(self.parent_id, status)

@@ -1,6 +1,9 @@
 """User module for Transform and Trainer: preprocessing_fn and run_fn.
 
 TFX packages this one file into a wheel, so it imports nothing from the project at module level.
+It has no settings of its own: the pipeline passes Transform and the Trainer a complete
+custom_config (pipelines/retrain.py), with the task's side that concerns it (how to encode the
+label, the serving output's key: core/tasks.py), and a missing key is named.
 The search itself is our NAS component (components/nas_tuner, over the engine in nas/); run_fn
 rebuilds its winner through `components.nas_tuner.tfx_io`, imported when the hyperparameters come
 from that component.
@@ -44,11 +47,47 @@ def _dense(x: tf.Tensor | tf.SparseTensor, default) -> tf.Tensor:
     return tf.reshape(x, [-1])
 
 
+def _config(custom_config, *keys):
+    """The values of `keys` in the component's custom_config, which the pipeline passes
+    complete (pipelines/retrain.py); a missing key is named, with what was given."""
+    cfg = dict(custom_config or {})
+    missing = [k for k in keys if k not in cfg]
+    if missing:
+        raise KeyError(
+            f"custom_config lacks {missing} (given: {sorted(cfg)}); the pipeline passes the "
+            "user module's settings complete (pipelines/retrain.py)"
+        )
+    return [cfg[k] for k in keys]
+
+
+def _float(x: tf.Tensor | tf.SparseTensor) -> tf.Tensor | tf.SparseTensor:
+    if isinstance(x, tf.SparseTensor):
+        return tf.SparseTensor(x.indices, tf.cast(x.values, tf.float32), x.dense_shape)
+    return tf.cast(x, tf.float32)
+
+
+def _label_index(y, label: str) -> tf.Tensor:
+    """The class's index in the label's vocabulary."""
+    return tft.compute_and_apply_vocabulary(_dense(y, ""), vocab_filename=label)
+
+
+def _label_value(y, label: str) -> tf.Tensor:
+    """The value itself, as a float (missing: NaN)."""
+    return _dense(_float(y), float("nan"))
+
+
+# How the label is encoded, by the task's `label_encoding` (core/tasks.py).
+LABEL_ENCODINGS = {"vocabulary": _label_index, "value": _label_value}
+
+
 def preprocessing_fn(inputs, custom_config):
     """Numeric columns: fill missing with the mean, then z-score. String columns: vocabulary with
-    an out-of-vocabulary bucket (missing values get their own token). Label: vocabulary index
-    (classification) or the value as a float (regression)."""
-    label = custom_config["label"]
+    an out-of-vocabulary bucket (missing values get their own token). Label: as the task encodes
+    it (custom_config `label_encoding`): its vocabulary index (classification) or its value as
+    a float (regression)."""
+    label, encoding = _config(custom_config, "label", "label_encoding")
+    if encoding not in LABEL_ENCODINGS:
+        raise KeyError(f"label_encoding {encoding!r} is not one of {list(LABEL_ENCODINGS)}")
     outputs = {}
     for name, x in inputs.items():
         if name == label:
@@ -60,26 +99,12 @@ def preprocessing_fn(inputs, custom_config):
             )
             outputs[xf(name)] = tf.expand_dims(ids, -1)
         else:
-            if isinstance(x, tf.SparseTensor):
-                x = tf.SparseTensor(x.indices, tf.cast(x.values, tf.float32), x.dense_shape)
-            else:
-                x = tf.cast(x, tf.float32)
+            x = _float(x)
             mean = tft.mean(x)  # over the present values only
             filled = _dense(x, float("nan"))
             filled = tf.where(tf.math.is_nan(filled), mean, filled)
             outputs[xf(name)] = tf.expand_dims(tft.scale_to_z_score(filled), -1)
-    if custom_config.get("task") == "regression":  # the value itself, as a float
-        y = inputs[label]
-        if isinstance(y, tf.SparseTensor):
-            y = tf.SparseTensor(y.indices, tf.cast(y.values, tf.float32), y.dense_shape)
-        else:
-            y = tf.cast(y, tf.float32)
-        outputs[xf(label)] = tf.expand_dims(_dense(y, float("nan")), -1)
-        return outputs
-    raw_label = _dense(inputs[label], "")
-    outputs[xf(label)] = tf.expand_dims(
-        tft.compute_and_apply_vocabulary(raw_label, vocab_filename=label), -1
-    )
+    outputs[xf(label)] = tf.expand_dims(LABEL_ENCODINGS[encoding](inputs[label], label), -1)
     return outputs
 
 
@@ -100,9 +125,9 @@ def _feature_spec(tf_transform_output: tft.TFTransformOutput, label: str) -> dic
     return spec
 
 
-def build_model(
-    hp: keras_tuner.HyperParameters, spec: dict[str, int], n_classes: int, task="classification"
-):
+def build_model(hp: keras_tuner.HyperParameters, spec: dict[str, int], n_outputs: int, head):
+    """The small default network: `n_outputs` units with the task's activation and loss (`head`,
+    the engine's Task: nas/task.py)."""
     inputs, parts = {}, []
     for name, vocab in sorted(spec.items()):
         if vocab:
@@ -115,19 +140,13 @@ def build_model(
     x = keras.layers.Concatenate()(parts)
     for i in range(hp.Int("num_layers", 1, 3, default=2)):
         x = keras.layers.Dense(hp.Choice(f"units_{i}", [8, 16, 32], default=16), "relu")(x)
-    if task == "regression":
-        outputs = keras.layers.Dense(1)(x)
-        loss, metrics = "mean_squared_error", [keras.metrics.RootMeanSquaredError(name="rmse")]
-    else:
-        outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
-        loss, metrics = "sparse_categorical_crossentropy", ["sparse_categorical_accuracy"]
+    outputs = keras.layers.Dense(n_outputs, activation=head.activation)(x)
     model = keras.Model(inputs, outputs)
     model.compile(
         optimizer=keras.optimizers.Adam(
             hp.Choice("learning_rate", [1e-2, 3e-3, 1e-3], default=1e-2)
         ),
-        loss=loss,
-        metrics=metrics,
+        **head.compile_args(),
     )
     return model
 
@@ -140,30 +159,32 @@ def _dataset(fn_args, files, tf_transform_output, label: str, batch_size: int):
     ).repeat()
 
 
-def _settings(fn_args) -> dict:
-    cfg = dict(fn_args.custom_config or {})
-    cfg.setdefault("epochs", 10)
-    cfg.setdefault("batch_size", 32)
-    cfg.setdefault("steps_per_epoch", 20)
-    cfg.setdefault("seed", 42)
-    cfg.setdefault("task", "classification")
-    return cfg
+# What run_fn reads from the Trainer's custom_config (pipelines/retrain.py passes them all).
+TRAINING_KEYS = (
+    "label",
+    "task",
+    "serving_output",
+    "epochs",
+    "steps_per_epoch",
+    "batch_size",
+    "seed",
+    "edge_export",
+)
 
 
 @dataclasses.dataclass
 class _Inputs:
-    """What tuner_fn and run_fn both start from."""
+    """What run_fn starts from: its settings, the Transform output and the datasets."""
 
     cfg: dict
     tft_out: tft.TFTransformOutput
     spec: dict[str, int]
-    n_classes: int
     train: tf.data.Dataset
     eval: tf.data.Dataset
 
 
 def _prepare(fn_args, transform_path: str) -> _Inputs:
-    cfg = _settings(fn_args)
+    cfg = dict(zip(TRAINING_KEYS, _config(fn_args.custom_config, *TRAINING_KEYS), strict=True))
     keras.utils.set_random_seed(cfg["seed"])
     tft_out = tft.TFTransformOutput(transform_path)
     label = cfg["label"]
@@ -175,7 +196,6 @@ def _prepare(fn_args, transform_path: str) -> _Inputs:
         cfg=cfg,
         tft_out=tft_out,
         spec=_feature_spec(tft_out, label),
-        n_classes=(1 if cfg["task"] == "regression" else tft_out.vocabulary_size_by_name(label)),
         train=train,
         eval=evalu,
     )
@@ -185,7 +205,7 @@ class ServingModule(tf.Module):
     """Raw tf.Example in, class probabilities (`probabilities`) or the predicted value
     (`predictions`, regression) out; the TFT graph is inside the signature."""
 
-    def __init__(self, model, tf_transform_output, label: str, output: str = "probabilities"):
+    def __init__(self, model, tf_transform_output, label: str, output: str):
         super().__init__()
         self.model = model
         self._output = output
@@ -211,10 +231,9 @@ class ServingModule(tf.Module):
         return self.tft_layer(features)
 
 
-def export_serving_model(
-    model, tf_transform_output, label: str, export_dir: str, task: str = "classification"
-) -> None:
-    output = "predictions" if task == "regression" else "probabilities"
+def export_serving_model(model, tf_transform_output, label: str, export_dir: str, output: str):
+    """The serving SavedModel, its prediction under the key `output` (the task's
+    serving_output)."""
     module = ServingModule(model, tf_transform_output, label, output)
     tf.saved_model.save(
         module,
@@ -255,10 +274,14 @@ def run_fn(fn_args):
             nas = tfx_io
             model = tfx_io.winner_model(fn_args, inputs.tft_out, cfg["label"])
     if model is None:
+        from core import tasks
+
+        task = tasks.get(cfg["task"])
         hp = keras_tuner.HyperParameters.from_config(
             fn_args.hyperparameters or {"space": [], "values": {}}
         )
-        model = build_model(hp, inputs.spec, inputs.n_classes, cfg["task"])
+        n_outputs = task.label_outputs(inputs.tft_out, cfg["label"])
+        model = build_model(hp, inputs.spec, n_outputs, task.engine)
     model.fit(
         inputs.train,
         validation_data=inputs.eval,
@@ -268,10 +291,10 @@ def run_fn(fn_args):
         verbose=2,
     )
     export_serving_model(
-        model, inputs.tft_out, cfg["label"], fn_args.serving_model_dir, cfg["task"]
+        model, inputs.tft_out, cfg["label"], fn_args.serving_model_dir, cfg["serving_output"]
     )
     if nas is not None:  # what a later run's retrain or warm mode starts from
         nas.save_trained(model, fn_args.hyperparameters, fn_args.serving_model_dir)
-    if cfg.get("edge_export", True):
+    if cfg["edge_export"]:
         _export_edge(model, fn_args.serving_model_dir)
     os.makedirs(fn_args.model_run_dir, exist_ok=True)

@@ -208,7 +208,8 @@ def test_champion_run_logs_explanations_and_edge_models_that_agree(runs, registr
 def mode_runs(runs, mlflow_server, monkeypatch_module):
     """Three more runs on the same server: warm with the example baseline module and a larger
     budget, retrain, and a promotion of a candidate of the warm run."""
-    from components.nas_tuner.history import client_for, load
+    from components.nas_tuner.history import load
+    from core.tracking import client as client_for
 
     client = client_for(mlflow_server)
     out = {}

@@ -49,8 +49,11 @@ def main() -> None:
     transformed = model.signatures["transform_features"](examples=batch)
     with open(os.path.join(edge, tflite.INPUTS)) as f:
         inputs = {k: transformed[k].numpy() for k in json.load(f)}
-    out = {"rows": len(rows), "explanation_columns": list(table.columns),
-           "explained_features": sorted(table["feature"])}  # fmt: skip
+    out = {
+        "rows": len(rows),
+        "explanation_columns": list(table.columns),
+        "explained_features": sorted(table["feature"]),
+    }
     for variant in tflite.VARIANTS:
         with open(os.path.join(edge, f"{variant}.tflite"), "rb") as f:
             content = f.read()

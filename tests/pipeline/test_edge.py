@@ -49,8 +49,10 @@ def test_both_variants_agree_with_the_keras_model(task, tmp_path):
 
     folder = tflite.export(model, str(tmp_path))
     assert json.load(open(f"{folder}/{tflite.INPUTS}")) == {
-        "a_xf": "float32", "b_xf": "float32", "c_xf": "int64"
-    }  # fmt: skip
+        "a_xf": "float32",
+        "b_xf": "float32",
+        "c_xf": "int64",
+    }
     sizes = {}
     for variant in tflite.VARIANTS:
         content = open(f"{folder}/{variant}.tflite", "rb").read()

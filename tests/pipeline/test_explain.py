@@ -35,9 +35,12 @@ def model_and_rows():
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(16, activation="relu"),
-         keras.layers.Dense(2, activation="softmax")]
-    )  # fmt: skip
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(matrix(rows), y, epochs=30, batch_size=32, verbose=0)
 

@@ -12,10 +12,18 @@ from pipelines.settings import REPO
 
 PRODUCT = ("dags", "components", "pipelines", "bench")
 UNSAFE_CALLS = {
-    ("pickle", "load"), ("pickle", "loads"), ("cloudpickle", "load"), ("cloudpickle", "loads"),
-    ("dill", "load"), ("dill", "loads"), ("joblib", "load"), ("pd", "read_pickle"),
-    ("pandas", "read_pickle"), ("torch", "load"), ("shelve", "open"),
-}  # fmt: skip
+    ("pickle", "load"),
+    ("pickle", "loads"),
+    ("cloudpickle", "load"),
+    ("cloudpickle", "loads"),
+    ("dill", "load"),
+    ("dill", "loads"),
+    ("joblib", "load"),
+    ("pd", "read_pickle"),
+    ("pandas", "read_pickle"),
+    ("torch", "load"),
+    ("shelve", "open"),
+}
 
 
 def unsafe_uses(source: str) -> list[str]:

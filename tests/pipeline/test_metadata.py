@@ -68,7 +68,7 @@ def test_concurrent_writers_share_one_sqlite_store(tmp_path):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for i in range(3)
     ]
     outs = [p.communicate(timeout=300) for p in procs]
@@ -85,8 +85,12 @@ def test_postgres_config_takes_the_password_from_the_environment(tmp_path, monke
     config = metadata_config.connection_config(s, with_secret=True)
     pg = config.postgresql
     assert (pg.host, pg.port, pg.user, pg.dbname, pg.password) == (
-        "db.internal", "6543", "mlmd", "metadata", SENTINEL,
-    )  # fmt: skip
+        "db.internal",
+        "6543",
+        "mlmd",
+        "metadata",
+        SENTINEL,
+    )
     assert config.retry_options.max_num_retries == metadata_config.RETRIES
     assert SENTINEL not in metadata_config.describe(config)
     assert not metadata_config.connection_config(s).postgresql.password
@@ -123,10 +127,22 @@ def test_a_second_launch_of_the_same_node_and_run_is_refused(tmp_path):
     s = settings(tmp_path)
     with run_node.node_lock(s, "manual__2026-11-28T02:00:00+00:00", "Tuner"):
         out = subprocess.run(
-            [sys.executable, "-m", "pipelines.run_node", "--node", "Tuner",
-             "--run-id", "manual__2026-11-28T02:00:00+00:00", "--settings", s.to_json()],
-            cwd=REPO, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "pipelines.run_node",
+                "--node",
+                "Tuner",
+                "--run-id",
+                "manual__2026-11-28T02:00:00+00:00",
+                "--settings",
+                s.to_json(),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert out.returncode == 3, out.stderr[-2000:]
         assert (
             "node Tuner of pipeline run manual__2026-11-28T02:00:00+00:00 is already running"
@@ -143,14 +159,21 @@ def test_the_lock_dies_with_its_process(tmp_path):
     """kill -9 of the launching process releases the lock, so Airflow's retry can launch."""
     s = settings(tmp_path)
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from pipelines import run_node;"
-         "from pipelines.settings import Settings;"
-         "s = Settings.from_json(sys.argv[1]);"
-         "ctx = run_node.node_lock(s, 'r1', 'Tuner'); ctx.__enter__(); print('held', flush=True);"
-         "time.sleep(600)", s.to_json()],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pipelines import run_node;"
+            "from pipelines.settings import Settings;"
+            "s = Settings.from_json(sys.argv[1]);"
+            "ctx = run_node.node_lock(s, 'r1', 'Tuner'); ctx.__enter__();"
+            "print('held', flush=True);"
+            "time.sleep(600)",
+            s.to_json(),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(run_node.NodeBusy, match=f"pid {holder.pid}"):
@@ -165,19 +188,25 @@ def test_the_lock_dies_with_its_process(tmp_path):
 
 def test_embedded_mlflow_store_is_created_once_by_racing_processes(tmp_path):
     """Two DAG runs start nodes at the same moment on a fresh SQLite MLflow store: without the
-    lock in pipelines/mlflow_store.py one of them failed with `table ... already exists`."""
+    lock in core/tracking.py (prepare_store) one of them failed with `table ... already
+    exists`."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     code = (
-        "import sys; from pipelines import mlflow_store; "
-        f"mlflow_store.prepare({uri!r}, {str(tmp_path / 'mlartifacts')!r}); print('ok')"
+        "import sys; from core import tracking; "
+        f"tracking.prepare_store({uri!r}, {str(tmp_path / 'mlartifacts')!r}); print('ok')"
     )
     procs = [
-        subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(4)
-    ]  # fmt: skip
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, [err[-2000:] for _, err in outs]
-    from pipelines import mlflow_store
+    from core import tracking
 
-    assert mlflow_store._ready(tmp_path / "mlflow.db")
+    assert tracking._ready(tmp_path / "mlflow.db")

@@ -26,9 +26,18 @@ def test_csv_folder_uses_csv_example_gen(tmp_path):
     p = create_pipeline(settings(tmp_path))
     assert components(p)["ExampleGen"] == "CsvExampleGen"
     assert set(components(p)) == {
-        "ExampleGen", "StatisticsGen", "SchemaGen", "PreviousSpanResolver", "ExampleValidator",
-        "Transform", "Tuner", "Trainer", "ChampionResolver", "Evaluator", "Pusher",
-    }  # fmt: skip
+        "ExampleGen",
+        "StatisticsGen",
+        "SchemaGen",
+        "PreviousSpanResolver",
+        "ExampleValidator",
+        "Transform",
+        "Tuner",
+        "Trainer",
+        "ChampionResolver",
+        "Evaluator",
+        "Pusher",
+    }
     assert p.enable_cache
     assert components(p)["Tuner"] == "NasTuner"
     assert components(p)["ExampleValidator"] == "DataValidator"
@@ -99,23 +108,25 @@ def test_bad_settings_are_named(bad, message):
         Settings.from_json(json.dumps(bad))
 
 
+def node_runner(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.run_node", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def test_node_runner_refuses_bad_settings_with_status_2():
-    out = subprocess.run(
-        [sys.executable, "-m", "pipelines.run_node", "--run-id", "r", "--node", "Transform",
-         "--settings", '{"max_trials": 0}'],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    out = node_runner("--run-id", "r", "--node", "Transform", "--settings", '{"max_trials": 0}')
     assert out.returncode == 2
     assert "max_trials" in out.stderr
 
 
 def test_node_runner_names_an_unknown_node(tmp_path):
     s = json.dumps({"pipeline_root": str(tmp_path / "r"), "metadata_path": str(tmp_path / "m")})
-    out = subprocess.run(
-        [sys.executable, "-m", "pipelines.run_node", "--run-id", "r", "--node", "Nope",
-         "--settings", s],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    out = node_runner("--run-id", "r", "--node", "Nope", "--settings", s)
     assert out.returncode == 2
     assert "no node 'Nope'" in out.stderr and "Transform" in out.stderr
 
@@ -159,9 +170,13 @@ def test_bundled_tables_name_their_label_and_task(tmp_path):
 
 def test_regression_gates_on_rmse_upper_bounds(tmp_path):
     p = create_pipeline(
-        settings(tmp_path, data=str(REPO / "data" / "diabetes"), rmse_threshold=70.0,
-                 max_rmse_increase=0.1)
-    )  # fmt: skip
+        settings(
+            tmp_path,
+            data=str(REPO / "data" / "diabetes"),
+            rmse_threshold=70.0,
+            max_rmse_increase=0.1,
+        )
+    )
     by_id = {c.id: c for c in p.components}
     text = str(by_id["Evaluator"].exec_properties["eval_config"])
     assert "RootMeanSquaredError" in text and "MeanAbsoluteError" in text
@@ -172,3 +187,20 @@ def test_regression_gates_on_rmse_upper_bounds(tmp_path):
     assert search["task"] == "regression"
     assert by_id["Pusher"].exec_properties["task"] == "regression"
     assert json.loads(by_id["Transform"].exec_properties["custom_config"])["task"] == "regression"
+
+
+def test_each_task_type_is_one_object_and_the_user_module_gets_its_side(tmp_path):
+    """The pipeline's task types are the engine's, and the user module's custom_config is
+    complete (it has no defaults of its own)."""
+    from core import tasks
+    from nas import task as engine
+    from pipelines.user_module import model_module
+
+    assert tasks.NAMES == engine.NAMES
+    assert all(tasks.get(n).engine is engine.get(n) for n in tasks.NAMES)
+    by_id = {c.id: c for c in create_pipeline(settings(tmp_path)).components}
+    training = json.loads(by_id["Trainer"].exec_properties["custom_config"])
+    assert set(model_module.TRAINING_KEYS) <= set(training)
+    transform = json.loads(by_id["Transform"].exec_properties["custom_config"])
+    assert transform == {"label": "species", **tasks.CLASSIFICATION.user_config()}
+    assert transform["label_encoding"] in model_module.LABEL_ENCODINGS

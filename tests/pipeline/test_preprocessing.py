@@ -11,7 +11,11 @@ tft_beam = pytest.importorskip("tensorflow_transform.beam")
 
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils  # noqa: E402
 
+from core import tasks  # noqa: E402
 from pipelines.user_module import model_module  # noqa: E402
+
+# What the pipeline passes Transform (pipelines/retrain.py): the label and the task's side.
+CONFIG = {"label": "species", **tasks.CLASSIFICATION.user_config()}
 
 RAW_SPEC = {
     "bill_length_mm": tf.io.VarLenFeature(tf.float32),
@@ -49,7 +53,7 @@ def transformed(tmp_path_factory):
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(RAW_SPEC))
     with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft"))):
         transform_fn = (TRAIN, metadata) | tft_beam.AnalyzeDataset(
-            lambda inputs: model_module.preprocessing_fn(inputs, {"label": "species"})
+            lambda inputs: model_module.preprocessing_fn(inputs, CONFIG)
         )
         (rows, _) = ((NEW, metadata), transform_fn) | tft_beam.TransformDataset()
     return rows
@@ -73,3 +77,9 @@ def test_unseen_island_maps_to_the_oov_bucket(transformed):
 
 def test_label_becomes_a_class_index(transformed):
     assert {int(r["species_xf"][0]) for r in transformed} <= {0, 1, 2}
+
+
+def test_a_missing_setting_is_named():
+    """The module has no defaults of its own: the pipeline passes every key."""
+    with pytest.raises(KeyError, match="label_encoding"):
+        model_module.preprocessing_fn({}, {"label": "species"})

@@ -1,0 +1,58 @@
+"""Names more than one module reads: MLflow tags and aliases, artifact file names, and the
+folder a pipeline run id becomes. Standard library only.
+
+The NAS engine's own output files (leaderboard, report, best weights) are named by the engine.
+"""
+
+from __future__ import annotations
+
+# ---- MLflow: tags --------------------------------------------------------------------------
+# On every run and model version this project logs: the pipeline run (the Airflow DAG run id).
+TAG_PIPELINE_RUN = "tfx_pipeline_run_id"
+TAG_TASK = "task"  # the task type of a registered model's run and version
+# Lineage of a registered model version, back to ML Metadata; the champion resolver and a
+# retried push read the first two back.
+TAG_MODEL_ARTIFACT_ID = "mlmd_model_artifact_id"
+TAG_MODEL_URI = "mlmd_model_uri"
+TAG_EXAMPLES_ARTIFACT_ID = "mlmd_examples_artifact_id"
+TAG_EVALUATION_ARTIFACT_ID = "mlmd_evaluation_artifact_id"
+TAG_PUSHER_EXECUTION_ID = "mlmd_pusher_execution_id"
+TAG_DATA_FINGERPRINT = "data_fingerprint"
+TAG_CODE_REVISION = "code_revision"
+TAG_LOCK_HASH = "lock_hash"
+# What the pusher logged beside a version: "logged", "off" or "failed: ...".
+TAG_EXPLANATIONS = "explanations"
+TAG_EDGE = "edge"
+# A search's MLflow runs: the parent (role "search") and one nested run per trial.
+TAG_NAS_ROLE = "nas.role"
+NAS_ROLE_SEARCH = "search"
+TAG_NAS_TRIAL = "nas.trial_id"
+TAG_NAS_SPACE = "nas.space"
+TAG_NAS_STRATEGY = "nas.strategy"
+TAG_NAS_MODE = "nas.mode"
+TAG_PARENT_RUN = "mlflow.parentRunId"  # MLflow's own tag for a nested run
+# A data validation's run: "accepted" or "rejected".
+TAG_DATA_VERDICT = "data.verdict"
+
+# ---- MLflow: registry aliases --------------------------------------------------------------
+CHAMPION = "champion"  # the model in service, the Evaluator's baseline
+CHALLENGER = "challenger"  # the latest blessed version
+
+# ---- files ---------------------------------------------------------------------------------
+# TFX Tuner's file in a HyperParameters artifact; the stock Trainer and the pusher read it.
+BEST_HYPERPARAMETERS = "best_hyperparameters.txt"
+# Beside the Trainer's Format-Serving in a Model artifact: the trained Keras weights and the
+# hyperparameters that rebuild them, so a later run can retrain (or warm-start from) the champion.
+KERAS_DIR = "Format-Keras"
+KERAS_WEIGHTS = "model.weights.h5"
+KERAS_HYPERPARAMETERS = "hyperparameters.json"
+# A search's leaderboard inside its MLflow run (the search's outputs are logged under "search").
+SEARCH_ARTIFACTS = "search"
+LEADERBOARD_ARTIFACT = f"{SEARCH_ARTIFACTS}/leaderboard.json"
+
+
+def run_folder(run_id: str) -> str:
+    """A pipeline run id as one folder name: letters, digits and `-_.+` kept, anything else
+    (`/`, `:`, spaces) as `_`. Airflow run ids hold colons."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in run_id)
+    return safe if safe.strip(".") else f"_{safe}"  # never "", "." or ".."
