@@ -215,20 +215,22 @@ _DECLARED = [
         "string",
         "retrain",
         "The TFX pipeline's name; the MLflow experiments are NAME-nas (searches) and NAME-data "
-        "(data profiles).",
+        "(data profiles). A dataset's DAGs (datasets/NAME.json) use the dataset's name.",
         min_length=1,
     ),
     Setting(
         "pipeline_root",
         "string",
         str(LOCAL / "pipeline_root"),
-        "Where TFX writes artifacts (the DAG: $RETRAIN_STATE_DIR/pipeline_root).",
+        "Where TFX writes artifacts (the DAG: $RETRAIN_STATE_DIR/pipeline_root; a dataset's: "
+        "$RETRAIN_STATE_DIR/datasets/NAME/pipeline_root).",
     ),
     Setting(
         "metadata_path",
         "string",
         str(LOCAL / "metadata.sqlite"),
-        "ML Metadata's SQLite file (the DAG: $RETRAIN_STATE_DIR/metadata.sqlite).",
+        "ML Metadata's SQLite file (the DAG: $RETRAIN_STATE_DIR/metadata.sqlite; a dataset's: "
+        "$RETRAIN_STATE_DIR/datasets/NAME/metadata.sqlite).",
     ),
     Setting(
         "metadata_uri",
@@ -268,15 +270,16 @@ _DECLARED = [
         "registered_model_name",
         "string",
         "",
-        "The MLflow registered model. Empty: the data folder's dataset.json names it, else "
-        "penguin_classifier.",
+        "The MLflow registered model. Empty: the data folder's dataset.json names it, else the "
+        "folder's name (lowercase letters, digits and _).",
     ),
     Setting(
         "mlflow_tracking_uri",
         "string",
         "",
         "MLflow's tracking URI. Empty: $MLFLOW_TRACKING_URI, else an SQLite store beside the ML "
-        "Metadata file (never MLflow's own default, mlflow.db in the current directory).",
+        "Metadata file (never MLflow's own default, mlflow.db in the current directory). An SQLite "
+        "store keeps its artifacts in mlartifacts/ beside it.",
     ),
     Setting(
         "edge_export",

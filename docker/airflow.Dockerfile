@@ -1,8 +1,8 @@
 # The Airflow image: Airflow 3 and the MLflow server (Python 3.11, from requirements-airflow.lock),
-# our DAGs with the settings contract they import, and, from the pipeline image it builds on,
-# the TFX environment at /opt/tfx. So its scheduler can run pipeline nodes itself (LocalExecutor,
-# the compose stack's default), or start each node in its own container (RETRAIN_CONTAINERS,
-# dags/retrain_support/containers.py).
+# our DAGs with the settings contract and the dataset definitions they read, and, from the
+# pipeline image it builds on, the TFX environment at /opt/tfx. So its scheduler can run pipeline
+# nodes itself (LocalExecutor, the compose stack's default), or start each node in its own
+# container (RETRAIN_CONTAINERS, dags/retrain_support/containers.py).
 #
 #   docker build -f docker/airflow.Dockerfile --build-arg PIPELINE_IMAGE=retrain-pipeline:1.0 \
 #     -t retrain-airflow:1.0 .
@@ -31,5 +31,8 @@ COPY --chown=retrain:0 dags dags
 # the contract of the DAG beside them, whichever pipeline image this is built on.
 COPY --chown=retrain:0 core core
 COPY --chown=retrain:0 nas nas
+# The dataset definitions (datasets/NAME.json) that dags/datasets/NAME.py turns into DAGs; their
+# data folders are under /app/data (compose mounts RETRAIN_DATA_DIR there).
+COPY --chown=retrain:0 datasets datasets
 USER 50000
 RUN airflow version

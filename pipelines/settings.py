@@ -17,10 +17,12 @@ import os
 from pathlib import Path
 
 from core import settings as contract
+from core.datasets import model_name_for
 from core.schema import PYTHON_TYPES
 from core.settings import LOCAL, REPO
 
 __all__ = ["LOCAL", "MANIFEST", "REPO", "Settings", "read_manifest"]
+SQLITE = "sqlite:///"
 
 
 class SettingsBase:
@@ -30,11 +32,13 @@ class SettingsBase:
         for f in dataclasses.fields(self):  # JSON arrays arrive as lists
             if isinstance(getattr(self, f.name), list):
                 object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
-        manifest = read_manifest(self.path(self.data)) if isinstance(self.data, str) else {}
+        data = self.path(self.data) if isinstance(self.data, str) else ""
+        manifest = read_manifest(data) if data else {}
         if not self.label:
             object.__setattr__(self, "label", manifest.get("label") or "species")
         if not self.registered_model_name:
-            name = manifest.get("registered_model_name") or "penguin_classifier"
+            # Named after the dataset when nothing names it: never another dataset's model.
+            name = manifest.get("registered_model_name") or model_name_for(data)
             object.__setattr__(self, "registered_model_name", name)
 
     @classmethod
@@ -117,12 +121,15 @@ class SettingsBase:
         return f"{self.pipeline_name}-data"
 
     def tracking(self) -> tuple[str, str]:
-        """(tracking URI, local artifact location or "" for a tracking server)."""
+        """(tracking URI, local artifact location or "" for a tracking server). Unset: an
+        SQLite store beside the ML Metadata file. A local SQLite store keeps its artifacts in
+        mlartifacts/ beside it (a dataset's DAG names the store its state directory shares)."""
         uri = self.mlflow_tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")
-        if uri:
-            return uri, ""
-        state = Path(self.path(self.metadata_path)).parent
-        return f"sqlite:///{state / 'mlflow.db'}", str(state / "mlartifacts")
+        if not uri:
+            uri = f"sqlite:///{Path(self.path(self.metadata_path)).parent / 'mlflow.db'}"
+        if uri.startswith(SQLITE):
+            return uri, str(Path(uri[len(SQLITE) :]).parent / "mlartifacts")
+        return uri, ""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -146,7 +153,8 @@ Settings = dataclasses.make_dataclass(
 
 
 # Beside the data: {"label": ..., "registered_model_name": ...}, the defaults for that folder
-# (data/diabetes/dataset.json). Settings given explicitly win.
+# (data/diabetes/dataset.json). Settings given explicitly win; without a name, the model is
+# named after the folder (core/datasets.py: model_name_for).
 MANIFEST = "dataset.json"
 
 

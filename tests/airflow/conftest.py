@@ -9,6 +9,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -148,12 +149,14 @@ SECRET_ENV = {
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    """Every second row of penguins (172 rows), missing values included."""
+    """Every second row of penguins (172 rows), missing values included, with the bundled
+    dataset.json (label species, registered as penguin_classifier)."""
     folder = tmp_path_factory.mktemp("penguins")
     with open(REPO / "data" / "penguins" / "penguins.csv", newline="") as f:
         rows = list(csv.reader(f))
     with open(folder / "penguins.csv", "w", newline="") as f:
         csv.writer(f).writerows([rows[0], *rows[1::2]])
+    shutil.copy(REPO / "data" / "penguins" / "dataset.json", folder)
     return folder
 
 

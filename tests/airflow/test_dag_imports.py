@@ -63,6 +63,8 @@ def test_dagbag_imports_without_errors():
     bag = DagBag(dag_folder=str(DAGS))
     assert bag.import_errors == {}, f"DAG import errors: {bag.import_errors}"
     assert "retrain" in bag.dag_ids
+    # One pair per dataset definition (datasets/NAME.json, one loader each in dags/datasets/).
+    assert {"retrain_penguins", "retrain_diabetes_on_data"} <= set(bag.dag_ids)
 
 
 def test_the_dag_s_repository_imports_stay_light(tmp_path):

@@ -44,8 +44,11 @@ def dag_topology(dag, nodes) -> dict[str, list[str]]:
     }
 
 
-@pytest.mark.parametrize("dag_id", ["retrain", "retrain_on_data"])
+@pytest.mark.parametrize(
+    "dag_id", ["retrain", "retrain_on_data", "retrain_penguins", "retrain_diabetes_on_data"]
+)
 def test_dag_topology_equals_pipeline_topology(bag, compiled_topology, dag_id):
+    """The generic DAGs and each dataset's (datasets/NAME.json) share one builder."""
     dag = bag.dags[dag_id]
     assert set(compiled_topology) <= set(dag.task_ids), "a pipeline node has no task"
     assert dag_topology(dag, compiled_topology) == compiled_topology

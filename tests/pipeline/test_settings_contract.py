@@ -165,3 +165,64 @@ def test_the_readme_params_table_is_the_contract_s():
         "the README's Params table differs from the contract: paste the output of "
         "`python -m core.settings --markdown` between the params markers"
     )
+
+
+# ---- dataset definitions (core/datasets.py) and the registered model's name ----------------
+
+
+@pytest.mark.parametrize("python", [sys.executable, str(AIRFLOW_PYTHON)], ids=["tfx", "airflow"])
+def test_the_dataset_definitions_import_nothing_heavy(python):
+    assert loaded_after(python, "import core.datasets") == []
+
+
+def test_a_folder_without_a_name_registers_under_its_own_name(tmp_path):
+    """Setting > the folder's dataset.json > the folder's name: never another dataset's model."""
+    folder = tmp_path / "Ärztliche Daten 2"
+    folder.mkdir()
+    (folder / "rows.csv").write_text("dose,species\n1,a\n")
+    assert Settings(data=str(folder)).registered_model_name == "arztliche_daten_2"
+    assert Settings(data=str(folder), registered_model_name="mine").registered_model_name == "mine"
+    (folder / "dataset.json").write_text('{"registered_model_name": "clinic"}')
+    assert Settings(data=str(folder)).registered_model_name == "clinic"
+    assert Settings(data="data/penguins").registered_model_name == "penguin_classifier"
+    assert Settings(data="data/diabetes").registered_model_name == "diabetes_regressor"
+
+
+def test_an_sqlite_store_keeps_its_artifacts_beside_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    derived = Settings(metadata_path=str(tmp_path / "m.sqlite")).tracking()
+    assert derived == (f"sqlite:///{tmp_path / 'mlflow.db'}", str(tmp_path / "mlartifacts"))
+    shared = Settings(
+        metadata_path=str(tmp_path / "datasets" / "x" / "m.sqlite"),
+        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+    )
+    assert shared.tracking() == derived
+    server = Settings(mlflow_tracking_uri="http://mlflow:5000").tracking()
+    assert server == ("http://mlflow:5000", "")
+
+
+@pytest.mark.parametrize("name", ["penguins", "diabetes"])
+def test_a_bundled_definition_gives_valid_pipeline_settings_of_its_own(name, tmp_path):
+    """What a dataset's DAG hands the pipeline (its Params' defaults, the deployment's paths,
+    the definition) passes the pipeline's own checks, with its own name, state and model."""
+    from core import datasets
+
+    d = datasets.load(REPO / "datasets" / f"{name}.json")
+    params = {s.name: s.param()["default"] for s in contract.params() if s.scope == "pipeline"}
+    params.update((k, v) for k, v in d.params.items() if k != "executor")
+    base = {k: v for k, v in params.items() if v is not None}
+    base.update(pipeline_root=str(tmp_path / "pipeline_root"))
+    base.update(metadata_path=str(tmp_path / "metadata.sqlite"), mlflow_tracking_uri="")
+    s = Settings.from_json(json.dumps(d.pipeline_settings(base)))
+    assert (s.pipeline_name, s.nas_experiment, s.data_experiment) == (
+        name,
+        f"{name}-nas",
+        f"{name}-data",
+    )
+    assert s.pipeline_root == str(tmp_path / "datasets" / name / "pipeline_root")
+    assert s.metadata_path == str(tmp_path / "datasets" / name / "metadata.sqlite")
+    assert s.tracking()[0] == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert s.registered_model_name == {"penguins": "penguin_classifier"}.get(
+        name, "diabetes_regressor"
+    )
+    assert s.resolved_task()[0] == {"penguins": "classification"}.get(name, "regression")

@@ -1,0 +1,310 @@
+"""The retraining DAG's wiring, shared by every retraining DAG: the generic Param-driven
+`retrain` / `retrain_on_data` (dags/retrain.py) and each dataset's pair (dataset_dags.py).
+
+Every TFX pipeline node is one Airflow task running
+`python -m pipelines.run_node --run-id <dag run id> --node <node id> --settings <settings>` in
+the TFX environment, through a warm executor (default: TFX imported once per DAG run) or in a
+fresh process. Nodes find their inputs in ML Metadata, so only ids cross from Airflow. This
+module creates no DAG itself (it sits in .airflowignore's retrain_support/), so importing it
+from a DAG file adds no DAG to that file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import Asset, Param, dag, task
+
+from retrain_support import containers, csv_check, node_client
+
+REPO = Path(__file__).resolve().parents[2]
+# Airflow puts dags/ on sys.path; the settings contract is in the repository's core/ (standard
+# library only, as are the engine modules it reads: never TFX or Keras).
+if str(REPO) not in sys.path:
+    sys.path.append(str(REPO))
+from core import datasets  # noqa: E402
+from core import settings as contract  # noqa: E402
+
+# The pipeline environment's interpreter; `make setup` creates it at .venv/tfx.
+TFX_PYTHON = os.environ.get("RETRAIN_TFX_PYTHON", str(REPO / ".venv" / "tfx" / "bin" / "python"))
+# Where ML Metadata, the pipeline root and the embedded MLflow store (SQLite) live by default.
+STATE_DIR = Path(os.environ.get("RETRAIN_STATE_DIR", str(REPO / ".local")))
+# Per-step containers ($RETRAIN_CONTAINERS, retrain_support/containers.py); off by default.
+CONTAINERS = containers.ContainerConfig.from_env()
+if CONTAINERS.state_dir:
+    STATE_DIR = Path(CONTAINERS.state_dir)
+# The generic retrain_on_data's Asset; its name stays `retrain_data` (one name per URI).
+DATA_URI = os.environ.get("RETRAIN_DATA_ASSET", (REPO / "data" / "penguins").as_uri())
+DATA_ASSET = "retrain_data"
+
+# The pipeline's nodes and their upstream nodes, as compiled from pipelines/retrain.py.
+# tests/airflow/test_topology.py fails if this drifts from the compiled TFX pipeline.
+NODES: dict[str, list[str]] = {
+    "ExampleGen": [],
+    "StatisticsGen": ["ExampleGen"],
+    "SchemaGen": ["StatisticsGen"],
+    "PreviousSpanResolver": [],
+    "ExampleValidator": ["PreviousSpanResolver", "SchemaGen", "StatisticsGen"],
+    "Transform": ["ExampleGen", "ExampleValidator", "SchemaGen"],
+    "ChampionResolver": [],
+    "Tuner": ["ChampionResolver", "Transform"],
+    "Trainer": ["SchemaGen", "Transform", "Tuner"],
+    "Evaluator": ["ChampionResolver", "ExampleGen", "Trainer"],
+    "Pusher": ["ChampionResolver", "Evaluator", "ExampleGen", "Trainer", "Transform", "Tuner"],
+}
+GPU_NODES = {"Tuner", "Trainer"}
+GPU_POOL = os.environ.get("RETRAIN_GPU_POOL", "gpu")
+
+
+def params(defaults: dict | None = None) -> dict[str, Param]:
+    """Every Param from the settings contract (core/settings.py: type, rules, default,
+    description), with `defaults` (a dataset's) in place of the contract's."""
+    out = {}
+    for s in contract.params():
+        kwargs = s.param()
+        if defaults and s.name in defaults:
+            value = defaults[s.name]
+            kwargs["default"] = list(value) if isinstance(value, (list, tuple)) else value
+        out[s.name] = Param(**kwargs)
+    return out
+
+
+PARAMS = params()
+# Params that become pipeline settings (pipelines/settings.py: Settings); the rest steer the DAG.
+SETTING_PARAMS = [s.name for s in contract.params() if s.scope == contract.PIPELINE]
+
+log = logging.getLogger("retrain")
+
+
+def data_asset(uri: str) -> Asset:
+    """The Asset of a data URI. Airflow activates one name per URI, so the generic DAG's URI
+    keeps its name `retrain_data` wherever it is used; any other Asset is named by its URI."""
+    return Asset(name=DATA_ASSET if uri == DATA_URI else uri, uri=uri)
+
+
+def triggering_data(events) -> str | None:
+    """The data folder of the Asset whose events triggered this run (None when no Asset did):
+    the path of its file:// URI, or ValueError naming it."""
+    uris = sorted({e.asset.uri for found in (events or {}).values() for e in found})
+    if not uris:
+        return None
+    if len(uris) > 1:
+        raise ValueError(f"triggered by several Assets {uris}; a run trains on one data folder")
+    try:
+        return datasets.data_of_asset(uris[0])
+    except ValueError as e:
+        raise ValueError(f"the Asset that triggered this run: {e}") from None
+
+
+def pipeline_settings(
+    params: dict,
+    dag_id: str = "",
+    run_id: str = "",
+    dataset: datasets.Dataset | None = None,
+    data: str | None = None,
+) -> dict:
+    """Pipeline settings for one run: the Params, the deployment's paths, and
+    RETRAIN_SETTINGS (a JSON object of further pipeline settings, set by operators, not users).
+    For a dataset's DAG, its own pipeline name, state and settings (core/datasets.py). `data`:
+    the folder of the Asset that triggered the run, in place of the Param."""
+    # An optional Param left empty is null (the trigger form sends it so): the pipeline's default.
+    settings = {k: params[k] for k in SETTING_PARAMS if params.get(k) is not None}
+    settings.update(
+        pipeline_root=str(STATE_DIR / "pipeline_root"),
+        metadata_path=str(STATE_DIR / "metadata.sqlite"),
+        mlflow_tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", ""),
+        lineage={"airflow_dag_id": dag_id, "airflow_run_id": run_id},
+    )
+    settings.update(json.loads(os.environ.get("RETRAIN_SETTINGS") or "{}"))
+    if dataset is not None:
+        settings = dataset.pipeline_settings(settings)
+    if data is not None:
+        settings["data"] = data
+    return settings
+
+
+def _report(context, level: int, tag: str, attempt: str) -> None:
+    """One readable line: `tag: node N of DAG run R <attempt>: <the error's last line>`."""
+    ti = context["ti"]
+    why = str(context.get("exception") or "unknown error").strip().splitlines()
+    log.log(
+        level,
+        "%s: node %s of %s run %s %s: %s",
+        tag,
+        ti.task_id,
+        ti.dag_id,
+        ti.run_id,
+        attempt.format(try_number=ti.try_number),
+        why[-1] if why else "unknown error",
+    )
+
+
+def report_failure(context) -> None:
+    """A node failed for good (no retries left)."""
+    _report(context, logging.ERROR, "RETRAIN FAILED", "(try {try_number})")
+
+
+def report_retry(context) -> None:
+    """A try failed and Airflow will retry the node."""
+    _report(
+        context,
+        logging.WARNING,
+        "RETRAIN RETRY",
+        "failed on try {try_number} and will be retried",
+    )
+
+
+DEFAULT_ARGS = {
+    "retries": int(os.environ.get("RETRAIN_RETRIES", "2")),
+    "retry_delay": timedelta(seconds=int(os.environ.get("RETRAIN_RETRY_DELAY_S", "30"))),
+    # Airflow 3.3: a float multiplier (True would mean 1.0, a constant delay).
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=30),
+    "on_failure_callback": report_failure,
+    "on_retry_callback": report_retry,
+}
+
+
+def check_data(settings: dict) -> None:
+    """Fails the run before any node starts if the data cannot be used."""
+    data = Path(settings["data"])
+    data = data if data.is_absolute() else REPO / data
+    if not data.is_dir():
+        raise ValueError(f"param data: {data} is not a folder")
+    if not any(p.is_file() for p in data.iterdir()):
+        raise ValueError(f"param data: folder {data} holds no files")
+    problems = csv_check.check_folder(data)
+    for problem in problems:
+        log.error("DATA ANOMALY: %s", problem)
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ValueError(f"data {data} cannot be ingested: " + "; ".join(problems[:3]) + more)
+    if CONTAINERS.enabled and settings.get("parallel_trials"):
+        raise ValueError(
+            "param parallel_trials: parallel trials run on the scheduler's hosts; "
+            f"they are not available with ${containers.ENV} yet"
+        )
+    if not CONTAINERS.enabled and not Path(TFX_PYTHON).exists():
+        raise FileNotFoundError(
+            f"TFX environment not found at {TFX_PYTHON}; run `make setup` or set RETRAIN_TFX_PYTHON"
+        )
+
+
+def build_retrain_dag(
+    dag_id: str,
+    schedule,
+    description: str,
+    *,
+    doc: str = "",
+    dag_params: dict[str, Param] | None = None,
+    dataset: datasets.Dataset | None = None,
+):
+    """One retraining DAG: check_params -> start_executor (setup) -> one task per TFX node ->
+    stop_executor (teardown). `dataset`: a dataset's DAG (its Params in `dag_params`)."""
+
+    @dag(
+        dag_id=dag_id,
+        schedule=schedule,
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        # One run at a time by default: two runs of one DAG push to the same registered model.
+        # Runs on different data may overlap (RETRAIN_MAX_ACTIVE_RUNS); ML Metadata copes.
+        max_active_runs=int(os.environ.get("RETRAIN_MAX_ACTIVE_RUNS", "1")),
+        params=PARAMS if dag_params is None else dag_params,
+        default_args=DEFAULT_ARGS,
+        tags=["tfx", "nas", "retraining", *([f"dataset:{dataset.name}"] if dataset else [])],
+        description=description,
+        doc_md=doc,
+    )
+    def retrain():
+        @task(retries=0)
+        def check_params(params=None, dag_run=None, triggering_asset_events=None) -> dict:
+            """Fails the run before any node starts if the settings or the data cannot be
+            used. An Asset-triggered run trains on the data of the Asset that fired."""
+            data = triggering_data(triggering_asset_events)
+            settings = pipeline_settings(params, dag_run.dag_id, dag_run.run_id, dataset, data)
+            if data is not None:
+                log.info("triggered by Asset events: data %s", data)
+            check_data(settings)
+            return settings
+
+        @task
+        def start_executor(params=None, dag_run=None) -> str | None:
+            if params["executor"] != "warm" or CONTAINERS.enabled:
+                return None
+            path = node_client.socket_path(dag_run.dag_id, dag_run.run_id)
+            node_client.start_executor(TFX_PYTHON, REPO, path)
+            return path
+
+        @task
+        def stop_executor(executor_socket: str | None) -> None:
+            if executor_socket:
+                node_client.stop_executor(executor_socket)
+
+        def node_task(node: str):
+            pool = GPU_POOL if node in GPU_NODES else "default_pool"
+            if CONTAINERS.enabled:
+                # The node in the pipeline image; it reads the settings from check_params's XCom.
+                def in_container(settings, _executor):
+                    op = containers.node_operator(
+                        CONTAINERS, node, node in GPU_NODES, task_id=node, pool=pool
+                    )
+                    settings >> op
+                    return op
+
+                return in_container
+
+            @task(task_id=node, pool=pool)
+            def run(settings: dict, executor_socket: str | None, dag_run=None) -> dict:
+                argv = node_client.node_argv(dag_run.run_id, node, settings)
+                result = node_client.run_node(
+                    TFX_PYTHON, REPO, argv, socket=executor_socket, on_line=log.info
+                )
+                log.info("node %s: %s", node, result.get("state"))
+                return result
+
+            return run
+
+        @task
+        def tuner_workers(settings: dict) -> list[int]:
+            """One index per parallel-trials worker (none: the mapped task is skipped)."""
+            return list(range(int(settings.get("parallel_trials") or 0)))
+
+        @task(task_id="TunerWorker", pool=GPU_POOL)
+        def tuner_worker(index: int, settings: dict, executor_socket: str | None, dag_run=None):
+            """Runs trials for the Tuner's search (components/nas_tuner/worker.py)."""
+            argv = node_client.node_argv(dag_run.run_id, "Tuner", settings)
+            result = node_client.run_node(
+                TFX_PYTHON,
+                REPO,
+                [*argv, "--worker", str(index)],
+                socket=executor_socket,
+                on_line=log.info,
+            )
+            log.info("Tuner worker %d: %s trial(s)", index, result.get("trials"))
+            return result
+
+        settings = check_params()
+        executor = start_executor()
+        settings >> executor
+        tasks = {node: node_task(node)(settings, executor) for node in NODES}
+        for node, upstream in NODES.items():
+            for up in upstream:
+                tasks[up] >> tasks[node]
+        stop = stop_executor(executor).as_teardown(setups=executor)
+        for t in tasks.values():
+            t >> stop
+        if not CONTAINERS.enabled:
+            workers = tuner_worker.partial(settings=settings, executor_socket=executor).expand(
+                index=tuner_workers(settings)
+            )
+            tasks["Transform"] >> workers
+            workers >> stop
+
+    return retrain()
