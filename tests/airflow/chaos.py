@@ -33,8 +33,14 @@ from tests.airflow.conftest import AIRFLOW, FINISHED
 # (1 to 2 s on a 2-core machine) for a kill to land inside it.
 # mode full: the uninterrupted reference run comes second in the same store and must search
 # the same way, not warm-start from the first run's champion (the DAG's default mode).
-CONF = {"max_trials": 6, "epochs": 5, "strategy": "random", "curve_stop": False, "seed": 7,
-        "mode": "full"}  # fmt: skip
+CONF = {
+    "max_trials": 6,
+    "epochs": 5,
+    "strategy": "random",
+    "curve_stop": False,
+    "seed": 7,
+    "mode": "full",
+}
 SETTINGS = {"steps_per_epoch": 200}
 
 

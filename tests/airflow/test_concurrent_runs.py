@@ -64,10 +64,21 @@ def test_two_runs_on_different_data_share_one_metadata_store(airflow, tmp_path):
     metadata = json.dumps({"metadata_path": str(home / "state" / "metadata.sqlite")})
     for run_id in ("run-a", "run-b"):
         out = subprocess.run(
-            [TFX_PYTHON, "-m", "pipelines.summary", "--run-id", run_id, "--settings", metadata,
-             "--json"],
-            cwd=REPO, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+            [
+                TFX_PYTHON,
+                "-m",
+                "pipelines.summary",
+                "--run-id",
+                run_id,
+                "--settings",
+                metadata,
+                "--json",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert out.returncode == 0, out.stderr[-3000:]
         nodes = json.loads(out.stdout.strip().splitlines()[-1])["nodes"]
         assert nodes["Pusher"]["state"] == "COMPLETE", nodes

@@ -37,8 +37,11 @@ def test_push_fails_during_an_outage_and_its_retry_registers_one_version(
     conf = {"data": str(sample), "epochs": 5, "max_trials": 1}
     run = subprocess.Popen(
         [AIRFLOW, "dags", "test", "retrain", "-c", json.dumps(conf)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     watchdog = threading.Timer(1500, run.kill)
     watchdog.start()
     lines, events = [], []

@@ -78,8 +78,14 @@ def test_two_passing_runs_make_versions_1_and_2_with_champion_on_2(runs, registr
     v2 = registry.get_model_version(NAME, "2")
     assert v2.tags["tfx_pipeline_run_id"] == runs[2]
     assert v2.tags["airflow_run_id"] == runs[2] and v2.tags["airflow_dag_id"] == "retrain"
-    for tag in ("mlmd_model_artifact_id", "mlmd_model_uri", "data_fingerprint", "code_revision",
-                "lock_hash", "mlmd_pusher_execution_id"):  # fmt: skip
+    for tag in (
+        "mlmd_model_artifact_id",
+        "mlmd_model_uri",
+        "data_fingerprint",
+        "code_revision",
+        "lock_hash",
+        "mlmd_pusher_execution_id",
+    ):
         assert v2.tags.get(tag), tag
 
 
@@ -117,8 +123,10 @@ def test_retried_push_keeps_one_version(runs, registry, mlflow_server):
     metadata = str(state / "metadata.sqlite")
     marked = subprocess.run(
         [TFX_PYTHON, "-c", MARK_PUSH_FAILED, metadata, runs[2]],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert marked.returncode == 0, marked.stderr[-3000:]
     failed_execution = int(marked.stdout.strip().splitlines()[-1])
     settings = dict(
@@ -128,10 +136,22 @@ def test_retried_push_keeps_one_version(runs, registry, mlflow_server):
         mlflow_tracking_uri=mlflow_server,
     )
     out = subprocess.run(
-        [TFX_PYTHON, "-m", "pipelines.run_node", "--run-id", runs[2], "--node", "Pusher",
-         "--settings", json.dumps(settings)],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            TFX_PYTHON,
+            "-m",
+            "pipelines.run_node",
+            "--run-id",
+            runs[2],
+            "--node",
+            "Pusher",
+            "--settings",
+            json.dumps(settings),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1].removeprefix("RESULT "))
     assert result["state"] == "COMPLETE", result
@@ -145,11 +165,23 @@ def champion_check(module: str, mlflow_server: str) -> dict:
     """The JSON line `python -m tests.pipeline.<module>` prints about the champion, run in the
     TFX environment on the bundled penguins."""
     out = subprocess.run(
-        [TFX_PYTHON, "-m", f"tests.pipeline.{module}", "--tracking-uri", mlflow_server,
-         "--name", NAME, "--csv", str(REPO / "data" / "penguins" / "penguins.csv")],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        [
+            TFX_PYTHON,
+            "-m",
+            f"tests.pipeline.{module}",
+            "--tracking-uri",
+            mlflow_server,
+            "--name",
+            NAME,
+            "--csv",
+            str(REPO / "data" / "penguins" / "penguins.csv"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env=dict(os.environ, MLFLOW_TRACKING_URI=mlflow_server),
-    )  # fmt: skip
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -192,9 +224,16 @@ def test_champion_run_logs_explanations_and_edge_models_that_agree(runs, registr
     for variant in ("float", "dynamic_range"):
         assert result[variant]["agreement"] >= 0.99, result
     assert result["explained_features"] == sorted(
-        ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex",
-         "year"]
-    )  # fmt: skip
+        [
+            "island",
+            "bill_length_mm",
+            "bill_depth_mm",
+            "flipper_length_mm",
+            "body_mass_g",
+            "sex",
+            "year",
+        ]
+    )
     assert (
         "permutation" in result["explanation_columns"] and "shap" in result["explanation_columns"]
     )
@@ -214,11 +253,17 @@ def mode_runs(runs, mlflow_server, monkeypatch_module):
     client = client_for(mlflow_server)
     out = {}
     plan = [
-        ("warm", {"mode": "warm", "max_trials": 6,
-                  "baseline_module": str(REPO / "examples" / "baseline_model.py")}),
+        (
+            "warm",
+            {
+                "mode": "warm",
+                "max_trials": 6,
+                "baseline_module": str(REPO / "examples" / "baseline_model.py"),
+            },
+        ),
         ("retrain", {"mode": "retrain"}),
         ("promote", None),  # filled in from the warm run's leaderboard
-    ]  # fmt: skip
+    ]
     for name, extra in plan:
         if name == "promote":
             mine = [r for r in out["warm"]["rows"] if r.get("architecture") and not r.get("seed")]
@@ -236,8 +281,11 @@ def mode_runs(runs, mlflow_server, monkeypatch_module):
 
 
 def version_of(registry, run_id: str):
-    [v] = [v for v in registry.search_model_versions(f"name = '{NAME}'")
-           if v.tags.get("tfx_pipeline_run_id") == run_id]  # fmt: skip
+    [v] = [
+        v
+        for v in registry.search_model_versions(f"name = '{NAME}'")
+        if v.tags.get("tfx_pipeline_run_id") == run_id
+    ]
     return v
 
 
@@ -294,12 +342,16 @@ def test_generated_notebook_from_mlflow_executes_and_prints_its_accuracy(
     expected = {f"rank{r['rank']}_trial_{r['trial_id']}.ipynb" for r in top} | {"champion.ipynb"}
     assert names == expected
     first = f"rank1_trial_{top[0]['trial_id']}.ipynb"
-    path = registry.download_artifacts(search.info.run_id, f"search/notebooks/{first}",
-                                       str(tmp_path))  # fmt: skip
+    path = registry.download_artifacts(
+        search.info.run_id, f"search/notebooks/{first}", str(tmp_path)
+    )
     out = subprocess.run(
         [TFX_PYTHON, "-m", "components.nas_tuner.notebooks", "--execute", path],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     accuracy = json.loads(out.stdout.strip().splitlines()[-1])["accuracy"]
     assert 0.8 <= accuracy <= 1.0, accuracy

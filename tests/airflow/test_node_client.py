@@ -29,9 +29,11 @@ def run(settings, node, socket=None, run_id="run-1"):
 def test_fresh_process_runs_a_node(settings):
     result, lines = run(settings, "ExampleGen")
     assert result == {
-        "node": "ExampleGen", "run_id": "run-1", "state": "COMPLETE",
+        "node": "ExampleGen",
+        "run_id": "run-1",
+        "state": "COMPLETE",
         "execution_id": result["execution_id"],
-    }  # fmt: skip
+    }
     assert any("RESULT" in ln for ln in lines)
 
 

@@ -53,8 +53,10 @@ def api(airflow_db, tmp_path_factory):
     log = open(home / "api-server.log", "w")  # noqa: SIM115 (closed below)
     server = subprocess.Popen(
         [AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 240

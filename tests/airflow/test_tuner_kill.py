@@ -44,7 +44,16 @@ def test_tuner_killed_five_times_resumes_and_matches_an_uninterrupted_run(airflo
     ref_best = max(ref_rows, key=lambda r: r["score"])
     ref_score = {r["trial_id"]: r["score"] for r in ref_rows}
     diffs = {r["trial_id"]: round(abs(r["score"] - ref_score[r["trial_id"]]), 4) for r in rows}
-    print("kills:", kills, "\nbest:", best["trial_id"], best["score"], ref_best["trial_id"],
-          ref_best["score"], "\nper-trial |score diff|:", diffs)  # fmt: skip
+    print(
+        "kills:",
+        kills,
+        "\nbest:",
+        best["trial_id"],
+        best["score"],
+        ref_best["trial_id"],
+        ref_best["score"],
+        "\nper-trial |score diff|:",
+        diffs,
+    )
     assert abs(best["score"] - ref_best["score"]) <= NOISE, (best, ref_best)
     assert best["trial_id"] == ref_best["trial_id"] or diffs[best["trial_id"]] <= NOISE
