@@ -9,10 +9,13 @@ run id, picks the node and launches it with TFX's portable Launcher, as LocalDag
 node's inputs are resolved from ML Metadata through the pipeline run context; nothing but ids
 crosses from the orchestrator.
 
-Exit status: 0 when the node's execution is COMPLETE or CACHED, 2 for bad arguments, 3 when the
-same node of the same run is already running (a second launch at the same time is refused; a
-sequential retry is fine), 1 otherwise.
-The last line printed is `RESULT {json}` with the node, execution id and state.
+Exit status (core/failures.py): 0 when the node's execution is COMPLETE or CACHED; 2 for bad
+arguments or settings; 3 when the same node of the same run is already running (a second launch
+at the same time is refused; a sequential retry is fine); 4 when the node failed and running it
+again cannot help (core/failures.py classifies the failure: data, schema, settings, the user
+module); 1 for any other failure (transient, or unknown: worth a retry).
+On success the last line printed is `RESULT {json}` with the node, execution id and state; on
+failure it is `RETRAIN ERROR <permanent|transient>: <the failure in one line>`.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ import os
 import socket
 import sys
 import time
+import traceback
 from pathlib import Path
 
-from core import names, tracking
+from core import failures, names, tracking
 from pipelines import metadata_config
 from pipelines.retrain import SEARCH_NODE, create_pipeline
 from pipelines.settings import Settings
@@ -39,21 +43,22 @@ log = logging.getLogger("run_node")
 _IR_CACHE: dict[str, bytes] = {}
 
 
-def _cache_key(settings: Settings) -> str:
+def ir_key(settings: Settings) -> str:
+    """What the compiled IR depends on: the settings and the user module's content."""
     module = Path(settings.path(settings.module_file))
     digest = hashlib.sha256(module.read_bytes()).hexdigest() if module.exists() else "missing"
     return settings.to_json() + digest
 
 
-def compile_pipeline(settings: Settings):
-    """The compiled pipeline IR (with the run id still a runtime parameter).
+def compiled_ir(settings: Settings) -> bytes:
+    """The compiled pipeline IR, serialized (with the run id still a runtime parameter).
 
     Compiling builds the user-module wheel, so the IR is cached per settings and module content:
-    a warm executor compiles once per run instead of once per node."""
+    a warm executor compiles once per run instead of once per node (in a child of its own, which
+    hands the bytes back: pipelines/warm_executor.py)."""
     from tfx.dsl.compiler import compiler
-    from tfx.proto.orchestration import pipeline_pb2
 
-    key = _cache_key(settings)
+    key = ir_key(settings)
     if key not in _IR_CACHE:
         pipeline = create_pipeline(settings)
         for component in pipeline.components:
@@ -61,8 +66,20 @@ def compile_pipeline(settings: Settings):
             if hasattr(component, "_resolve_pip_dependencies"):
                 component._resolve_pip_dependencies(pipeline.pipeline_info.pipeline_root)
         _IR_CACHE[key] = compiler.Compiler().compile(pipeline).SerializeToString()
+    return _IR_CACHE[key]
+
+
+def remember_ir(key: str, ir: bytes) -> None:
+    """Caches IR compiled elsewhere (the warm executor's compile child) under its `ir_key`."""
+    _IR_CACHE[key] = ir
+
+
+def compile_pipeline(settings: Settings):
+    """The compiled pipeline IR (a pipeline_pb2.Pipeline), from the cache when it is there."""
+    from tfx.proto.orchestration import pipeline_pb2
+
     ir = pipeline_pb2.Pipeline()
-    ir.ParseFromString(_IR_CACHE[key])
+    ir.ParseFromString(compiled_ir(settings))
     return ir
 
 
@@ -74,6 +91,13 @@ def topology(settings: Settings) -> dict[str, list[str]]:
 
 class NodeBusy(RuntimeError):
     """The same node of the same pipeline run is being launched by another process."""
+
+
+class UnknownNode(KeyError):
+    """The pipeline has no node of that id (a bad argument, not a failure of a node)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 @contextlib.contextmanager
@@ -131,7 +155,7 @@ def _launch(settings: Settings, run_id: str, node_id: str, use_cache: bool) -> d
     )
     nodes = {n.pipeline_node.node_info.id: n.pipeline_node for n in ir.nodes}
     if node_id not in nodes:
-        raise KeyError(f"no node {node_id!r} in pipeline; nodes are {sorted(nodes)}")
+        raise UnknownNode(f"no node {node_id!r} in pipeline; nodes are {sorted(nodes)}")
     node = nodes[node_id]
     if not use_cache:
         node.execution_options.caching_options.enable_cache = False
@@ -165,6 +189,22 @@ def _launch(settings: Settings, run_id: str, node_id: str, use_cache: bool) -> d
     return result
 
 
+def report(kind: str, line: str) -> None:
+    """The failure's one line, last on stderr: the orchestrator shows it as the reason."""
+    sys.stdout.flush()
+    print(f"{failures.MARK}{kind}: {line}", file=sys.stderr, flush=True)
+
+
+def failed(e: BaseException, node: str | None) -> int:
+    """A node's failure: its traceback for the log, then its one line and verdict (permanent:
+    exit status 4, not retried; transient: 1, retried)."""
+    traceback.print_exc()
+    verdict = failures.classify(e)
+    log.error("node %s failed, %s: %s", node, verdict.kind, verdict.reason)
+    report(verdict.kind, verdict.line)
+    return failures.EXIT_PERMANENT if verdict.permanent else failures.EXIT_FAILED
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.run_node", description=__doc__)
     parser.add_argument("--run-id", help="pipeline run id (the Airflow dag run id)")
@@ -188,15 +228,28 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_json(args.settings)
     except (ValueError, TypeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        report(failures.PERMANENT, f"bad settings: {e}")
+        return failures.EXIT_USAGE
+    if not args.topology and (not args.run_id or not args.node):
+        parser.print_usage(sys.stderr)
+        report(failures.PERMANENT, "--run-id and --node are required (or --topology)")
+        return failures.EXIT_USAGE
+    try:
+        return _main(args, settings)
+    except UnknownNode as e:
+        report(failures.PERMANENT, str(e))
+        return failures.EXIT_USAGE
+    except NodeBusy as e:
+        report(failures.TRANSIENT, str(e))
+        return failures.EXIT_BUSY
+    except Exception as e:  # noqa: BLE001 (classified, reported in one line, exit status)
+        return failed(e, args.node)
+
+
+def _main(args: argparse.Namespace, settings: Settings) -> int:
     if args.topology:
         print(json.dumps(topology(settings), sort_keys=True))
-        return 0
-    if not args.run_id or not args.node:
-        parser.print_usage(sys.stderr)
-        print("error: --run-id and --node are required (or --topology)", file=sys.stderr)
-        return 2
+        return failures.EXIT_OK
     if args.worker is not None:
         from components.nas_tuner import worker
 
@@ -209,24 +262,17 @@ def main(argv: list[str] | None = None) -> int:
             **out,
         }
         print("RESULT " + json.dumps(result, sort_keys=True), flush=True)
-        return 0
-    try:
-        result = run_node(settings, args.run_id, args.node, use_cache=not args.no_cache)
-    except KeyError as e:
-        print(f"error: {e.args[0]}", file=sys.stderr)
-        return 2
-    except NodeBusy as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 3
-    ok = result["state"] in ("COMPLETE", "CACHED")
-    if not ok:
-        print(
-            f"error: node {args.node} did not run (state {result['state']}): its inputs were not "
-            f"found in ML Metadata for pipeline run {args.run_id}; run its upstream nodes first",
-            file=sys.stderr,
-        )
+        return failures.EXIT_OK
+    result = run_node(settings, args.run_id, args.node, use_cache=not args.no_cache)
     print("RESULT " + json.dumps(result, sort_keys=True), flush=True)
-    return 0 if ok else 1
+    if result["state"] in ("COMPLETE", "CACHED"):
+        return failures.EXIT_OK
+    report(
+        failures.TRANSIENT,
+        f"node {args.node} did not run (state {result['state']}): its inputs were not found in "
+        f"ML Metadata for pipeline run {args.run_id}; run its upstream nodes first",
+    )
+    return failures.EXIT_FAILED
 
 
 if __name__ == "__main__":

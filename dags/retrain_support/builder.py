@@ -146,7 +146,7 @@ def _report(context, level: int, tag: str, attempt: str) -> None:
 
 
 def report_failure(context) -> None:
-    """A node failed for good (no retries left)."""
+    """A node failed for good: no retries left, or a permanent failure (never retried)."""
     _report(context, logging.ERROR, "RETRAIN FAILED", "(try {try_number})")
 
 
@@ -160,6 +160,9 @@ def report_retry(context) -> None:
     )
 
 
+# Retries are for transient failures only (a lost connection, a killed process, out of memory):
+# a node that fails for good (bad data, schema, settings, user module; core/failures.py decides)
+# raises node_client.NodeFailedPermanently, an AirflowFailException, and fails at once.
 DEFAULT_ARGS = {
     "retries": int(os.environ.get("RETRAIN_RETRIES", "2")),
     "retry_delay": timedelta(seconds=int(os.environ.get("RETRAIN_RETRY_DELAY_S", "30"))),

@@ -6,6 +6,11 @@ Two ways, one command line (`python -m pipelines.run_node ...`):
 - process: start a fresh TFX-environment process for the node (pays the imports every time).
 If the warm executor's socket is gone (it died, or a retry runs after teardown), the node runs in a
 fresh process instead, so a retry never depends on the executor being alive.
+
+A failed node raises NodeFailed (Airflow retries the task) or, when the node runner's exit status
+says a retry cannot help (core/failures.py: bad arguments, or a permanent failure such as bad
+data or a broken user module), NodeFailedPermanently: Airflow's AirflowFailException, which
+fails the task at once. Either way the message is the node's own one-line reason.
 """
 
 from __future__ import annotations
@@ -16,10 +21,19 @@ import logging
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from airflow.sdk.exceptions import AirflowFailException
+
+# The failure classification is the repository's core/failures.py (standard library only).
+_REPO = str(Path(__file__).resolve().parents[2])
+if _REPO not in sys.path:
+    sys.path.append(_REPO)
+from core import failures  # noqa: E402
 
 EXIT_MARK = "\0EXIT "
 
@@ -27,7 +41,13 @@ log = logging.getLogger(__name__)
 
 
 class NodeFailed(RuntimeError):
-    """A pipeline node exited non-zero; the message is the node's own last error line."""
+    """A pipeline node exited non-zero; the message is the node's own last error line.
+    Airflow retries the task (when it has retries left)."""
+
+
+class NodeFailedPermanently(NodeFailed, AirflowFailException):
+    """A pipeline node failed in a way a retry cannot heal (core/failures.py): Airflow fails
+    the task without retrying it."""
 
 
 def socket_path(dag_id: str, run_id: str) -> str:
@@ -110,8 +130,10 @@ def run_node(
     socket: str | None = None,
     on_line: Callable[[str], None] = print,
 ) -> dict:
-    """Run the node runner with `argv`; stream its output to `on_line`; return its RESULT."""
+    """Run the node runner with `argv`; stream its output to `on_line`; return its RESULT, or
+    raise NodeFailed (retried) or NodeFailedPermanently (not retried) with its one line."""
     last_error: list[str] = []
+    reported: list[str] = []  # the runner's own `RETRAIN ERROR <kind>: <line>`
     in_traceback = [False]
     result: dict = {}
 
@@ -120,6 +142,8 @@ def run_node(
         text = line.strip()
         if line.startswith("RESULT "):
             result.update(json.loads(line[len("RESULT ") :]))
+        elif text.startswith(failures.MARK):
+            reported[:] = [text[len(failures.MARK) :].partition(": ")[2] or text]
         elif text.startswith("Traceback"):
             in_traceback[0] = True
             last_error[:] = [text]
@@ -147,7 +171,9 @@ def run_node(
         for line in proc.stdout:
             collect(line.rstrip("\n"))
         status = proc.wait()
-    if status != 0:
-        why = last_error[0] if last_error else "see the log above"
+    if status != failures.EXIT_OK:
+        why = (reported or last_error or ["see the log above"])[0]
+        if failures.status_is_permanent(status):
+            raise NodeFailedPermanently(f"exit status {status} (permanent, not retried): {why}")
         raise NodeFailed(f"exit status {status}: {why}")
     return result

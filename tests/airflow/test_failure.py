@@ -2,23 +2,30 @@
 
 - CSV files that cannot be ingested (empty, ragged, a repeated header, mixed headers) fail the
   `check_params` task, before any TFX node, naming the file, line and problem.
-- A node that fails names itself and its reason in one line, and the teardown still runs."""
+- A node that fails for a reason a retry cannot heal (a corrupt TFRecord) fails in one try,
+  with the default retries: it names itself and its reason in one line, nothing is retried,
+  and the teardown still runs."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import struct
 import subprocess
 
 import pytest
 from retrain_support import csv_check
 
+from core import tfrecord
 from tests import data_cases
 from tests.airflow.conftest import AIRFLOW
 
 
 def dag_test(data, tmp_path) -> str:
-    env = dict(os.environ, RETRAIN_STATE_DIR=str(tmp_path / "state"), RETRAIN_RETRIES="0")
+    # The DAG's own retries (RETRAIN_RETRIES unset): what fails at once must not be retried.
+    env = dict(os.environ, RETRAIN_STATE_DIR=str(tmp_path / "state"))
+    env.pop("RETRAIN_RETRIES", None)
     out = subprocess.run(
         [AIRFLOW, "dags", "test", "retrain", "-c", json.dumps({"data": str(data)})],
         env=env,
@@ -64,14 +71,39 @@ def test_ragged_csv_fails_before_any_node(tmp_path, airflow_db):
     assert "launching for pipeline run" not in log, "a TFX node ran"
 
 
-def test_failing_node_names_itself_and_the_teardown_runs(tmp_path, airflow_db):
+def bad_checksum_tfrecord(path) -> None:
+    """A gzipped TFRecord of tf.Examples whose last record's payload no longer matches its
+    checksum (one float changed): it looks like data, and ExampleGen's reader rejects it."""
+    rows = [{"species": ("bytes", [b"Adelie"]), "x": ("float", [i, 1.5])} for i in range(30)]
+    plain = path.with_suffix(".plain")
+    tfrecord.write(str(plain), rows)
+    raw = bytearray(plain.read_bytes())
+    plain.unlink()
+    at = raw.rindex(struct.pack("<f", 1.5))
+    raw[at : at + 4] = struct.pack("<f", 1.75)
+    path.write_bytes(gzip.compress(bytes(raw)))
+
+
+@pytest.mark.parametrize("corruption", ["not_gzip", "bad_checksum"])
+def test_corrupt_tfrecord_fails_in_one_try_names_itself_and_the_teardown_runs(
+    corruption, tmp_path, airflow_db
+):
     data = tmp_path / "data"
     data.mkdir()
-    (data / "part-0.tfrecord.gz").write_bytes(b"not a gzip file at all" * 10)
+    if corruption == "not_gzip":
+        (data / "part-0.tfrecord.gz").write_bytes(b"not a gzip file at all" * 10)
+    else:
+        bad_checksum_tfrecord(data / "part-0.tfrecord.gz")
     log = dag_test(data, tmp_path)
     lines = [ln for ln in log.splitlines() if "RETRAIN FAILED" in ln]
     assert lines, log[-5000:]
     assert "node ExampleGen" in lines[0], lines[0]
+    # one try, failed at once with its one readable line; no retry
+    assert "(try 1): exit status 4 (permanent, not retried): " in lines[0], lines[0]
+    assert "Traceback" not in lines[0], lines[0]
+    assert log.count("[DAG TEST] starting task_id=ExampleGen ") == 1, log[-5000:]
+    assert "RETRAIN RETRY" not in log, log[-5000:]
+    assert "RETRAIN ERROR permanent: " in log
     assert "state=failed" in log
     # the teardown ran: the warm executor is stopped
     assert "[DAG TEST] end task task_id=stop_executor" in log
