@@ -11,6 +11,7 @@ from a DAG file adds no DAG to that file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -31,17 +32,54 @@ if str(REPO) not in sys.path:
 from core import datasets  # noqa: E402
 from core import settings as contract  # noqa: E402
 
-# The pipeline environment's interpreter; `make setup` creates it at .venv/tfx.
-TFX_PYTHON = os.environ.get("RETRAIN_TFX_PYTHON", str(REPO / ".venv" / "tfx" / "bin" / "python"))
-# Where ML Metadata, the pipeline root and the embedded MLflow store (SQLite) live by default.
-STATE_DIR = Path(os.environ.get("RETRAIN_STATE_DIR", str(REPO / ".local")))
-# Per-step containers ($RETRAIN_CONTAINERS, retrain_support/containers.py); off by default.
-CONTAINERS = containers.ContainerConfig.from_env()
-if CONTAINERS.state_dir:
-    STATE_DIR = Path(CONTAINERS.state_dir)
-# The generic retrain_on_data's Asset; its name stays `retrain_data` (one name per URI).
-DATA_URI = os.environ.get("RETRAIN_DATA_ASSET", (REPO / "data" / "penguins").as_uri())
-DATA_ASSET = "retrain_data"
+DATA_ASSET = "retrain_data"  # the generic retrain_on_data's Asset name (one name per URI)
+
+
+@dataclasses.dataclass(frozen=True)
+class Deployment:
+    """What the deployment's environment says, read afresh whenever a DAG is built or a task
+    runs (never cached at import: a process that parses the DAG files twice, with another
+    environment, must see the second one)."""
+
+    tfx_python: str  # the pipeline environment's interpreter; `make setup` makes .venv/tfx
+    state_dir: Path  # ML Metadata, the pipeline root and the embedded MLflow store
+    containers: containers.ContainerConfig  # per-step containers ($RETRAIN_CONTAINERS)
+    data_uri: str  # the generic retrain_on_data's Asset URI
+    gpu_pool: str
+    retries: int
+    retry_delay_s: int
+    max_active_runs: int
+
+    @classmethod
+    def from_env(cls) -> Deployment:
+        env = os.environ
+        boxes = containers.ContainerConfig.from_env()
+        state = Path(boxes.state_dir or env.get("RETRAIN_STATE_DIR", str(REPO / ".local")))
+        return cls(
+            tfx_python=env.get(
+                "RETRAIN_TFX_PYTHON", str(REPO / ".venv" / "tfx" / "bin" / "python")
+            ),
+            state_dir=state,
+            containers=boxes,
+            data_uri=env.get("RETRAIN_DATA_ASSET", (REPO / "data" / "penguins").as_uri()),
+            gpu_pool=env.get("RETRAIN_GPU_POOL", "gpu"),
+            retries=int(env.get("RETRAIN_RETRIES", "2")),
+            retry_delay_s=int(env.get("RETRAIN_RETRY_DELAY_S", "30")),
+            # One run at a time by default: two runs of one DAG push to the same registered
+            # model. Runs on different data may overlap; ML Metadata copes.
+            max_active_runs=int(env.get("RETRAIN_MAX_ACTIVE_RUNS", "1")),
+        )
+
+
+# Read as module attributes (builder.STATE_DIR, builder.DATA_URI): the environment's value now.
+_FROM_ENV = {"STATE_DIR": "state_dir", "DATA_URI": "data_uri", "TFX_PYTHON": "tfx_python"}
+
+
+def __getattr__(name: str):
+    if name in _FROM_ENV:
+        return getattr(Deployment.from_env(), _FROM_ENV[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # The pipeline's nodes and their upstream nodes, as compiled from pipelines/retrain.py.
 # tests/airflow/test_topology.py fails if this drifts from the compiled TFX pipeline.
@@ -59,7 +97,6 @@ NODES: dict[str, list[str]] = {
     "Pusher": ["ChampionResolver", "Evaluator", "ExampleGen", "Trainer", "Transform", "Tuner"],
 }
 GPU_NODES = {"Tuner", "Trainer"}
-GPU_POOL = os.environ.get("RETRAIN_GPU_POOL", "gpu")
 
 
 def params(defaults: dict | None = None) -> dict[str, Param]:
@@ -85,7 +122,7 @@ log = logging.getLogger("retrain")
 def data_asset(uri: str) -> Asset:
     """The Asset of a data URI. Airflow activates one name per URI, so the generic DAG's URI
     keeps its name `retrain_data` wherever it is used; any other Asset is named by its URI."""
-    return Asset(name=DATA_ASSET if uri == DATA_URI else uri, uri=uri)
+    return Asset(name=DATA_ASSET if uri == Deployment.from_env().data_uri else uri, uri=uri)
 
 
 def triggering_data(events) -> str | None:
@@ -115,9 +152,10 @@ def pipeline_settings(
     the folder of the Asset that triggered the run, in place of the Param."""
     # An optional Param left empty is null (the trigger form sends it so): the pipeline's default.
     settings = {k: params[k] for k in SETTING_PARAMS if params.get(k) is not None}
+    state = Deployment.from_env().state_dir
     settings.update(
-        pipeline_root=str(STATE_DIR / "pipeline_root"),
-        metadata_path=str(STATE_DIR / "metadata.sqlite"),
+        pipeline_root=str(state / "pipeline_root"),
+        metadata_path=str(state / "metadata.sqlite"),
         mlflow_tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", ""),
         lineage={"airflow_dag_id": dag_id, "airflow_run_id": run_id},
     )
@@ -163,15 +201,17 @@ def report_retry(context) -> None:
 # Retries are for transient failures only (a lost connection, a killed process, out of memory):
 # a node that fails for good (bad data, schema, settings, user module; core/failures.py decides)
 # raises node_client.NodeFailedPermanently, an AirflowFailException, and fails at once.
-DEFAULT_ARGS = {
-    "retries": int(os.environ.get("RETRAIN_RETRIES", "2")),
-    "retry_delay": timedelta(seconds=int(os.environ.get("RETRAIN_RETRY_DELAY_S", "30"))),
-    # Airflow 3.3: a float multiplier (True would mean 1.0, a constant delay).
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=30),
-    "on_failure_callback": report_failure,
-    "on_retry_callback": report_retry,
-}
+def default_args(env: Deployment) -> dict:
+    """Every node task's retries and callbacks."""
+    return {
+        "retries": env.retries,
+        "retry_delay": timedelta(seconds=env.retry_delay_s),
+        # Airflow 3.3: a float multiplier (True would mean 1.0, a constant delay).
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=30),
+        "on_failure_callback": report_failure,
+        "on_retry_callback": report_retry,
+    }
 
 
 def check_data(settings: dict) -> None:
@@ -188,14 +228,16 @@ def check_data(settings: dict) -> None:
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise ValueError(f"data {data} cannot be ingested: " + "; ".join(problems[:3]) + more)
-    if CONTAINERS.enabled and settings.get("parallel_trials"):
+    env = Deployment.from_env()
+    if env.containers.enabled and settings.get("parallel_trials"):
         raise ValueError(
             "param parallel_trials: parallel trials run on the scheduler's hosts; "
             f"they are not available with ${containers.ENV} yet"
         )
-    if not CONTAINERS.enabled and not Path(TFX_PYTHON).exists():
+    if not env.containers.enabled and not Path(env.tfx_python).exists():
         raise FileNotFoundError(
-            f"TFX environment not found at {TFX_PYTHON}; run `make setup` or set RETRAIN_TFX_PYTHON"
+            f"TFX environment not found at {env.tfx_python}; run `make setup` or set "
+            "RETRAIN_TFX_PYTHON"
         )
 
 
@@ -210,17 +252,17 @@ def build_retrain_dag(
 ):
     """One retraining DAG: check_params -> start_executor (setup) -> one task per TFX node ->
     stop_executor (teardown). `dataset`: a dataset's DAG (its Params in `dag_params`)."""
+    env = Deployment.from_env()
+    boxes, tfx_python, gpu_pool = env.containers, env.tfx_python, env.gpu_pool
 
     @dag(
         dag_id=dag_id,
         schedule=schedule,
         start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
         catchup=False,
-        # One run at a time by default: two runs of one DAG push to the same registered model.
-        # Runs on different data may overlap (RETRAIN_MAX_ACTIVE_RUNS); ML Metadata copes.
-        max_active_runs=int(os.environ.get("RETRAIN_MAX_ACTIVE_RUNS", "1")),
+        max_active_runs=env.max_active_runs,
         params=PARAMS if dag_params is None else dag_params,
-        default_args=DEFAULT_ARGS,
+        default_args=default_args(env),
         tags=["tfx", "nas", "retraining", *([f"dataset:{dataset.name}"] if dataset else [])],
         description=description,
         doc_md=doc,
@@ -239,10 +281,10 @@ def build_retrain_dag(
 
         @task
         def start_executor(params=None, dag_run=None) -> str | None:
-            if params["executor"] != "warm" or CONTAINERS.enabled:
+            if params["executor"] != "warm" or boxes.enabled:
                 return None
             path = node_client.socket_path(dag_run.dag_id, dag_run.run_id)
-            node_client.start_executor(TFX_PYTHON, REPO, path)
+            node_client.start_executor(tfx_python, REPO, path)
             return path
 
         @task
@@ -251,12 +293,12 @@ def build_retrain_dag(
                 node_client.stop_executor(executor_socket)
 
         def node_task(node: str):
-            pool = GPU_POOL if node in GPU_NODES else "default_pool"
-            if CONTAINERS.enabled:
+            pool = gpu_pool if node in GPU_NODES else "default_pool"
+            if boxes.enabled:
                 # The node in the pipeline image; it reads the settings from check_params's XCom.
                 def in_container(settings, _executor):
                     op = containers.node_operator(
-                        CONTAINERS, node, node in GPU_NODES, task_id=node, pool=pool
+                        boxes, node, node in GPU_NODES, task_id=node, pool=pool
                     )
                     settings >> op
                     return op
@@ -267,7 +309,7 @@ def build_retrain_dag(
             def run(settings: dict, executor_socket: str | None, dag_run=None) -> dict:
                 argv = node_client.node_argv(dag_run.run_id, node, settings)
                 result = node_client.run_node(
-                    TFX_PYTHON, REPO, argv, socket=executor_socket, on_line=log.info
+                    tfx_python, REPO, argv, socket=executor_socket, on_line=log.info
                 )
                 log.info("node %s: %s", node, result.get("state"))
                 return result
@@ -279,12 +321,12 @@ def build_retrain_dag(
             """One index per parallel-trials worker (none: the mapped task is skipped)."""
             return list(range(int(settings.get("parallel_trials") or 0)))
 
-        @task(task_id="TunerWorker", pool=GPU_POOL)
+        @task(task_id="TunerWorker", pool=gpu_pool)
         def tuner_worker(index: int, settings: dict, executor_socket: str | None, dag_run=None):
             """Runs trials for the Tuner's search (components/nas_tuner/worker.py)."""
             argv = node_client.node_argv(dag_run.run_id, "Tuner", settings)
             result = node_client.run_node(
-                TFX_PYTHON,
+                tfx_python,
                 REPO,
                 [*argv, "--worker", str(index)],
                 socket=executor_socket,
@@ -303,7 +345,7 @@ def build_retrain_dag(
         stop = stop_executor(executor).as_teardown(setups=executor)
         for t in tasks.values():
             t >> stop
-        if not CONTAINERS.enabled:
+        if not boxes.enabled:
             workers = tuner_worker.partial(settings=settings, executor_socket=executor).expand(
                 index=tuner_workers(settings)
             )
