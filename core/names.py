@@ -1,10 +1,15 @@
-"""Names more than one module reads: MLflow tags and aliases, artifact file names, and the
-folder a pipeline run id becomes. Standard library only.
+"""Names more than one module reads: MLflow tags and aliases, artifact file names, the folder a
+pipeline run id becomes, and the one rule that turns a data column's name into the names of
+its transformed feature, Keras input and vocabulary file. Standard library only.
 
 The NAS engine's own output files (leaderboard, report, best weights) are named by the engine.
 """
 
 from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
 
 # ---- MLflow: tags --------------------------------------------------------------------------
 # On every run and model version this project logs: the pipeline run (the Airflow DAG run id).
@@ -56,3 +61,39 @@ def run_folder(run_id: str) -> str:
     (`/`, `:`, spaces) as `_`. Airflow run ids hold colons."""
     safe = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in run_id)
     return safe if safe.strip(".") else f"_{safe}"  # never "", "." or ".."
+
+
+# ---- data columns ----------------------------------------------------------------------------
+SAFE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+TRANSFORMED_SUFFIX = "_xf"
+
+
+def feature_name(column: str) -> str:
+    """A data column's name as the pipeline's own names use it: the transformed feature (with
+    `xf`), the Keras input, the vocabulary file, the Evaluator's label key. A name of ASCII
+    letters, digits and `_` that starts with a letter is kept as it is (`bill_length_mm`);
+    any other gets its letters (accents dropped), digits and `_` for every run of anything
+    else, an `f_` before a leading digit, and 6 hex digits of the original's hash, so two
+    columns never share a name ("od280/od315" -> "od280_od315_1d3e0f", "2nd reading" ->
+    "f_2nd_reading_7b1a2c", "Alcohol %" and "Alcohol" differ)."""
+    if SAFE_NAME.match(column):
+        return column
+    ascii_ = unicodedata.normalize("NFKD", column).encode("ascii", "ignore").decode()
+    base = re.sub(r"[^A-Za-z0-9]+", "_", ascii_).strip("_")
+    if not base or not base[0].isalpha():
+        base = f"f_{base}".rstrip("_")
+    digest = hashlib.sha1(column.encode("utf-8")).hexdigest()[:6]
+    return f"{base}_{digest}"
+
+
+def xf(column: str) -> str:
+    """The transformed feature (and Keras input) of a data column: `feature_name` + `_xf`."""
+    return feature_name(column) + TRANSFORMED_SUFFIX
+
+
+def xf_base(transformed: str) -> str:
+    """`feature_name` of the column behind a transformed feature's name (its vocabulary's
+    name): the name without `_xf`."""
+    if transformed.endswith(TRANSFORMED_SUFFIX):
+        return transformed[: -len(TRANSFORMED_SUFFIX)]
+    return transformed

@@ -267,6 +267,33 @@ _DECLARED = [
         'Drift limits per column, beside drift_threshold, e.g. {"body_mass_g": 0.5}.',
     ),
     Setting(
+        "classes",
+        "array",
+        (),
+        "Classification: every class of the label (numbers, text or true/false), kept in sorted "
+        "order (numbers numerically, text lexicographically); rows with another label value "
+        "are left out of training like a missing label. Empty: the data folder's dataset.json "
+        "names them, else every value of the label column.",
+    ),
+    Setting(
+        "categorical_features",
+        "array",
+        (),
+        "Integer columns that are categories (codes, ids), not quantities. Otherwise an integer "
+        "column is numeric; a text column is always categorical. Empty: the data folder's "
+        "dataset.json names them, else none.",
+        items={"type": "string"},
+    ),
+    Setting(
+        "feature_shapes",
+        "object",
+        {},
+        'Tensor features\' shapes, e.g. {"pixels": [8, 8, 1]}: an array feature of that many '
+        "values, or encoded PNG/JPEG bytes decoded to [height, width, channels]. A fixed-length "
+        "vector needs none (a 1-D signal, its length read from the data). Empty: the data "
+        "folder's dataset.json names them.",
+    ),
+    Setting(
         "registered_model_name",
         "string",
         "",

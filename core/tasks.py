@@ -4,12 +4,16 @@ object instead of branching on the task's name.
 The engine's side of a task (head, loss, metrics, the search objective and its direction) is
 `nas.task`; `Task.engine` is that object. This is the pipeline's side:
 
-- how Transform encodes the label (`label_encoding`, read by the user module): the vocabulary
-  index of the class, or the value as a float; and what that means for the network's head
-  (`label_outputs`, `input_target`);
+- how Transform encodes the label (`label_encoding` and `classes`, read by the user module):
+  the class's index in the sorted class list (pipelines/task.py decides it where the pipeline
+  compiles; Transform keeps it as the label's vocabulary, `class_text` per line, so it travels
+  with the transform graph and the serving model), or the value as a float; a missing label
+  is `missing_label` and training leaves its rows out (`label_present`); what that means for
+  the network's head (`label_outputs`, `input_target`); and back: `classes` reads the class
+  values, of the label's own type, from a Transform output;
 - the Evaluator's gate (`gate_metrics`, TFMA MetricConfigs from the settings);
 - the serving signature's output key (`serving_output`) and the MLflow pyfunc's columns
-  (`pyfunc_columns`, `pyfunc_frame`);
+  (`pyfunc_columns`, `output_columns`, `pyfunc_frame`);
 - the explanations' score (`score`, higher is better), the TFLite agreement rule (`agreement`)
   and the summary's metric (`metric`, `tfma_metric`).
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 
+from core import names
 from nas import task as engine_tasks
 
 # Of the standard deviation of the reference's predictions. Dynamic-range quantisation moved the
@@ -50,13 +55,25 @@ class Task:
         """The engine's Task of the same name (head, loss, objective, direction)."""
         return engine_tasks.get(self.name)
 
-    def user_config(self) -> dict:
-        """What the user module reads from its custom_config (Transform's and Trainer's)."""
+    def user_config(self, classes=()) -> dict:
+        """What the user module reads from its custom_config (Transform's and Trainer's):
+        `classes` are the label's classes in their order (pipelines/task.py; [] for a task
+        without classes)."""
         return {
             "task": self.name,
             "label_encoding": self.label_encoding,
             "serving_output": self.serving_output,
+            "classes": list(classes),
         }
+
+    def label_present(self, y):
+        """Whether one example's transformed label (a TF tensor) is there, not the task's
+        `missing_label`; the search's and the Trainer's datasets leave the others out."""
+        raise NotImplementedError
+
+    def output_columns(self, classes: list) -> list[tuple[str, str]]:
+        """(name, MLflow type) of the pyfunc's output for these classes."""
+        return list(self.pyfunc_columns)
 
     def gate_metrics(self, settings) -> list:
         """The Evaluator's metrics with thresholds, from the settings' gate values."""
@@ -70,8 +87,8 @@ class Task:
         """The InputSpec fields that describe the label: n_outputs (and its scale)."""
         return {"n_outputs": self.label_outputs(tft_out, label)}
 
-    def classes(self, tft_out, label: str) -> list[str]:
-        """The class names, in the head's order ([] when the task has no classes)."""
+    def classes(self, tft_out, label: str) -> list:
+        """The class values, in the head's order ([] when the task has no classes)."""
         return []
 
     def labels(self, raw: list, classes: list[str]):
@@ -91,9 +108,35 @@ class Task:
         raise NotImplementedError
 
 
+def class_text(value) -> str:
+    """A class as one line of the label's vocabulary: "true"/"false", "2", "0.5", "Adelie"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _class_key(value):
+    """A label value as a key that compares with a class: a number for numbers, "true"/"false"
+    and numeric text (an eval row's 2.0 matches the class 2, "true" the class True)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("true", "false"):
+            return float(text.lower() == "true")
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    return None if value is None else float(value)
+
+
 class Classification(Task):
-    """A class per row: the label is a vocabulary index, the head a softmax over the classes;
-    gated on accuracy."""
+    """A class per row: the label is its class's index in the sorted class list, the head a
+    softmax over the classes; gated on accuracy. A missing label (or one not among the
+    classes) is -1."""
+
+    missing_label = -1
 
     def gate_metrics(self, settings) -> list:
         """Accuracy: a lower bound, and at most `max_accuracy_drop` below the champion."""
@@ -110,17 +153,51 @@ class Classification(Task):
         )
         return [tfma.MetricConfig(class_name="SparseCategoricalAccuracy", threshold=threshold)]
 
+    def label_present(self, y):
+        import tensorflow as tf
+
+        return tf.reduce_all(y >= 0)
+
     def label_outputs(self, tft_out, label: str) -> int:
-        return int(tft_out.vocabulary_size_by_name(label))
+        return int(tft_out.vocabulary_size_by_name(_vocabulary(tft_out, label)))
 
-    def classes(self, tft_out, label: str) -> list[str]:
-        return [c.decode() for c in tft_out.vocabulary_by_name(label)]
+    def classes(self, tft_out, label: str) -> list:
+        """The class values, typed as the label is: bools when the vocabulary is
+        "false"/"true", else ints (an integer label), floats (a float label) or text."""
+        import tensorflow as tf
 
-    def labels(self, raw: list, classes: list[str]):
+        texts = [c.decode() for c in tft_out.vocabulary_by_name(_vocabulary(tft_out, label))]
+        raw = tft_out.raw_feature_spec().get(label)
+        dtype = None if raw is None else raw.dtype
+        if texts and set(texts) <= {"false", "true"}:
+            return [t == "true" for t in texts]
+        try:
+            if dtype == tf.int64:
+                return [int(t) for t in texts]
+            if dtype == tf.float32:
+                return [float(t) for t in texts]
+        except ValueError:
+            pass
+        return texts
+
+    def output_columns(self, classes: list) -> list[tuple[str, str]]:
+        """`class` typed as the classes are (long, double, boolean or string)."""
+        kinds = {type(c) for c in classes}
+        kind = "string"
+        if kinds == {bool}:
+            kind = "boolean"
+        elif kinds == {int}:
+            kind = "long"
+        elif kinds and kinds <= {int, float}:
+            kind = "double"
+        return [("class", kind), ("probability", "double")]
+
+    def labels(self, raw: list, classes: list):
+        """Each raw label's class index (-1: missing or not a class)."""
         import numpy as np
 
-        index = {c: i for i, c in enumerate(classes)}
-        return np.array([index.get(str(v), -1) for v in raw])
+        index = {_class_key(c): i for i, c in enumerate(classes)}
+        return np.array([index.get(_class_key(v), -1) for v in raw])
 
     def score(self, y, outputs) -> float:
         """Accuracy of the argmax."""
@@ -134,8 +211,8 @@ class Classification(Task):
 
         return float(np.mean(reference.argmax(axis=1) == edge.argmax(axis=1)))
 
-    def pyfunc_frame(self, outputs, classes: list[str]):
-        """The most probable class and its probability."""
+    def pyfunc_frame(self, outputs, classes: list):
+        """The most probable class (its own value: 2, True, "Adelie") and its probability."""
         import pandas as pd
 
         best = outputs.argmax(axis=1)
@@ -170,6 +247,13 @@ class Regression(Task):
             tfma.MetricConfig(class_name="MeanAbsoluteError"),
         ]
 
+    missing_label = float("nan")
+
+    def label_present(self, y):
+        import tensorflow as tf
+
+        return tf.reduce_all(tf.math.is_finite(y))
+
     def label_outputs(self, tft_out, label: str) -> int:
         return 1
 
@@ -178,7 +262,7 @@ class Regression(Task):
         mean, std = target_scale(train_files, label)
         return {"n_outputs": 1, "target_mean": mean, "target_std": std}
 
-    def labels(self, raw: list, classes: list[str]):
+    def labels(self, raw: list, classes: list):
         import numpy as np
 
         return np.array([np.nan if v is None else float(v) for v in raw])
@@ -199,11 +283,18 @@ class Regression(Task):
         tolerance = max(REGRESSION_TOLERANCE * float(np.std(ref)), 1e-6)
         return float(np.mean(np.abs(ref - out) <= tolerance))
 
-    def pyfunc_frame(self, outputs, classes: list[str]):
+    def pyfunc_frame(self, outputs, classes: list):
         """The predicted value."""
         import pandas as pd
 
         return pd.DataFrame({"prediction": outputs.reshape(-1).astype(float)})
+
+
+def _vocabulary(tft_out, label: str) -> str:
+    """The name of the label's vocabulary in a Transform output: `names.feature_name(label)`,
+    or the label itself in a transform graph made before names were made safe."""
+    name = names.feature_name(label)
+    return name if tft_out.vocabulary_file_by_name(name) else label
 
 
 def target_scale(file_patterns: list[str], label: str, limit: int = TARGET_SCALE_ROWS):
@@ -212,7 +303,7 @@ def target_scale(file_patterns: list[str], label: str, limit: int = TARGET_SCALE
     import numpy as np
     import tensorflow as tf
 
-    name = f"{label}_xf"
+    name = names.xf(label)
     files = sorted(f for p in file_patterns for f in tf.io.gfile.glob(p))
     if not files:
         raise FileNotFoundError(f"no training examples in {file_patterns} to scale the label")
@@ -229,7 +320,7 @@ def target_scale(file_patterns: list[str], label: str, limit: int = TARGET_SCALE
 CLASSIFICATION = Classification(
     name=engine_tasks.CLASSIFICATION.name,
     serving_output="probabilities",
-    label_encoding="vocabulary",
+    label_encoding="classes",
     metric="accuracy",
     tfma_metric="sparse_categorical_accuracy",
     agreement_rule="same class as the SavedModel",

@@ -10,10 +10,14 @@ A file is a sequence of records: an 8-byte little-endian length, a 4-byte CRC of
 payload, a 4-byte CRC of the payload. Files may be GZIP-compressed as a whole (TFX writes them so);
 the compression is detected from the first bytes, never assumed. Each record's length checksum is
 checked (so a file that is not a TFRecord is named at once), not the payload's.
+
+`data_files` picks a folder's TFRecord files and one glob that matches them only, so a
+manifest (dataset.json) or a README beside them is never read as data.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import io
 import os
@@ -148,6 +152,36 @@ def parse_example(payload: bytes) -> dict[str, tuple[str, list]]:
     return out
 
 
+def feature_of(payload: bytes, name: str) -> tuple[str, list] | None:
+    """One feature of a serialized tf.Example, (kind, values), or None when it has none; the
+    other features are skipped, not decoded."""
+    key = name.encode()
+    for number, _, features in _fields(payload):
+        if number != 1:
+            continue
+        for n2, _, entry in _fields(features):
+            if n2 != 1:
+                continue
+            found, feature = False, b""
+            for n3, _, v in _fields(entry):
+                if n3 == 1:
+                    found = bytes(v) == key
+                elif n3 == 2:
+                    feature = v
+            if found:
+                return _feature(bytes(feature))
+    return None
+
+
+def column(path: str, name: str, limit: int | None = None) -> Iterator[tuple[str, list] | None]:
+    """`feature_of(name)` of each tf.Example in `path`."""
+    for n, payload in enumerate(records(path, limit)):
+        try:
+            yield feature_of(payload, name)
+        except (TFRecordError, struct.error, IndexError) as e:
+            raise TFRecordError(f"{path}: record {n} is not a tf.Example ({e})") from None
+
+
 def examples(path: str, limit: int | None = None) -> Iterator[dict[str, tuple[str, list]]]:
     """The tf.Examples in `path`, parsed (see parse_example)."""
     for n, payload in enumerate(records(path, limit)):
@@ -165,6 +199,64 @@ def is_tfrecord(path: str) -> bool:
         return True
     except TFRecordError:
         return False
+
+
+# ---- a folder of TFRecord files --------------------------------------------------------------
+
+
+def data_files(folder: str, names: list[str]) -> tuple[list[str], str] | None:
+    """(the TFRecord files among `names` in `folder`, a glob that matches them and none of the
+    other files), or None when there are none. TFRecordError when a gzip file's name does not
+    end in .gz, or a plain file's does (TFX's ImportExampleGen picks the compression from the
+    name), or when no glob leaves the other files (dataset.json, README, ...) out."""
+    data = [n for n in names if is_tfrecord(os.path.join(folder, n))]
+    if not data:
+        return None
+    for n in data:
+        path = os.path.join(folder, n)
+        gzipped = compression(path) == "GZIP"
+        if os.path.getsize(path) and gzipped != n.endswith(".gz"):
+            fix = f"{n}.gz" if gzipped else n[: -len(".gz")]
+            raise TFRecordError(
+                f"{path} is {'gzip-compressed' if gzipped else 'not compressed'} but its name "
+                f"{'lacks' if gzipped else 'ends in'} .gz: ImportExampleGen picks the "
+                f"compression from the name; rename it to {fix}"
+            )
+    other = [n for n in names if n not in data]
+    pattern = _pattern(data, other)
+    if pattern is None:
+        raise TFRecordError(
+            f"TFRecord folder {folder}: no file pattern matches the data files "
+            f"({', '.join(data[:3])}{', ...' if len(data) > 3 else ''}) and none of the other "
+            f"files ({', '.join(other[:5])}); give the data files a common suffix such as "
+            ".tfrecord or .tfrecord.gz, or move the other files out"
+        )
+    return data, pattern
+
+
+def _common_prefix(words: list[str]) -> str:
+    first, last = min(words), max(words)
+    i = 0
+    while i < min(len(first), len(last)) and first[i] == last[i]:
+        i += 1
+    return first[:i]
+
+
+def _pattern(data: list[str], other: list[str]) -> str | None:
+    """The most specific of: the data files' common extension, common suffix, common prefix,
+    or "*", that matches every data file and no other file."""
+    extensions = {n[n.index(".", 1) :] if "." in n[1:] else "" for n in data}
+    suffix = _common_prefix([n[::-1] for n in data])[::-1]
+    prefix = _common_prefix(data)
+    candidates = [f"*{e}" for e in extensions if len(extensions) == 1 and e]
+    candidates += [f"*{suffix}"] if suffix else []
+    candidates += [f"{prefix}*"] if prefix else []
+    for pattern in [*candidates, "*"]:
+        if all(fnmatch.fnmatchcase(n, pattern) for n in data) and not any(
+            fnmatch.fnmatchcase(n, pattern) for n in other
+        ):
+            return pattern
+    return None
 
 
 def _crc32c_table() -> list[int]:

@@ -15,7 +15,7 @@ def build_model(hp, input_spec):
         if f.kind == "categorical":  # vocabulary ids, f.size = vocabulary size
             inputs[f.name] = keras.Input((1,), name=f.name, dtype="int64")
             parts.append(keras.layers.Flatten()(keras.layers.Embedding(f.size, 4)(inputs[f.name])))
-        else:  # numeric (size 1) or a fixed-length vector
+        else:  # numeric (size 1), or a signal or image: f.size values, flat (f.shape to reshape)
             inputs[f.name] = keras.Input((f.size,), name=f.name, dtype="float32")
             parts.append(inputs[f.name])
     x = keras.layers.Concatenate()(parts) if len(parts) > 1 else parts[0]

@@ -19,11 +19,34 @@ __all__ = ["SEARCH_NODE", "create_pipeline"]
 SEARCH_NODE = "Tuner"
 
 
-def _is_tfrecord_dir(data_dir: str) -> bool:
-    names = os.listdir(data_dir)
-    return any(".tfrecord" in n or n.endswith(".gz") for n in names) and not any(
-        n.endswith(".csv") for n in names
+# Data settings a data folder's dataset.json may give too (the settings win when set).
+DATA_SETTINGS = ("classes", "categorical_features", "feature_shapes")
+
+
+def data_config(s: Settings, data: str, task) -> dict:
+    """What Transform needs to know of the data beyond its types (the user module's
+    custom_config): the label, the task's encoding with the classes, the tensor features'
+    shapes and the integer categoricals (pipelines/task.py reads what is not declared)."""
+    from core import settings as contract
+    from core import tasks
+    from pipelines import task as data_task
+
+    manifest = data_task.manifest(data)
+    declared = {}
+    for name in DATA_SETTINGS:
+        value = getattr(s, name) or manifest.get(name) or contract.SETTINGS[name].default_value()
+        bad = contract.SETTINGS[name].problems(value)
+        if bad:
+            raise data_task.DataError(f"{data}/{data_task.MANIFEST}: {'; '.join(bad)}")
+        declared[name] = value
+    classes: list = []
+    if task.name == tasks.CLASSIFICATION.name:
+        classes, why = data_task.classes(data, s.label, declared["classes"])
+        logging.info("classes of %r: %s (%s)", s.label, classes[:20], why)
+    features = data_task.feature_config(
+        data, s.label, declared["feature_shapes"], declared["categorical_features"]
     )
+    return {"label": s.label, **task.user_config(classes), **features}
 
 
 def _single_split(pattern: str):
@@ -58,8 +81,9 @@ def create_pipeline(s: Settings):
     from components.mlflow_pusher.champion import ChampionModelStrategy
     from components.mlflow_pusher.component import MlflowPusher
     from components.nas_tuner.component import NasTuner
-    from core import tasks
+    from core import names, tasks
     from pipelines import metadata_config
+    from pipelines import task as data_task
 
     data = s.path(s.data)
     if not os.path.isdir(data):
@@ -70,7 +94,10 @@ def create_pipeline(s: Settings):
     task = tasks.get(name)
     search = s.search_config(task.name)
     # The user module's custom_config, complete: it has no defaults of its own.
-    transform_config = {"label": s.label, **task.user_config()}
+    transform_config = data_config(s, data, task)
+    # The tensor features' kinds and shapes for the search, from the same data settings.
+    shapes = transform_config["feature_shapes"]
+    search["input_overrides"] = {**data_task.input_overrides(shapes), **search["input_overrides"]}
     training = {
         **transform_config,
         "edge_export": s.edge_export,
@@ -82,10 +109,11 @@ def create_pipeline(s: Settings):
     }
     tracking_uri, artifact_location = s.tracking()
 
-    if _is_tfrecord_dir(data):
-        example_gen = ImportExampleGen(input_base=data, input_config=_single_split("*"))
+    files = data_task.data_files(data)  # the data files only: never dataset.json or a README
+    if files.kind == "tfrecord":
+        example_gen = ImportExampleGen(input_base=data, input_config=_single_split(files.pattern))
     else:
-        example_gen = CsvExampleGen(input_base=data, input_config=_single_split("*.csv"))
+        example_gen = CsvExampleGen(input_base=data, input_config=_single_split(files.pattern))
     example_gen = example_gen.with_id("ExampleGen")
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     if s.schema_file:
@@ -164,7 +192,7 @@ def create_pipeline(s: Settings):
             tfma.ModelSpec(
                 signature_name="serving_default",
                 prediction_key=task.serving_output,
-                label_key=f"{s.label}_xf",
+                label_key=names.xf(s.label),
                 preprocessing_function_names=["transform_features"],
             )
         ],

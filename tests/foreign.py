@@ -8,6 +8,9 @@ core/tfrecord.py. Every generator is seeded, so a test sees the same rows each t
 - `clinic_csv`: a BOOLEAN label ("true"/"false") and a categorical string column.
 - `signals_tfrecords`: 1-D signals as a fixed-length float vector per example, int64 labels, a
   `dataset.json` beside the data (plain or gzipped files).
+- `images_tfrecords`: small images, as an int or float array per example (their shape in the
+  `dataset.json`'s feature_shapes) or as PNG bytes (`png`: encoded in plain Python), with a
+  text label.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import csv
 import json
 import math
 import random
+import struct
+import zlib
 from pathlib import Path
 
 from core import tfrecord
@@ -102,5 +107,76 @@ def signals_tfrecords(
         part = examples[k::files]
         tfrecord.write(str(folder / f"data-{k:05d}-of-{files:05d}{suffix}"), part, gzipped)
     info = {"label": "label"} if manifest is None else manifest
+    (folder / "dataset.json").write_text(json.dumps(info))
+    return folder
+
+
+def png(pixels: list[list[list[int]]]) -> bytes:
+    """An 8-bit PNG of rows of pixels, each a list of 1 (grey) or 3 (RGB) channel values."""
+    channels = len(pixels[0][0])
+    height, width = len(pixels), len(pixels[0])
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, {1: 0, 3: 2}[channels], 0, 0, 0)
+    raw = b"".join(b"\x00" + bytes(v for px in row for v in px) for row in pixels)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def picture(cls: int, size: int, rng: random.Random, channels: int = 1) -> list:
+    """A size x size picture of 0..255 values: a bright row (class 0), column (1) or diagonal
+    (2) on noise."""
+    rows = []
+    for i in range(size):
+        row = []
+        for j in range(size):
+            on = (i == size // 2, j == size // 2, i == j)[cls % 3]
+            v = min(255, max(0, int((200 if on else 30) + rng.gauss(0, 20))))
+            row.append([v] * channels)
+        rows.append(row)
+    return rows
+
+
+IMAGE_CLASSES = ("bar", "column", "diagonal")
+
+
+def images_tfrecords(
+    folder: Path,
+    rows: int = 150,
+    size: int = 8,
+    kind: str = "png",
+    seed: int = 3,
+    gzipped: bool = True,
+    channels: int = 1,
+) -> Path:
+    """TFRecords of {image: PNG bytes | pixels: int64 or float [size*size*channels], label:
+    bytes}; `kind` "png", "int" or "float". The dataset.json names the label and, for arrays,
+    the shape."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    examples = []
+    for i in range(rows):
+        cls = i % 3
+        pic = picture(cls, size, rng, channels)
+        flat = [v for row in pic for px in row for v in px]
+        if kind == "png":
+            feature = {"image": ("bytes", [png(pic)])}
+        elif kind == "int":
+            feature = {"pixels": ("int64", flat)}
+        else:
+            feature = {"pixels": ("float", [v / 255 for v in flat])}
+        examples.append({**feature, "label": ("bytes", [IMAGE_CLASSES[cls].encode()])})
+    suffix = ".tfrecord.gz" if gzipped else ".tfrecord"
+    tfrecord.write(str(folder / f"images{suffix}"), examples, gzipped)
+    info: dict = {"label": "label"}
+    if kind != "png":
+        info["feature_shapes"] = {"pixels": [size, size, channels]}
     (folder / "dataset.json").write_text(json.dumps(info))
     return folder

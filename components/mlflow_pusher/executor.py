@@ -114,7 +114,7 @@ class Executor(base_executor.BaseExecutor):
         }
         task = tasks.get(exec_properties["task"])
         classes = task.classes(transform, label)
-        outputs = [ColSpec(kind, column) for column, kind in task.pyfunc_columns]
+        outputs = [ColSpec(kind, column) for column, kind in task.output_columns(classes)]
         signature = ModelSignature(
             inputs=Schema(
                 [

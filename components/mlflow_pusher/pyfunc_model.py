@@ -42,7 +42,9 @@ class TFXServingModel(mlflow.pyfunc.PythonModel):
     """The serving SavedModel behind MLflow's pyfunc interface. model_config: {"features":
     {name: "int"|"float"|"bytes"}, "classes": [...], "task": a core/tasks.py task name}; the
     output's columns are the task's (classification: `class` and `probability`; regression:
-    `prediction`)."""
+    `prediction`). The classes are the label's own values in the head's order (ints, bools,
+    floats or text: `Task.classes`), so `class` is 2 for an integer label, True for a boolean
+    one."""
 
     def load_context(self, context):
         import tensorflow as tf

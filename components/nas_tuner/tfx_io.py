@@ -33,7 +33,15 @@ SEARCH_CONFIG = OUTPUT_FILES["search_config"]
 
 
 def xf(name: str) -> str:
-    return f"{name}_xf"
+    """A column's transformed feature name (core/names.py)."""
+    return names.xf(name)
+
+
+def labelled(dataset, task: str, batch_size: int):
+    """Batches of (features, label) without the rows whose label is missing (the task's
+    `label_present`): Transform keeps them, as -1 or NaN, and training leaves them out."""
+    present = tasks.get(task).label_present
+    return dataset.unbatch().filter(lambda _, y: present(y)).batch(batch_size)
 
 
 def input_spec(
@@ -45,7 +53,8 @@ def input_spec(
 ):
     """Model inputs from the transformed feature spec: int64 features with a vocabulary are
     categorical, float features of length 1 numeric, longer fixed-length floats signals (or
-    images, when `overrides` gives a shape). The label's side (classes, or one output and its
+    images, when `overrides` gives a shape: the pipeline derives them from the data settings,
+    pipelines/task.py `input_overrides`). The label's side (classes, or one output and its
     scale) is the task's (core/tasks.py)."""
     overrides = dict(overrides or {})
     features = []
@@ -61,9 +70,8 @@ def input_spec(
         is_int = spec.dtype == tf.int64
         vocab = 0
         if is_int:
-            raw = name[: -len("_xf")] if name.endswith("_xf") else name
             try:
-                vocab = tft_out.vocabulary_size_by_name(raw) + OOV_BUCKETS
+                vocab = tft_out.vocabulary_size_by_name(names.xf_base(name)) + OOV_BUCKETS
             except (ValueError, KeyError, tf.errors.NotFoundError):
                 vocab = 0
         features.append(infer_feature(name, is_int, length, vocab, overrides.get(name)))
@@ -73,8 +81,9 @@ def input_spec(
     return InputSpec(tuple(features), task=task, **target)
 
 
-def datasets(examples, tft_out, label: str, batch_size: int, seed: int, telemetry: str):
-    """Repeated (train, eval) datasets of (features, label) from transformed Examples."""
+def datasets(examples, tft_out, label: str, batch_size: int, seed: int, telemetry: str, task: str):
+    """Repeated (train, eval) datasets of (features, label) from transformed Examples, rows
+    with a missing label left out."""
     from tfx.components.util import tfxio_utils
     from tfx.types import artifact_utils
     from tfx.utils import io_utils
@@ -94,7 +103,7 @@ def datasets(examples, tft_out, label: str, batch_size: int, seed: int, telemetr
             shuffle_seed=seed,
             num_epochs=None,
         )
-        out.append(factory(files, options, schema))
+        out.append(labelled(factory(files, options, schema), task, batch_size))
     return out
 
 
@@ -123,7 +132,8 @@ def split_dataset(
         target = features.pop(xf(label))
         return features, target
 
-    return ds.repeat().batch(batch_size).map(parse)
+    task = tasks.CLASSIFICATION if spec[xf(label)].dtype == tf.int64 else tasks.REGRESSION
+    return labelled(ds.repeat().batch(batch_size).map(parse), task, batch_size)
 
 
 def search_inputs(
@@ -143,7 +153,9 @@ def search_inputs(
 
     train_files = [os.path.join(artifact_utils.get_split_uri(examples, "train"), "*")]
     spec = input_spec(tft_out, label, config.input_overrides, config.task, train_files)
-    train, evalu = datasets(examples, tft_out, label, config.batch_size, config.seed, "NasTuner")
+    train, evalu = datasets(
+        examples, tft_out, label, config.batch_size, config.seed, "NasTuner", config.task
+    )
     return spec, SearchData(train, evalu, train_steps, eval_steps)
 
 

@@ -202,5 +202,7 @@ def test_each_task_type_is_one_object_and_the_user_module_gets_its_side(tmp_path
     training = json.loads(by_id["Trainer"].exec_properties["custom_config"])
     assert set(model_module.TRAINING_KEYS) <= set(training)
     transform = json.loads(by_id["Transform"].exec_properties["custom_config"])
-    assert transform == {"label": "species", **tasks.CLASSIFICATION.user_config()}
+    classes = ["Adelie", "Chinstrap", "Gentoo"]  # sorted, whatever their frequency
+    data = {"feature_shapes": {}, "categorical_features": []}  # numbers and text only
+    assert transform == {"label": "species", **tasks.CLASSIFICATION.user_config(classes), **data}
     assert transform["label_encoding"] in model_module.LABEL_ENCODINGS

@@ -14,8 +14,14 @@ from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils  # n
 from core import tasks  # noqa: E402
 from pipelines.user_module import model_module  # noqa: E402
 
-# What the pipeline passes Transform (pipelines/retrain.py): the label and the task's side.
-CONFIG = {"label": "species", **tasks.CLASSIFICATION.user_config()}
+# What the pipeline passes Transform (pipelines/retrain.py): the label, the task's side with the
+# classes (sorted), and the data settings (none here: numbers and text only).
+CONFIG = {
+    "label": "species",
+    **tasks.CLASSIFICATION.user_config(["Adelie", "Chinstrap", "Gentoo"]),
+    "feature_shapes": {},
+    "categorical_features": [],
+}
 
 RAW_SPEC = {
     "bill_length_mm": tf.io.VarLenFeature(tf.float32),
