@@ -8,6 +8,8 @@ The NAS engine's own output files (leaderboard, report, best weights) are named 
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import re
 import unicodedata
 
@@ -23,6 +25,11 @@ TAG_EXAMPLES_ARTIFACT_ID = "mlmd_examples_artifact_id"
 TAG_EVALUATION_ARTIFACT_ID = "mlmd_evaluation_artifact_id"
 TAG_PUSHER_EXECUTION_ID = "mlmd_pusher_execution_id"
 TAG_DATA_FINGERPRINT = "data_fingerprint"
+# What a registered version was trained on: its label column and its input schema's fingerprint
+# (`schema_fingerprint`). The champion resolver hands over a champion only when both equal the
+# current run's; a version without them (registered before they existed) is taken as matching.
+TAG_LABEL = "schema.label"
+TAG_SCHEMA = "schema.fingerprint"
 TAG_CODE_REVISION = "code_revision"
 TAG_LOCK_HASH = "lock_hash"
 # What the pusher logged beside a version: "logged", "off" or "failed: ...".
@@ -61,6 +68,26 @@ def run_folder(run_id: str) -> str:
     (`/`, `:`, spaces) as `_`. Airflow run ids hold colons."""
     safe = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in run_id)
     return safe if safe.strip(".") else f"_{safe}"  # never "", "." or ".."
+
+
+# ---- a model's input schema -------------------------------------------------------------------
+
+
+def schema_fingerprint(sizes: dict[str, int]) -> str:
+    """16 hex digits over a model's raw feature columns (label left out) and how many values each
+    takes per example (1: a scalar; a 1-D signal's length; an image's height x width x
+    channels). Both sides compute it from what they see: the pusher from the model's transform
+    graph, the champion resolver (before Transform) from the data folder (`columns_fingerprint`).
+    Types are left out: the resolver cannot know a CSV column's type without reading it all."""
+    text = json.dumps(sorted((str(name), int(size)) for name, size in sizes.items()))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def columns_fingerprint(columns, label: str, feature_shapes: dict) -> str:
+    """`schema_fingerprint` of a data folder's columns: every column but `label`, each taking
+    the product of its `feature_shapes` entry (the tensors' shapes: declared and found), else 1."""
+    sizes = {c: math.prod(feature_shapes.get(c) or [1]) for c in columns if c != label}
+    return schema_fingerprint(sizes)
 
 
 # ---- data columns ----------------------------------------------------------------------------

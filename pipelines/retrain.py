@@ -157,7 +157,13 @@ def create_pipeline(s: Settings):
     # The registry's @champion, mapped back to its ML Metadata Model artifact.
     champion = resolver.Resolver(
         strategy_class=ChampionModelStrategy,
-        config={"registered_model_name": s.registered_model_name, "tracking_uri": tracking_uri},
+        config={
+            "registered_model_name": s.registered_model_name,
+            "tracking_uri": tracking_uri,
+            # Only a champion of the same label and columns is this run's baseline.
+            "label": s.label,
+            "schema": names.columns_fingerprint(data_task.columns(data), s.label, shapes),
+        },
         model=Channel(type=standard_artifacts.Model),
     ).with_id("ChampionResolver")
     # Search state outside TFX's output directories, keyed by run and node inside.
@@ -225,6 +231,7 @@ def create_pipeline(s: Settings):
         task=task.name,
         explain=int(s.explain),
         edge=int(s.edge_export),
+        feature_shapes=json.dumps(shapes, sort_keys=True),
     ).with_id("Pusher")
     components = [
         example_gen,

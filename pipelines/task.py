@@ -319,6 +319,13 @@ def _profile(data_dir: str, files: DataFiles) -> dict[str, tuple[str, int, bytes
     return out
 
 
+def columns(data_dir: str) -> list[str]:
+    """The data folder's column (feature) names, label included, read without TensorFlow: a
+    CSV's header, the features of the first FEATURE_SAMPLE tf.Examples."""
+    files = data_files(data_dir)
+    return sorted(_cached("profile", data_dir, compute=lambda: _profile(data_dir, files)))
+
+
 def _shape(name: str, value) -> list[int]:
     ok = isinstance(value, (list, tuple)) and 1 <= len(value) <= 3
     if not ok or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in value):

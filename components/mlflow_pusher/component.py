@@ -25,6 +25,9 @@ class MlflowPusherSpec(ComponentSpec):
         # 1: log feature importance / the Trainer's TFLite files with the version (insight.py).
         "explain": ExecutionParameter(type=int),
         "edge": ExecutionParameter(type=int),
+        # JSON object: the tensor columns' shapes (the pipeline's feature_shapes, declared and
+        # found); a column not in it has the shape the transform graph gives it.
+        "feature_shapes": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         "model": ChannelParameter(type=standard_artifacts.Model),
@@ -63,6 +66,7 @@ class MlflowPusher(base_component.BaseComponent):
         champion_model=None,
         artifact_location: str = "",
         lineage: str = "",
+        feature_shapes: str = "",
     ):
         from tfx.types import Channel
 
@@ -83,6 +87,7 @@ class MlflowPusher(base_component.BaseComponent):
                 task=task,
                 explain=explain,
                 edge=edge,
+                feature_shapes=feature_shapes,
                 pushed_model=Channel(type=standard_artifacts.PushedModel),
             )
         )

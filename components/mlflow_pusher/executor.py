@@ -24,14 +24,12 @@ from absl import logging
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components.mlflow_pusher import insight, registry
+from components.mlflow_pusher import insight, registry, serving
 from components.mlflow_pusher.evaluation import evaluation_metrics, not_blessed_reason
 from core import names, tasks, tracking
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = serving.REPO
 LOCK_FILES = ("requirements.lock", "requirements-airflow.lock")
-# The packages the pyfunc model imports, shipped inside it (MLflow's code_paths).
-PYFUNC_CODE = ("components", "core", "nas")
 
 
 def _single(input_dict, key):
@@ -90,14 +88,8 @@ class Executor(base_executor.BaseExecutor):
 
     def _register(self, client, input_dict, exec_properties, run_id: str):
         import mlflow
-        import tensorflow as tf
         import tensorflow_transform as tft
-        from mlflow.models import ModelSignature
-        from mlflow.types import ColSpec, Schema
-        from mlflow.types.schema import AnyType
         from tfx.utils import path_utils
-
-        from components.mlflow_pusher.pyfunc_model import TFXServingModel
 
         name = exec_properties["registered_model_name"]
         label = exec_properties["label"]
@@ -105,64 +97,38 @@ class Executor(base_executor.BaseExecutor):
         evaluation = _single(input_dict, "evaluation")
         examples = _single(input_dict, "examples")
         transform = tft.TFTransformOutput(_single(input_dict, "transform_graph").uri)
-
-        kinds = {tf.string: "bytes", tf.int64: "int"}
-        features = {
-            k: kinds.get(spec.dtype, "float")
-            for k, spec in sorted(transform.raw_feature_spec().items())
-            if k != label
-        }
+        shapes = json.loads(exec_properties.get("feature_shapes") or "{}")
+        inputs = serving.model_inputs(transform, label, shapes)
         task = tasks.get(exec_properties["task"])
         classes = task.classes(transform, label)
-        outputs = [ColSpec(kind, column) for column, kind in task.output_columns(classes)]
-        signature = ModelSignature(
-            inputs=Schema(
-                [
-                    # Numbers as AnyType: pandas makes an int column float64 once it has a
-                    # missing value, and MLflow refuses int64 <-> float64 in a typed column.
-                    ColSpec("string" if kind == "bytes" else AnyType(), k, required=False)
-                    for k, kind in features.items()
-                ]
-            ),
-            outputs=Schema(outputs),
-        )
+        serving_dir = path_utils.serving_model_path(model.uri)
 
         experiment = tracking.experiment_id(
             client, name, exec_properties.get("artifact_location") or ""
         )
         tags = self._lineage_tags(input_dict, exec_properties, run_id)
         tags[names.TAG_TASK] = task.name
+        tags.update(serving.schema_tags(label, inputs))
         with mlflow.start_run(experiment_id=experiment, run_name=run_id, tags=tags) as run:
             hp = _hyperparameters(_single(input_dict, "hyperparameters"))
             if hp:
                 mlflow.log_params(hp)
             mlflow.log_metrics(evaluation_metrics(evaluation.uri))
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=TFXServingModel(),
-                artifacts={"saved_model": path_utils.serving_model_path(model.uri)},
-                code_paths=[str(REPO / package) for package in PYFUNC_CODE],
-                model_config={"features": features, "classes": classes, "task": task.name},
-                signature=signature,
-                # a few raw eval rows (missing values as None/NaN), as the model takes them
-                input_example=insight.eval_rows(examples.uri, features, label, n=5).rows,
-                pip_requirements=[
-                    f"mlflow=={mlflow.__version__}",
-                    f"tensorflow=={tf.__version__}",
-                    "pandas",
-                ],
-            )
+            # a few raw eval rows (missing values as None/NaN), as the model takes them
+            example = insight.eval_rows(examples.uri, inputs.features, label, 5, inputs.shapes)
+            info = serving.log_pyfunc(serving_dir, inputs, classes, task, example.rows)
             # Explanations and the edge files, before the version exists (failures are logged).
             insight.log_all(
                 model.uri,
-                path_utils.serving_model_path(model.uri),
+                serving_dir,
                 examples.uri,
-                features,
+                inputs.features,
                 label,
                 classes,
                 task,
                 explain=bool(exec_properties.get("explain", 1)),
                 edge=bool(exec_properties.get("edge", 1)),
+                shapes=inputs.shapes,
             )
         # Tags are set with the version, so a retry can always find it (no half-registration).
         version = mlflow.register_model(info.model_uri, name, tags=tags)
@@ -202,11 +168,15 @@ class Executor(base_executor.BaseExecutor):
         ):
             reason = f"blessed against the champion, version {current.version}"
         else:
+            usable, why = registry.schema_check(
+                current.tags, version.tags.get(names.TAG_LABEL), version.tags.get(names.TAG_SCHEMA)
+            )
             logging.warning(
-                "@%s stays on version %s: version %s was not evaluated against it",
+                "@%s stays on version %s: version %s was not evaluated against it%s",
                 names.CHAMPION,
                 current.version,
                 version.version,
+                "" if usable else f" ({why}; set @{names.CHAMPION} by hand if it should serve)",
             )
             return False
         client.set_registered_model_alias(name, names.CHAMPION, version.version)

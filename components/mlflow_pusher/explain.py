@@ -5,11 +5,14 @@ Both methods see the model as a function `predict(rows) -> outputs` over raw fea
 about the columns users have, not the transformed tensors.
 
 - Permutation importance: how much the score drops when one column is shuffled (the mean over
-  `repeats` shuffles, with its standard deviation). The score is the task's (`Task.score`,
+  `repeats` shuffles, with its standard deviation); a tensor column (a 1-D signal or an image
+  per cell) is shuffled whole, rows swapping their signals. The score is the task's (`Task.score`,
   core/tasks.py): accuracy for classification, the negative RMSE for regression.
 - Shapley values: SHAP's model-agnostic KernelExplainer on a small background sample; the
   importance of a column is its mean |SHAP value| over the explained rows (and the classes).
-  Categorical columns are handed to SHAP as integer codes and decoded before `predict`.
+  Categorical columns are handed to SHAP as integer codes and decoded before `predict`; a tensor
+  column as the index of its row, so SHAP replaces a whole signal or image with a background
+  row's.
 
 No TensorFlow here: the pusher passes a `predict` built on the serving SavedModel, the tests a
 plain Keras model.
@@ -59,25 +62,41 @@ def permutation_importance(
     return out
 
 
+def _present(v) -> bool:
+    """Not a missing cell (None, NaN); a tensor cell (list, array, bytes) is present."""
+    if isinstance(v, (list, tuple, np.ndarray, bytes)):
+        return True
+    return v is not None and v == v
+
+
 def _codec(rows: pd.DataFrame):
-    """(numeric matrix, decode): categorical columns become codes (-1: missing)."""
+    """(numeric matrix, decode): text columns become category codes, tensor columns (a list,
+    array or encoded image per cell) the index of the row whose cell it is, so SHAP moves a
+    tensor whole; -1: missing."""
+    objects = [c for c in rows.columns if rows[c].dtype == object]
+    tensors = {
+        c for c in objects if any(isinstance(v, (list, tuple, np.ndarray, bytes)) for v in rows[c])
+    }
     categories = {
-        c: sorted({str(v) for v in rows[c] if v is not None and v == v})
-        for c in rows.columns
-        if rows[c].dtype == object
+        c: sorted({str(v) for v in rows[c] if _present(v)}) for c in objects if c not in tensors
     }
     matrix = np.empty(rows.shape, dtype=float)
     for j, col in enumerate(rows.columns):
-        if col in categories:
+        if col in tensors:
+            matrix[:, j] = [i if _present(v) else -1 for i, v in enumerate(rows[col])]
+        elif col in categories:
             index = {v: i for i, v in enumerate(categories[col])}
-            matrix[:, j] = [index[str(v)] if v is not None and v == v else -1 for v in rows[col]]
+            matrix[:, j] = [index[str(v)] if _present(v) else -1 for v in rows[col]]
         else:
             matrix[:, j] = pd.to_numeric(rows[col], errors="coerce").to_numpy(dtype=float)
 
     def decode(m: np.ndarray) -> pd.DataFrame:
         data = {}
         for j, col in enumerate(rows.columns):
-            if col in categories:
+            if col in tensors:
+                cells = rows[col].tolist()
+                data[col] = [cells[int(v)] if v >= 0 else None for v in m[:, j]]
+            elif col in categories:
                 names = categories[col]
                 data[col] = [names[int(v)] if v >= 0 else None for v in m[:, j]]
             else:

@@ -19,6 +19,7 @@ registered (it passed the Evaluator; these are about it, not part of its gate).
 from __future__ import annotations
 
 import dataclasses
+import glob
 import os
 import tempfile
 
@@ -27,7 +28,7 @@ import pandas as pd
 from absl import logging
 
 from components.mlflow_pusher import explain
-from components.mlflow_pusher.pyfunc_model import example_bytes
+from components.mlflow_pusher.pyfunc_model import example_bytes, raw_row, raw_value
 from core import names
 
 EVAL_ROWS = 300  # eval rows read for both; SHAP explains a sample of them
@@ -38,48 +39,52 @@ class EvalRows:
     """Raw eval rows, three ways: serialized, as the pyfunc takes them, and their labels."""
 
     serialized: list[bytes]  # the raw tf.Examples, label included
-    rows: pd.DataFrame  # raw feature columns (missing: None / NaN)
+    rows: pd.DataFrame  # raw feature columns (missing: None / NaN; tensors whole)
     labels: list  # raw label values
 
 
-def eval_rows(examples_uri: str, features: dict[str, str], label: str, n: int = EVAL_ROWS):
-    import tensorflow as tf
+def eval_rows(
+    examples_uri: str,
+    features: dict[str, str],
+    label: str,
+    n: int = EVAL_ROWS,
+    shapes: dict | None = None,
+) -> EvalRows:
+    """The first `n` rows of the eval split, read in plain Python (core/tfrecord.py). A tensor
+    column (`shapes`) is read whole, as the pyfunc takes it: a list of numbers, or an encoded
+    image's bytes (`pyfunc_model.raw_row`), so permuting it for the explanations moves the
+    whole feature; a scalar column is a float or text."""
+    from core import tfrecord
 
-    files = tf.io.gfile.glob(os.path.join(examples_uri, "Split-eval", "*"))
+    shapes = shapes or {}
+    pattern = os.path.join(examples_uri, "Split-eval", "*")
     serialized, rows, labels = [], [], []
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(n):
-        raw = record.numpy()
-        ex = tf.train.Example.FromString(raw)
-        row = {}
-        for k, kind in [*features.items(), (label, None)]:
-            f = ex.features.feature.get(k)
-            values = []
-            if f is not None:
-                values = f.bytes_list.value or f.int64_list.value or f.float_list.value
-            value = values[0] if values else None
-            if isinstance(value, bytes):
-                value = value.decode()
-            elif value is not None and kind != "bytes":
-                value = float(value)
-            row[k] = value
-        labels.append(row.pop(label))
-        rows.append(row)
-        serialized.append(raw)
+    for path in sorted(glob.glob(pattern)):
+        for raw in tfrecord.records(path, n - len(serialized)):
+            example = tfrecord.parse_example(raw)
+            rows.append(raw_row(example, features, shapes))
+            labels.append(raw_value(*example.get(label, ("", [])), tensor=False))
+            serialized.append(raw)
+        if len(serialized) >= n:
+            break
     frame = pd.DataFrame(rows, columns=list(features))
     for k, kind in features.items():
-        frame[k] = frame[k].astype(object if kind == "bytes" else float)
+        frame[k] = frame[k].astype(object if kind == "bytes" or k in shapes else float)
     return EvalRows(serialized, frame, labels)
 
 
-def log_explanations(saved_model, data: EvalRows, features: dict[str, str], classes, task):
-    """Both importance methods on the eval rows, logged to the active MLflow run."""
+def log_explanations(
+    saved_model, data: EvalRows, features: dict[str, str], classes, task, shapes=None
+):
+    """Both importance methods on the eval rows (a tensor column is one feature), logged to the
+    active MLflow run."""
     import mlflow
     import tensorflow as tf
 
     serve = saved_model.signatures["serving_default"]
 
     def predict(rows: pd.DataFrame) -> np.ndarray:
-        batch = [example_bytes(r, features) for r in rows.to_dict("records")]
+        batch = [example_bytes(r, features, shapes) for r in rows.to_dict("records")]
         return serve(examples=tf.constant(batch))[task.serving_output].numpy()
 
     table = explain.explain(predict, data.rows, task.labels(data.labels, classes), task)
@@ -151,22 +156,31 @@ def log_edge(saved_model, model_uri: str, data: EvalRows, task) -> dict[str, flo
 
 
 def log_all(
-    model_uri, serving_dir, examples_uri, features, label, classes, task, explain=True, edge=True
+    model_uri,
+    serving_dir,
+    examples_uri,
+    features,
+    label,
+    classes,
+    task,
+    explain=True,
+    edge=True,
+    shapes=None,
 ):
     """Explanations and edge files for the active run (those asked for, settings `explain` and
-    `edge_export`); failures are logged, not raised."""
+    `edge_export`); failures are logged, not raised. `shapes`: the tensor columns'."""
     if not (explain or edge):
         return
     import mlflow
     import tensorflow as tf
 
     saved_model = tf.saved_model.load(serving_dir)
-    data = eval_rows(examples_uri, features, label)
+    data = eval_rows(examples_uri, features, label, shapes=shapes)
     steps = (
         (
             "EXPLANATIONS",
             names.TAG_EXPLANATIONS,
-            lambda: log_explanations(saved_model, data, features, classes, task),
+            lambda: log_explanations(saved_model, data, features, classes, task, shapes),
             explain,
         ),
         ("EDGE CHECK", names.TAG_EDGE, lambda: log_edge(saved_model, model_uri, data, task), edge),

@@ -32,3 +32,22 @@ def version_for_run(c, name: str, pipeline_run_id: str):
             return None
         raise
     return min(versions, key=lambda v: int(v.version)) if versions else None
+
+
+def schema_check(tags: dict, label: str | None, schema: str | None) -> tuple[bool, str]:
+    """(usable, why): whether a version whose tags are `tags` was trained on `label` and the
+    input schema whose fingerprint is `schema` (core/names.py), so that it may be the baseline
+    of a model trained on them. A version without the tags (registered before them) is taken
+    as usable, and `why` says so; so is every version when the run's label is not known."""
+    theirs = (tags.get(names.TAG_LABEL), tags.get(names.TAG_SCHEMA))
+    if not label:
+        return True, "the run's label and schema are not known: not checked"
+    if theirs == (None, None):
+        return True, "it has no label and schema tags (registered before them): taken as matching"
+    mine = (label, schema or theirs[1])
+    if theirs == mine:
+        return True, f"the same label {label!r} and schema {mine[1]}"
+    return False, (
+        f"it was trained on label {theirs[0]!r}, schema {theirs[1]}; this run has label "
+        f"{mine[0]!r}, schema {mine[1]}"
+    )

@@ -74,3 +74,34 @@ def test_regression_scores_by_rmse_and_bad_input_is_named():
         explain.explain(lambda r: np.zeros((len(r), 2)), pd.DataFrame({"a": [1, 2, 3]}), [0, 1])
     with pytest.raises(explain.ExplainError, match="nothing to explain"):
         explain.explain(lambda r: r, pd.DataFrame(), [])
+
+
+def test_a_tensor_column_is_explained_whole():
+    """A 1-D signal per cell (a list, as the pusher's eval rows have it) decides the label: both
+    methods move it whole (permuting rows' signals, or replacing a signal with a background
+    row's) and rank it first; an encoded image column (bytes) passes through untouched."""
+    rng = np.random.default_rng(1)
+    n = 120
+    y = np.arange(n) % 2
+    rows = pd.DataFrame(
+        {
+            "noise": rng.normal(size=n),
+            "signal": [list(rng.normal(size=8) + (1.5 if c else -1.5)) for c in y],
+            "photo": [b"\x89PNG" + bytes([i % 7]) for i in range(n)],
+            "color": rng.choice(COLORS, size=n).astype(object),
+        }
+    )
+    rows.loc[3, "signal"] = None  # a missing signal
+
+    def predict(r: pd.DataFrame) -> np.ndarray:
+        assert all(v is None or (isinstance(v, list) and len(v) == 8) for v in r["signal"])
+        assert all(v is None or isinstance(v, bytes) for v in r["photo"])
+        mean = np.array([0.0 if v is None else np.mean(v) for v in r["signal"]])
+        p = 1 / (1 + np.exp(-4 * mean))
+        return np.stack([1 - p, p], axis=1)
+
+    table = explain.explain(predict, rows, y, repeats=2, background=8, explained=10)
+    top = table.set_index("feature")
+    assert top.loc["signal", "permutation_rank"] == 1 and top.loc["signal", "shap_rank"] == 1
+    assert top.loc["signal", "permutation"] > 0.3
+    assert top.drop("signal")["permutation"].abs().max() == 0
