@@ -19,13 +19,14 @@ PYTHON      ?= python3
 PYTHON310   ?=
 SRC         := dags core nas components pipelines tests bench examples
 
-.PHONY: help setup lock lint test test-airflow test-tools test-pipeline run leaderboard mlflow-ui clean
+.PHONY: help setup lock lint test test-airflow test-tools test-pipeline run leaderboard mlflow-ui conformance clean
 
 help:
 	@echo "make run      set up if needed, then run the retraining on embedded defaults"
 	@echo "make test     set up if needed, then lint and run the whole test suite"
 	@echo "make leaderboard  the NAS candidates of the latest run (RUN=<dag run id>), from MLflow"
 	@echo "make mlflow-ui  serve the MLflow UI on the embedded store (127.0.0.1:5000)"
+	@echo "make conformance  every dataset of the conformance corpus through the DAG (ARGS='--only iris')"
 	@echo "make setup    create both environments from the lock files (idempotent)"
 	@echo "make lint     ruff over both trees"
 	@echo "make lock     recompile the lock files from requirements*.txt"
@@ -155,6 +156,12 @@ mlflow-ui: $(AIRFLOW_ENV)/.synced
 	exec $(AIRFLOW_ENV)/bin/mlflow server --host 127.0.0.1 --port $(MLFLOW_PORT) \
 	  --backend-store-uri "sqlite:///$$RETRAIN_STATE_DIR/mlflow.db" \
 	  --artifacts-destination "$$RETRAIN_STATE_DIR/mlartifacts"
+
+# The conformance corpus (bench/conformance): each dataset through the generic DAG on a small
+# budget, then its @champion's pyfunc on raw rows; writes bench/conformance/RESULTS.md. Resumable:
+# datasets already in .local/conformance/results.json are skipped. ARGS='--only iris,wine --force'.
+conformance: setup
+	$(TFX_ENV)/bin/python bench/conformance/run.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .local
