@@ -93,7 +93,7 @@ test: setup
 	exit $$status
 
 test-airflow: $(AIRFLOW_ENV)/.synced test-tools
-	$(AIRFLOW_ENV)/bin/python -m pytest tests/airflow
+	$(AIRFLOW_ENV)/bin/python -m pytest --durations=25 tests/airflow
 
 # System tools the Airflow tests use, from Debian's packages when missing (CI runs as root):
 # docker-compose validates docker/compose.yaml (there is no Docker engine to run it), and
@@ -109,7 +109,7 @@ test-tools:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null
 
 test-pipeline: $(TFX_ENV)/.synced
-	$(TFX_ENV)/bin/python -m pytest tests/pipeline tests/nas
+	$(TFX_ENV)/bin/python -m pytest --durations=25 tests/pipeline tests/nas
 
 # Embedded defaults: SQLite for Airflow and ML Metadata, everything under .local/, bundled data.
 export AIRFLOW_HOME ?= $(CURDIR)/.local/airflow
