@@ -1,6 +1,15 @@
 """Two DAG runs on different data at the same time, under a real scheduler (LocalExecutor),
 sharing one ML Metadata store (SQLite, WAL): both finish, and no log says "database is locked".
 
+The data is not the repository's, and is shaped as users' data is (tests/foreign.py):
+- `wine`: a CSV with an INTEGER class label (0/1/2) and column names with slashes, spaces, a
+  dot, a leading digit and unicode;
+- `signals`: a folder of gzipped TFRecords with an int64 label, a fixed-length float vector (a
+  1-D signal of 40 values) and a dataset.json beside the data files,
+both through the default (warm) executor. Each lands in the registry under its folder's name,
+and its @champion's pyfunc predicts raw rows of its data: the int label's classes as ints, the
+signal as a list per cell.
+
 The test starts its own Airflow (api-server for the task execution API, scheduler,
 dag-processor) in a fresh AIRFLOW_HOME, triggers the two runs from the CLI and waits for them."""
 
@@ -13,17 +22,26 @@ from datetime import datetime
 
 import pytest
 
-from tests import data_cases
+from tests import foreign
 from tests.airflow.conftest import REPO, TFX_PYTHON, running_airflow
 from tests.airflow.conftest import airflow_cli as _airflow
 
-CONF = {"max_trials": 1, "epochs": 2, "strategy": "random"}
+CONF = {"max_trials": 1, "epochs": 3, "strategy": "random", "mode": "full"}
+# Per run: the wine label is a Param; the signals folder's dataset.json names its label.
+RUNS = {
+    "wine": {"label": "target"},
+    "signals": {"accuracy_threshold": 0.8, "epochs": 10},
+}
+# Operator settings: enough steps for the signal's network; no explanations or TFLite files.
+SETTINGS = {"steps_per_epoch": 60, "explain": False, "edge_export": False, "data_profile": False}
 
 
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow-home")
-    with running_airflow(home, RETRAIN_MAX_ACTIVE_RUNS="2") as (env, _):
+    with running_airflow(
+        home, RETRAIN_MAX_ACTIVE_RUNS="2", RETRAIN_SETTINGS=json.dumps(SETTINGS)
+    ) as (env, _):
         yield env, home
 
 
@@ -35,12 +53,12 @@ def _runs(env) -> dict[str, dict]:
 
 def test_two_runs_on_different_data_share_one_metadata_store(airflow, tmp_path):
     env, home = airflow
-    header, _ = data_cases.rows()
-    for name, span in zip(("a", "b"), data_cases.spans(), strict=True):
-        data_cases.write(tmp_path / name, header, span)
+    foreign.wine_like_csv(tmp_path / "wine")
+    foreign.signals_tfrecords(tmp_path / "signals", rows=600, aligned=True)
+    assert (tmp_path / "signals" / "dataset.json").exists()
     _airflow(env, "dags", "unpause", "retrain")
-    for name in ("a", "b"):
-        conf = {**CONF, "data": str(tmp_path / name)}
+    for name, extra in RUNS.items():
+        conf = {**CONF, **extra, "data": str(tmp_path / name)}
         _airflow(
             env, "dags", "trigger", "retrain", "--run-id", f"run-{name}", "-c", json.dumps(conf)
         )
@@ -48,13 +66,13 @@ def test_two_runs_on_different_data_share_one_metadata_store(airflow, tmp_path):
     deadline = time.time() + 2400
     while time.time() < deadline:
         runs = _runs(env)
-        states = {r: runs[r]["state"] for r in ("run-a", "run-b") if r in runs}
+        states = {r: runs[r]["state"] for r in ("run-wine", "run-signals") if r in runs}
         if len(states) == 2 and all(s in ("success", "failed") for s in states.values()):
             break
         time.sleep(15)
     logs = "\n".join(p.read_text(errors="replace") for p in home.rglob("*.log") if p.is_file())
-    assert states == {"run-a": "success", "run-b": "success"}, (states, logs[-6000:])
-    a, b = (runs[r] for r in ("run-a", "run-b"))
+    assert states == {"run-wine": "success", "run-signals": "success"}, (states, logs[-6000:])
+    a, b = (runs[r] for r in ("run-wine", "run-signals"))
     start = max(datetime.fromisoformat(a["start_date"]), datetime.fromisoformat(b["start_date"]))
     end = min(datetime.fromisoformat(a["end_date"]), datetime.fromisoformat(b["end_date"]))
     assert start < end, f"the runs did not overlap: {a} {b}"
@@ -62,7 +80,9 @@ def test_two_runs_on_different_data_share_one_metadata_store(airflow, tmp_path):
     assert "RETRAIN RETRY" not in logs and "RETRAIN FAILED" not in logs
 
     metadata = json.dumps({"metadata_path": str(home / "state" / "metadata.sqlite")})
-    for run_id in ("run-a", "run-b"):
+    # Both went through the warm executor: its forked children, not fresh processes.
+    assert "not forking the node" not in logs
+    for run_id in ("run-wine", "run-signals"):
         out = subprocess.run(
             [
                 TFX_PYTHON,
@@ -82,3 +102,38 @@ def test_two_runs_on_different_data_share_one_metadata_store(airflow, tmp_path):
         assert out.returncode == 0, out.stderr[-3000:]
         nodes = json.loads(out.stdout.strip().splitlines()[-1])["nodes"]
         assert nodes["Pusher"]["state"] == "COMPLETE", nodes
+
+    # Each model is registered under its folder's name, and its champion's pyfunc predicts raw
+    # rows of its own data: classes with the label's own values and type.
+    tracking = f"sqlite:///{home / 'state' / 'mlflow.db'}"
+    for name, label, bar in (("wine", "target", 0.9), ("signals", "label", 0.8)):
+        out = subprocess.run(
+            [
+                TFX_PYTHON,
+                "-m",
+                "tests.pipeline.check_pyfunc",
+                "--tracking-uri",
+                tracking,
+                "--name",
+                name,
+                "--data",
+                str(tmp_path / name),
+                "--label",
+                label,
+                "--rows",
+                "60",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert out.returncode == 0, out.stderr[-3000:]
+        got = json.loads(out.stdout.strip().splitlines()[-1])
+        assert str(got["version"]) == "1", got
+        assert len(set(got["truth"])) == 3, got["truth"]  # rows of every class
+        assert all(type(c) is int for c in got["pyfunc"]), got["pyfunc"][:5]
+        assert got["pyfunc"] == got["savedmodel"], got
+        right = sum(p == t for p, t in zip(got["pyfunc"], got["truth"], strict=True))
+        assert right / len(got["truth"]) >= bar, (name, right, got)
+    assert got["tensor_columns"] == {"signal": [40]}, got["tensor_columns"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 
 import numpy as np
 import pandas as pd
@@ -63,14 +64,14 @@ def data_rows(folder: str, label: str, config: dict, n: int):
     files = data_task.data_files(folder)
     if files.kind == "csv":
         raw = pd.concat([pd.read_csv(f) for f in files.files], ignore_index=True)
-        raw = raw.iloc[:: max(1, len(raw) // n)].head(n).reset_index(drop=True)
+        raw = raw.sample(min(n, len(raw)), random_state=0).reset_index(drop=True)
         rows = raw.drop(columns=[label])
         rows = rows.astype(object).where(rows.notna(), None)
         kinds = {k: {"bytes": "O", "int": "i"}.get(v, "f") for k, v in features.items()}
         serialized = [example(r, kinds) for r in rows.to_dict("records")]
         return rows, serialized, raw[label].tolist()
     records = [r for f in files.files for r in tfrecord.records(f)]
-    records = records[:: max(1, len(records) // n)][:n]
+    records = random.Random(0).sample(records, min(n, len(records)))  # every class, not a stride
     parsed = [tfrecord.parse_example(r) for r in records]
     rows = pd.DataFrame([raw_row(e, features, shapes) for e in parsed], columns=list(features))
     labels = [raw_value(*e.get(label, ("", [])), tensor=False) for e in parsed]
