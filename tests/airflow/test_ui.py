@@ -6,8 +6,10 @@ run on loopback. The test logs in, opens the DAG, fills the trigger form with no
 Params, triggers, waits for the run to succeed and takes screenshots; then opens the registered
 model's page in the MLflow UI. Screenshots are kept under .local/test-artifacts/ui/.
 
-Then, through the same API server, it posts an event for the data Asset and checks that the
-data-aware DAG (`retrain_on_data`) gets a run within 60 s."""
+The form belongs to a dataset's DAG (`retrain_penguins`, from datasets/penguins.json). Then,
+through the same API server, it posts an event for the other bundled dataset's Asset (the
+diabetes folder): only `retrain_diabetes_on_data` starts, it trains on that Asset's folder, and
+the deployment ends with two registered models and two search experiments, one per dataset."""
 
 from __future__ import annotations
 
@@ -37,6 +39,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 RUN_ID = "ui-trigger-1"
+DAG = "retrain_penguins"  # datasets/penguins.json
+# Small searches for every run of this stack, the Asset-triggered one included (operator
+# settings win over the Params' defaults); no explanations or TFLite files (CI's time).
+SETTINGS = {
+    "max_trials": 1,
+    "epochs": 2,
+    "explain": False,
+    "edge_export": False,
+    "data_profile": False,
+}
 # Non-default Params, entered in the form's own fields.
 FORM = {"max_trials": "1", "epochs": "2", "strategy": "random"}
 
@@ -68,7 +80,10 @@ def stack(tmp_path_factory):
     password = secrets.token_urlsafe(12)
     try:
         with running_airflow(
-            root / "airflow", password=password, MLFLOW_TRACKING_URI=mlflow_url
+            root / "airflow",
+            password=password,
+            MLFLOW_TRACKING_URI=mlflow_url,
+            RETRAIN_SETTINGS=json.dumps(SETTINGS),
         ) as (env, base):
             status, body = api_call(
                 base, "", "POST", "/auth/token", {"username": "admin", "password": password}
@@ -120,7 +135,7 @@ def test_trigger_from_the_ui_and_see_the_model_in_mlflow(stack, browser):
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{stack['base']}/")
 
-    page.goto(f"{stack['base']}/dags/retrain")
+    page.goto(f"{stack['base']}/dags/{DAG}")
     page.get_by_role("button", name="Trigger").first.click()
     form = page.get_by_role("dialog")
     form.get_by_role("spinbutton", name="max_trials").fill(FORM["max_trials"])
@@ -135,11 +150,11 @@ def test_trigger_from_the_ui_and_see_the_model_in_mlflow(stack, browser):
     trigger.click()
 
     # The run carries what the form said.
-    run = wait_for_run(stack, "retrain", RUN_ID, timeout_s=1500)
+    run = wait_for_run(stack, DAG, RUN_ID, timeout_s=1500)
     assert {k: str(run["conf"][k]) for k in FORM} == FORM, run["conf"]
     assert run["state"] == "success", run
 
-    page.goto(f"{stack['base']}/dags/retrain/runs/{RUN_ID}")
+    page.goto(f"{stack['base']}/dags/{DAG}/runs/{RUN_ID}")
     page.get_by_text("success").first.wait_for()
     page.screenshot(path=str(ARTIFACTS / "2-dag-run-success.png"), full_page=True)
 
@@ -152,15 +167,18 @@ def test_trigger_from_the_ui_and_see_the_model_in_mlflow(stack, browser):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000, name
 
 
-def test_asset_event_starts_the_data_aware_dag(stack):
+def test_an_asset_event_starts_only_its_dataset_s_dag_on_its_data(stack):
     base, token = stack["base"], stack["token"]
-    status, assets = api_call(base, token, "GET", "/api/v2/assets?name_pattern=retrain_data")
+    folder = REPO / "data" / "diabetes"
+    status, assets = api_call(base, token, "GET", "/api/v2/assets?limit=100")
     assert status == 200, assets
-    (asset,) = [a for a in assets["assets"] if a["name"] == "retrain_data"]
-    status, body = api_call(
-        base, token, "PATCH", "/api/v2/dags/retrain_on_data", {"is_paused": False}
-    )
-    assert status == 200, body
+    (asset,) = [a for a in assets["assets"] if a["uri"] == folder.as_uri()]
+    listeners = ("retrain_diabetes_on_data", "retrain_penguins_on_data", "retrain_on_data")
+    for dag_id in listeners:
+        status, body = api_call(
+            base, token, "PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False}
+        )
+        assert status == 200, body
     status, event = api_call(
         base, token, "POST", "/api/v2/assets/events", {"asset_id": asset["id"], "extra": {}}
     )
@@ -169,12 +187,36 @@ def test_asset_event_starts_the_data_aware_dag(stack):
     runs = []
     while not runs and time.monotonic() < deadline:
         time.sleep(3)
-        status, body = api_call(base, token, "GET", "/api/v2/dags/retrain_on_data/dagRuns")
+        status, body = api_call(base, token, "GET", f"/api/v2/dags/{listeners[0]}/dagRuns")
         assert status == 200, body
         runs = [r for r in body["dag_runs"] if r["run_type"] == "asset_triggered"]
-    assert runs, "no run of retrain_on_data within 60 s of the Asset event"
-    # Stop it: this test only checks that the event starts the DAG.
-    run_id = runs[0]["dag_run_id"]
-    api_call(
-        base, token, "PATCH", f"/api/v2/dags/retrain_on_data/dagRuns/{run_id}", {"state": "failed"}
+    assert runs, f"no run of {listeners[0]} within 60 s of the Asset event"
+    run = wait_for_run(stack, listeners[0], runs[0]["dag_run_id"], timeout_s=1500)
+    assert run["state"] == "success", run
+    for other in listeners[1:]:  # the penguins folder's DAGs did not hear of it
+        status, body = api_call(base, token, "GET", f"/api/v2/dags/{other}/dagRuns")
+        assert status == 200 and body["total_entries"] == 0, (other, body)
+    # It trained on the folder of the Asset that fired.
+    status, xcom = api_call(
+        base,
+        token,
+        "GET",
+        f"/api/v2/dags/{listeners[0]}/dagRuns/{run['dag_run_id']}/taskInstances/check_params"
+        "/xcomEntries/return_value",
     )
+    assert status == 200, xcom
+    settings = xcom["value"] if isinstance(xcom["value"], dict) else json.loads(xcom["value"])
+    assert settings["data"] == str(folder), settings["data"]
+    assert settings["pipeline_name"] == "diabetes", settings
+
+    # Two datasets, two registered models and two search experiments in one registry.
+    from mlflow import MlflowClient
+
+    client = MlflowClient(stack["mlflow"], registry_uri=stack["mlflow"])
+    for model, experiment in (
+        ("penguin_classifier", "penguins-nas"),
+        ("diabetes_regressor", "diabetes-nas"),
+    ):
+        assert client.get_model_version_by_alias(model, "champion").version == "1", model
+        assert client.get_experiment_by_name(experiment) is not None, experiment
+    assert client.get_experiment_by_name("retrain-nas") is None  # no generic run here
