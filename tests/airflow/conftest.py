@@ -176,6 +176,22 @@ def dag_test(conf: dict, state_dir) -> tuple[str, str, str]:
     return run_id, state, log
 
 
+def run_summary(run_id: str, metadata_path) -> dict:
+    """`pipelines.summary --json` of one pipeline run in the ML Metadata store at
+    `metadata_path`: its nodes and their states, blessing, accuracy, where it was pushed."""
+    settings = json.dumps({"metadata_path": str(metadata_path)})
+    out = subprocess.run(
+        [TFX_PYTHON, "-m", "pipelines.summary", "--run-id", run_id, "--settings", settings]
+        + ["--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 NAME = "penguin_classifier"
 MLFLOW = str(REPO / ".venv" / "airflow" / "bin" / "mlflow")
 

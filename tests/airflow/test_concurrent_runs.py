@@ -23,7 +23,7 @@ from datetime import datetime
 import pytest
 
 from tests import foreign
-from tests.airflow.conftest import REPO, TFX_PYTHON, running_airflow
+from tests.airflow.conftest import REPO, TFX_PYTHON, run_summary, running_airflow
 from tests.airflow.conftest import airflow_cli as _airflow
 
 CONF = {"max_trials": 1, "epochs": 3, "strategy": "random", "mode": "full"}
@@ -81,28 +81,10 @@ def test_two_runs_on_different_data_share_one_metadata_store(airflow, tmp_path):
     assert "database is locked" not in logs
     assert "RETRAIN RETRY" not in logs and "RETRAIN FAILED" not in logs
 
-    metadata = json.dumps({"metadata_path": str(home / "state" / "metadata.sqlite")})
     # Both went through the warm executor: its forked children, not fresh processes.
     assert "not forking the node" not in logs
     for run_id in ("run-wine", "run-signals"):
-        out = subprocess.run(
-            [
-                TFX_PYTHON,
-                "-m",
-                "pipelines.summary",
-                "--run-id",
-                run_id,
-                "--settings",
-                metadata,
-                "--json",
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert out.returncode == 0, out.stderr[-3000:]
-        nodes = json.loads(out.stdout.strip().splitlines()[-1])["nodes"]
+        nodes = run_summary(run_id, home / "state" / "metadata.sqlite")["nodes"]
         assert nodes["Pusher"]["state"] == "COMPLETE", nodes
 
     # Each model is registered under its folder's name, and its champion's pyfunc predicts raw

@@ -15,6 +15,7 @@ from tests.airflow.conftest import (
     TFX_PYTHON,
     dag_test,
     free_port,
+    run_summary,
     start_server,
     stop_server,
 )
@@ -87,6 +88,16 @@ def test_two_passing_runs_make_versions_1_and_2_with_champion_on_2(runs, registr
         "mlmd_pusher_execution_id",
     ):
         assert v2.tags.get(tag), tag
+
+
+def test_second_run_on_same_data_caches_the_data_nodes(runs):
+    """The data nodes of the second run on the same data are CACHED. The validator runs again:
+    it now compares the data with the previous span (the first run's)."""
+    data_nodes = ["ExampleGen", "StatisticsGen", "SchemaGen", "Transform"]
+    nodes = run_summary(runs[2], runs["state"] / "metadata.sqlite")["nodes"]
+    assert {n: nodes[n]["state"] for n in data_nodes} == dict.fromkeys(data_nodes, "CACHED")
+    assert nodes["ExampleValidator"]["state"] == "COMPLETE"
+    assert "previous span of" in runs["log2"], "the second run was not compared with the first"
 
 
 def test_failed_gate_registers_nothing_and_moves_no_alias(runs, registry):

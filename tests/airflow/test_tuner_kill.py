@@ -1,4 +1,4 @@
-"""kill -9 the Tuner node's process five times in one DAG run (mid-trial and mid-epoch, in
+"""kill -9 the Tuner node's process three times in one DAG run (mid-trial and mid-epoch, in
 turn), with Airflow retrying the task each time: the search resumes, no finished trial runs
 again, and the result matches an uninterrupted run with the same seed.
 
@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from tests.airflow import chaos
 
-KINDS = ["mid-trial", "mid-epoch", "mid-trial", "mid-epoch", "mid-trial"]
+KINDS = ["mid-trial", "mid-epoch", "mid-trial"]
+# Four trials leave room for three kills (bench/chaos/tuner_kill.py runs chaos.CONF's six, many
+# rounds); fewer kills and trials than before keep make test within its time.
+CONF = {**chaos.CONF, "max_trials": 4}
 # Same seed, same architectures; a resumed trial restarts its interrupted epoch from a fresh
 # pass over the shuffled data, so its score may move a little. Stated noise on the best score:
 NOISE = 0.05
 
 
 def test_tuner_killed_five_times_resumes_and_matches_an_uninterrupted_run(airflow_db, tmp_path):
-    run_id, state, log, kills = chaos.run_with_kills(tmp_path, KINDS, tmp_path / "killed.log")
+    run_id, state, log, kills = chaos.run_with_kills(
+        tmp_path, KINDS, tmp_path / "killed.log", conf=CONF
+    )
     assert [k["kind"] for k in kills] == KINDS, (kills, log[-3000:])
     assert state == "success", log[-5000:]
     assert log.count("RETRAIN RETRY: node Tuner") == len(KINDS), log[-5000:]
@@ -24,15 +29,15 @@ def test_tuner_killed_five_times_resumes_and_matches_an_uninterrupted_run(airflo
 
     # no finished trial ran again: each is reported finished once, and listed once
     finished = chaos.finished_lines(log)
-    assert sorted(finished.values()) == [1] * chaos.CONF["max_trials"], finished
+    assert sorted(finished.values()) == [1] * CONF["max_trials"], finished
     rows = chaos.leaderboard(log)
-    assert len({r["trial_id"] for r in rows}) == len(rows) == chaos.CONF["max_trials"]
+    assert len({r["trial_id"] for r in rows}) == len(rows) == CONF["max_trials"]
     assert any(str(r.get("start", "")).startswith("resumed at epoch") for r in rows), rows
 
     # The reference: the same DAG uninterrupted, same seed and data. Its time budget differs
     # (and is never reached) only so the Tuner is not served from the cache.
     ref = chaos.Run(
-        {**chaos.CONF, "time_budget_min": 29}, tmp_path, retries=0, log_path=tmp_path / "ref.log"
+        {**CONF, "time_budget_min": 29}, tmp_path, retries=0, log_path=tmp_path / "ref.log"
     )
     ref_id, ref_state, ref_log = ref.finish(timeout=1200)
     assert ref_state == "success", ref_log[-5000:]
