@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
     from nas.search import run_search
     from nas.spaces import get_space
 
-    x, y = data(512 if dry else 20000)
+    x, y = data(128 if dry else 20000)  # the dry run: every step, at CPU speed (mixed precision)
     spec = from_arrays({"pixels": x}, 10, overrides={"pixels": {"shape": [16, 16]}})
     split = int(0.8 * len(y))
     search_data = SearchData(({"pixels": x[:split]}, y[:split]), ({"pixels": x[split:]}, y[split:]))
