@@ -147,11 +147,9 @@ SECRET_ENV = {
 }
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory):
+def write_sample(folder: Path) -> Path:
     """Every second row of penguins (172 rows), missing values included, with the bundled
     dataset.json (label species, registered as penguin_classifier)."""
-    folder = tmp_path_factory.mktemp("penguins")
     with open(REPO / "data" / "penguins" / "penguins.csv", newline="") as f:
         rows = list(csv.reader(f))
     with open(folder / "penguins.csv", "w", newline="") as f:
@@ -160,8 +158,15 @@ def sample(tmp_path_factory):
     return folder
 
 
-def dag_test(conf: dict, state_dir) -> tuple[str, str, str]:
-    env = dict(os.environ, RETRAIN_STATE_DIR=str(state_dir), **SECRET_ENV)
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    return write_sample(tmp_path_factory.mktemp("penguins"))
+
+
+def dag_test(conf: dict, state_dir, **env: str) -> tuple[str, str, str]:
+    """`airflow dags test retrain` with `conf`, the state under `state_dir`, the secret
+    environment and `env`: (run id, state, the whole output)."""
+    env = dict(os.environ, RETRAIN_STATE_DIR=str(state_dir), **SECRET_ENV, **env)
     out = subprocess.run(
         [AIRFLOW, "dags", "test", "retrain", "-c", json.dumps(conf)],
         env=env,
@@ -176,10 +181,14 @@ def dag_test(conf: dict, state_dir) -> tuple[str, str, str]:
     return run_id, state, log
 
 
-def run_summary(run_id: str, metadata_path) -> dict:
+def run_summary(run_id: str, metadata_path, tracking_uri: str = "") -> dict:
     """`pipelines.summary --json` of one pipeline run in the ML Metadata store at
-    `metadata_path`: its nodes and their states, blessing, accuracy, where it was pushed."""
-    settings = json.dumps({"metadata_path": str(metadata_path)})
+    `metadata_path`: its nodes and their states, blessing, accuracy, where it was pushed (in
+    the MLflow at `tracking_uri`; empty: the embedded store beside the metadata)."""
+    settings = {"metadata_path": str(metadata_path)}
+    if tracking_uri:
+        settings["mlflow_tracking_uri"] = tracking_uri
+    settings = json.dumps(settings)
     out = subprocess.run(
         [TFX_PYTHON, "-m", "pipelines.summary", "--run-id", run_id, "--settings", settings]
         + ["--json"],
@@ -193,6 +202,38 @@ def run_summary(run_id: str, metadata_path) -> dict:
 
 
 NAME = "penguin_classifier"
+
+
+@pytest.fixture(scope="session")
+def registry_runs(airflow_db, tmp_path_factory):
+    """Three DAG runs on the penguins sample against one MLflow server, shared by
+    test_end_to_end and test_mlflow_registry (each DAG run costs minutes of CI's time): two
+    that pass, with explanations and TFLite files on, then one forced to fail at the gate.
+    Keys: 1, 2, log1, log2, failed, failed_log, state, conf, mlflow (the URL), mlflow_root."""
+    root = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    proc = start_server(root, port)
+    url = f"http://127.0.0.1:{port}"
+    state = tmp_path_factory.mktemp("state")
+    conf = {"data": str(write_sample(tmp_path_factory.mktemp("penguins"))), "epochs": 5}
+    conf["max_trials"] = 1
+    done = {"state": state, "conf": conf, "mlflow": url, "mlflow_root": root}
+    try:
+        for i in (1, 2):
+            run_id, status, log = dag_test(
+                conf, state, MLFLOW_TRACKING_URI=url, RETRAIN_SETTINGS="{}"
+            )
+            assert status == "success", log[-5000:]
+            done[i], done[f"log{i}"] = run_id, log
+        # Below the Params layer: demand +0.5 accuracy over the champion, which nothing meets.
+        gate = json.dumps({"max_accuracy_drop": -0.5})
+        run_id, status, log = dag_test(conf, state, MLFLOW_TRACKING_URI=url, RETRAIN_SETTINGS=gate)
+        done["failed"], done["failed_log"] = run_id, log
+        yield done
+    finally:
+        stop_server(proc)
+
+
 MLFLOW = str(REPO / ".venv" / "airflow" / "bin" / "mlflow")
 
 

@@ -84,7 +84,9 @@ def bad_checksum_tfrecord(path) -> None:
     path.write_bytes(gzip.compress(bytes(raw)))
 
 
-@pytest.mark.parametrize("corruption", ["not_gzip", "bad_checksum"])
+# One DAG run (a minute of CI's time); a file that is not gzip at all is classified the same way
+# (tests/pipeline/test_failures.py).
+@pytest.mark.parametrize("corruption", ["bad_checksum"])
 def test_corrupt_tfrecord_fails_in_one_try_names_itself_and_the_teardown_runs(
     corruption, tmp_path, airflow_db
 ):

@@ -14,20 +14,13 @@ from tests.airflow.conftest import (
     REPO,
     TFX_PYTHON,
     dag_test,
-    free_port,
     run_summary,
-    start_server,
-    stop_server,
 )
 
 
 @pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    proc = start_server(root, port)
-    yield f"http://127.0.0.1:{port}"
-    stop_server(proc)
+def mlflow_server(registry_runs) -> str:
+    return registry_runs["mlflow"]
 
 
 @pytest.fixture(scope="module")
@@ -46,24 +39,11 @@ def aliases(registry) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def runs(airflow_db, sample, mlflow_server, tmp_path_factory, monkeypatch_module):
-    """Two passing DAG runs, then one forced to fail at the gate, all on the same server."""
-    state = tmp_path_factory.mktemp("state")
-    monkeypatch_module.setenv("MLFLOW_TRACKING_URI", mlflow_server)
-    monkeypatch_module.setenv("RETRAIN_SETTINGS", "{}")  # explanations and TFLite files on
-    conf = {"data": str(sample), "epochs": 5, "max_trials": 1}
-    done = {}
-    for i in (1, 2):
-        run_id, status, log = dag_test(conf, state)
-        assert status == "success", log[-5000:]
-        done[i], done[f"log{i}"] = run_id, log
-    # Below the Params layer: demand +0.5 accuracy over the champion, which nothing can meet.
-    monkeypatch_module.setenv("RETRAIN_SETTINGS", json.dumps({"max_accuracy_drop": -0.5}))
-    run_id, status, log = dag_test(conf, state)
-    monkeypatch_module.delenv("RETRAIN_SETTINGS")
-    done["failed"], done["failed_log"] = run_id, log
-    done["state"], done["conf"] = state, conf
-    return done
+def runs(registry_runs, monkeypatch_module):
+    """The shared runs (conftest.registry_runs); this module's further DAG runs use their
+    MLflow server too."""
+    monkeypatch_module.setenv("MLFLOW_TRACKING_URI", registry_runs["mlflow"])
+    return registry_runs
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +74,7 @@ def test_second_run_on_same_data_caches_the_data_nodes(runs):
     """The data nodes of the second run on the same data are CACHED. The validator runs again:
     it now compares the data with the previous span (the first run's)."""
     data_nodes = ["ExampleGen", "StatisticsGen", "SchemaGen", "Transform"]
-    nodes = run_summary(runs[2], runs["state"] / "metadata.sqlite")["nodes"]
+    nodes = run_summary(runs[2], runs["state"] / "metadata.sqlite", runs["mlflow"])["nodes"]
     assert {n: nodes[n]["state"] for n in data_nodes} == dict.fromkeys(data_nodes, "CACHED")
     assert nodes["ExampleValidator"]["state"] == "COMPLETE"
     assert "previous span of" in runs["log2"], "the second run was not compared with the first"

@@ -18,7 +18,7 @@ CONF = {**chaos.CONF, "max_trials": 4}
 NOISE = 0.05
 
 
-def test_tuner_killed_five_times_resumes_and_matches_an_uninterrupted_run(airflow_db, tmp_path):
+def test_tuner_killed_three_times_resumes_and_matches_an_uninterrupted_run(airflow_db, tmp_path):
     run_id, state, log, kills = chaos.run_with_kills(
         tmp_path, KINDS, tmp_path / "killed.log", conf=CONF
     )
