@@ -215,8 +215,8 @@ def registry_runs(airflow_db, tmp_path_factory):
     proc = start_server(root, port)
     url = f"http://127.0.0.1:{port}"
     state = tmp_path_factory.mktemp("state")
-    conf = {"data": str(write_sample(tmp_path_factory.mktemp("penguins"))), "epochs": 5}
-    conf["max_trials"] = 1
+    sample = write_sample(tmp_path_factory.mktemp("penguins"))
+    conf = {"data": str(sample), "epochs": 5, "max_trials": 1}
     done = {"state": state, "conf": conf, "mlflow": url, "mlflow_root": root}
     try:
         for i in (1, 2):
