@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -163,18 +164,33 @@ def sample(tmp_path_factory):
     return write_sample(tmp_path_factory.mktemp("penguins"))
 
 
-def dag_test(conf: dict, state_dir, **env: str) -> tuple[str, str, str]:
+def dag_test(conf: dict, state_dir, on_line=None, **extra: str) -> tuple[str, str, str]:
     """`airflow dags test retrain` with `conf`, the state under `state_dir`, the secret
-    environment and `env`: (run id, state, the whole output)."""
-    env = dict(os.environ, RETRAIN_STATE_DIR=str(state_dir), **SECRET_ENV, **env)
-    out = subprocess.run(
+    environment and `extra`: (run id, state, the whole output). `on_line(line)` sees each line of
+    output as it comes (to act in the middle of a run)."""
+    env = dict(os.environ, RETRAIN_STATE_DIR=str(state_dir), PYTHONUNBUFFERED="1")
+    env.update(SECRET_ENV, **extra)
+    run = subprocess.Popen(
         [AIRFLOW, "dags", "test", "retrain", "-c", json.dumps(conf)],
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        timeout=1200,
     )
-    log = out.stdout + out.stderr
+    watchdog = threading.Timer(1200, run.kill)
+    watchdog.start()
+    lines = []
+    try:
+        for line in run.stdout:
+            lines.append(line)
+            if on_line:
+                on_line(line)
+        run.wait(60)
+    finally:
+        watchdog.cancel()
+        if run.poll() is None:
+            run.kill()
+    log = "".join(lines)
     found = FINISHED.findall(log)
     assert found, f"the DAG run did not finish:\n{log[-5000:]}"
     run_id, state = found[-1]
@@ -204,34 +220,69 @@ def run_summary(run_id: str, metadata_path, tracking_uri: str = "") -> dict:
 NAME = "penguin_classifier"
 
 
+# The first shared run's MLflow outage: the server stops as the Pusher starts and comes back
+# once Airflow has logged the retry. The client fails fast instead of MLflow's minutes of backoff.
+OUTAGE_ENV = {
+    "RETRAIN_RETRIES": "3",
+    "RETRAIN_RETRY_DELAY_S": "10",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
+
+
 @pytest.fixture(scope="session")
 def registry_runs(airflow_db, tmp_path_factory):
     """Three DAG runs on the penguins sample against one MLflow server, shared by
-    test_end_to_end and test_mlflow_registry (each DAG run costs minutes of CI's time): two
-    that pass, with explanations and TFLite files on, then one forced to fail at the gate.
-    Keys: 1, 2, log1, log2, failed, failed_log, state, conf, mlflow (the URL), mlflow_root."""
+    test_end_to_end, test_mlflow_registry and test_mlflow_outage (each DAG run costs minutes of
+    CI's time): two that pass, with explanations and TFLite files on, the first (full) through
+    an MLflow outage during its push, the second (warm) with a baseline of the user's; then one
+    forced to fail at the gate.
+    Keys: 1, 2, log1, log2, failed, failed_log, state, conf, mlflow (the URL), mlflow_root,
+    outage (the events seen), versions1 and aliases1 (the registry after the first run)."""
+    from mlflow import MlflowClient
+
     root = tmp_path_factory.mktemp("mlflow")
     port = free_port()
-    proc = start_server(root, port)
+    server = [start_server(root, port)]
     url = f"http://127.0.0.1:{port}"
     state = tmp_path_factory.mktemp("state")
     sample = write_sample(tmp_path_factory.mktemp("penguins"))
     conf = {"data": str(sample), "epochs": 5, "max_trials": 1}
-    done = {"state": state, "conf": conf, "mlflow": url, "mlflow_root": root}
+    done = {"state": state, "conf": conf, "mlflow": url, "mlflow_root": root, "outage": []}
+
+    def outage(line: str) -> None:
+        if not done["outage"] and "node Pusher: launching" in line:
+            stop_server(server[0])
+            done["outage"].append("stopped")
+        elif done["outage"] == ["stopped"] and "RETRAIN RETRY: node Pusher" in line:
+            server[0] = start_server(root, port)  # back before Airflow's retry
+            done["outage"].append("restarted")
+
     try:
-        for i in (1, 2):
-            run_id, status, log = dag_test(
-                conf, state, MLFLOW_TRACKING_URI=url, RETRAIN_SETTINGS="{}"
-            )
-            assert status == "success", log[-5000:]
-            done[i], done[f"log{i}"] = run_id, log
+        run_id, status, log = dag_test(
+            conf, state, outage, MLFLOW_TRACKING_URI=url, RETRAIN_SETTINGS="{}", **OUTAGE_ENV
+        )
+        if done["outage"] == ["stopped"]:
+            server[0] = start_server(root, port)
+        assert status == "success", log[-5000:]
+        done[1], done["log1"] = run_id, log
+        client = MlflowClient(url, registry_uri=url)
+        done["versions1"] = [v.version for v in client.search_model_versions(f"name = '{NAME}'")]
+        done["aliases1"] = {k: str(v) for k, v in client.get_registered_model(NAME).aliases.items()}
+        # The second is warm (there is a champion now), with the user's own baseline beside
+        # the candidates: test_mlflow_registry reads its leaderboard.
+        baseline = str(REPO / "examples" / "baseline_model.py")
+        warm = dict(conf, max_trials=6, baseline_module=baseline)
+        run_id, status, log = dag_test(warm, state, MLFLOW_TRACKING_URI=url, RETRAIN_SETTINGS="{}")
+        assert status == "success", log[-5000:]
+        done[2], done["log2"] = run_id, log
         # Below the Params layer: demand +0.5 accuracy over the champion, which nothing meets.
         gate = json.dumps({"max_accuracy_drop": -0.5})
         run_id, status, log = dag_test(conf, state, MLFLOW_TRACKING_URI=url, RETRAIN_SETTINGS=gate)
         done["failed"], done["failed_log"] = run_id, log
         yield done
     finally:
-        stop_server(proc)
+        stop_server(server[0])
 
 
 MLFLOW = str(REPO / ".venv" / "airflow" / "bin" / "mlflow")

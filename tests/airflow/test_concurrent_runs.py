@@ -6,9 +6,12 @@ The data is not the repository's, and is shaped as users' data is (tests/foreign
   dot, a leading digit and unicode;
 - `signals`: a folder of gzipped TFRecords with an int64 label, a fixed-length float vector (a
   1-D signal of 40 values) and a dataset.json beside the data files,
-both through the default (warm) executor. Each lands in the registry under its folder's name,
-and its @champion's pyfunc predicts raw rows of its data: the int label's classes as ints, the
-signal as a list per cell.
+both through the default (warm) executor. The wine run searches with parallel trials: its Tuner
+(the chief) and two TunerWorker mapped tasks run at the same time (parallelism 6, a gpu pool of
+4) and share one search; every worker runs trials and every trial id is unique. (`airflow dags
+test` runs tasks one at a time, so it cannot run this.) Each lands in the registry under its
+folder's name, and its @champion's pyfunc predicts raw rows of its data: the int label's
+classes as ints, the signal as a list per cell.
 
 The test starts its own Airflow (api-server for the task execution API, scheduler,
 dag-processor) in a fresh AIRFLOW_HOME, triggers the two runs from the CLI and waits for them."""
@@ -23,26 +26,34 @@ from datetime import datetime
 import pytest
 
 from tests import foreign
+from tests.airflow.chaos import leaderboard
 from tests.airflow.conftest import REPO, TFX_PYTHON, run_summary, running_airflow
 from tests.airflow.conftest import airflow_cli as _airflow
 
 CONF = {"max_trials": 1, "epochs": 3, "strategy": "random", "mode": "full"}
 # Per run: the wine label is a Param; the signals folder's dataset.json names its label.
 RUNS = {
-    "wine": {"label": "target"},
+    "wine": {"label": "target", "parallel_trials": 2, "max_trials": 4},
     # One seeded random trial of 3 epochs scores about 0.6 on the signals' eval split (3
     # classes): this test is about the data getting through, not about the search's quality.
     "signals": {"accuracy_threshold": 0.5},
 }
 # Operator settings: enough steps for the signal's network; no explanations or TFLite files.
-SETTINGS = {"steps_per_epoch": 60, "explain": False, "edge_export": False, "data_profile": False}
+# The chief waits for its workers longer than by default: two runs share these 2 cores.
+SETTINGS = {
+    "steps_per_epoch": 60,
+    "explain": False,
+    "edge_export": False,
+    "data_profile": False,
+    "worker_wait_s": 600,
+}
 
 
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow-home")
     with running_airflow(
-        home, RETRAIN_MAX_ACTIVE_RUNS="2", RETRAIN_SETTINGS=json.dumps(SETTINGS)
+        home, gpu_slots=4, RETRAIN_MAX_ACTIVE_RUNS="2", RETRAIN_SETTINGS=json.dumps(SETTINGS)
     ) as (env, _):
         yield env, home
 
@@ -81,6 +92,23 @@ def test_two_runs_on_different_data_share_one_metadata_store(airflow, tmp_path):
     assert "database is locked" not in logs
     assert "RETRAIN RETRY" not in logs and "RETRAIN FAILED" not in logs
 
+    # The wine run's parallel search: the chief saw both workers, each ran trials, no trial twice.
+    task_logs = {
+        p.relative_to(home).as_posix(): p.read_text(errors="replace")
+        for p in home.rglob("*.log")
+        if "run_id=run-wine" in p.as_posix()
+    }
+    tuner = "\n".join(t for p, t in task_logs.items() if "task_id=Tuner/" in p)
+    workers = {p: t for p, t in task_logs.items() if "task_id=TunerWorker/" in p}
+    assert len(workers) == 2, sorted(task_logs)
+    assert "3 of 3 trial runners connected" in tuner, tuner[-3000:]
+    rows = leaderboard(tuner)
+    ids = [r["trial_id"] for r in rows]
+    assert len(ids) == len(set(ids)) == RUNS["wine"]["max_trials"], ids
+    assert {"runner-worker0", "runner-worker1"} <= {r["runner"] for r in rows}, rows
+    for text in workers.values():
+        assert "NAS worker" in text and "ran 0 trial" not in text, text[-3000:]
+
     # Both went through the warm executor: its forked children, not fresh processes.
     assert "not forking the node" not in logs
     for run_id in ("run-wine", "run-signals"):
@@ -115,6 +143,7 @@ def test_two_runs_on_different_data_share_one_metadata_store(airflow, tmp_path):
         assert out.returncode == 0, out.stderr[-3000:]
         got = json.loads(out.stdout.strip().splitlines()[-1])
         assert str(got["version"]) == "1", got
+        assert got["versions"] == ["1"], got  # registered once, the parallel search's too
         assert len(set(got["truth"])) == 3, got["truth"]  # rows of every class
         assert all(type(c) is int for c in got["pyfunc"]), got["pyfunc"][:5]
         assert got["pyfunc"] == got["savedmodel"], got

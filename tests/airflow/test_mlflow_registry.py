@@ -236,22 +236,18 @@ def test_champion_run_logs_explanations_and_edge_models_that_agree(runs, registr
 
 @pytest.fixture(scope="module")
 def mode_runs(runs, mlflow_server, monkeypatch_module):
-    """Three more runs on the same server: warm with the example baseline module and a larger
-    budget, retrain, and a promotion of a candidate of the warm run."""
+    """The warm run (the second shared run), then two more runs on the same server: retrain,
+    and a promotion of a candidate of the warm run."""
     from components.nas_tuner.history import load
     from core.tracking import client as client_for
 
     client = client_for(mlflow_server)
     out = {}
+    # The warm run is the second shared run (conftest.registry_runs): warm by default, with
+    # max_trials 6 and examples/baseline_model.py.
+    search, rows = load(client, "retrain-nas", runs[2])
+    out["warm"] = {"run": runs[2], "search": search, "rows": rows, "log": runs["log2"]}
     plan = [
-        (
-            "warm",
-            {
-                "mode": "warm",
-                "max_trials": 6,
-                "baseline_module": str(REPO / "examples" / "baseline_model.py"),
-            },
-        ),
         ("retrain", {"mode": "retrain"}),
         ("promote", None),  # filled in from the warm run's leaderboard
     ]

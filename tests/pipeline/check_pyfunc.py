@@ -122,6 +122,9 @@ def check_data(args) -> dict:
         "truth": labels,
         "tensor_columns": config.get("shapes") or {},
         "version": champion.version,
+        "versions": sorted(
+            v.version for v in MlflowClient().search_model_versions(f"name = '{args.name}'")
+        ),
     }
 
 
