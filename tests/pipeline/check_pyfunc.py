@@ -123,7 +123,7 @@ def check_data(args) -> dict:
         "tensor_columns": config.get("shapes") or {},
         "version": champion.version,
         "versions": sorted(
-            v.version for v in MlflowClient().search_model_versions(f"name = '{args.name}'")
+            str(v.version) for v in MlflowClient().search_model_versions(f"name = '{args.name}'")
         ),
     }
 
