@@ -236,8 +236,8 @@ def test_champion_run_logs_explanations_and_edge_models_that_agree(runs, registr
 
 @pytest.fixture(scope="module")
 def mode_runs(runs, mlflow_server, monkeypatch_module):
-    """The warm run (the second shared run), then two more runs on the same server: retrain,
-    and a promotion of a candidate of the warm run."""
+    """The warm run (the second shared run), the retrain run (the third), then one more run on
+    the same server: a promotion of a candidate of the warm run."""
     from components.nas_tuner.history import load
     from core.tracking import client as client_for
 
@@ -247,23 +247,21 @@ def mode_runs(runs, mlflow_server, monkeypatch_module):
     # max_trials 6 and examples/baseline_model.py.
     search, rows = load(client, "retrain-nas", runs[2])
     out["warm"] = {"run": runs[2], "search": search, "rows": rows, "log": runs["log2"]}
-    plan = [
-        ("retrain", {"mode": "retrain"}),
-        ("promote", None),  # filled in from the warm run's leaderboard
-    ]
-    for name, extra in plan:
-        if name == "promote":
-            mine = [r for r in out["warm"]["rows"] if r.get("architecture") and not r.get("seed")]
-            out["promoted_row"] = mine[0]
-            extra = {"promote_trial": f"{out['warm']['run']}:{mine[0]['trial_id']}"}
-        if name == "promote":  # what is registered is under test here, not its accuracy
-            gate = {"max_accuracy_drop": 0.5, "accuracy_threshold": 0.5}
-            monkeypatch_module.setenv("RETRAIN_SETTINGS", json.dumps(gate))
-        run_id, status, log = dag_test(dict(runs["conf"], **extra), runs["state"])
-        monkeypatch_module.delenv("RETRAIN_SETTINGS", raising=False)
-        assert status == "success", log[-5000:]
-        search, rows = load(client, "retrain-nas", run_id)
-        out[name] = {"run": run_id, "search": search, "rows": rows, "log": log}
+    # The retrain run is the third shared run (mode retrain, failed at the gate).
+    search, rows = load(client, "retrain-nas", runs["failed"])
+    out["retrain"] = {"run": runs["failed"], "search": search, "rows": rows}
+    # A promotion of a candidate of the warm run: what is registered is under test here, not
+    # its accuracy.
+    mine = [r for r in out["warm"]["rows"] if r.get("architecture") and not r.get("seed")]
+    out["promoted_row"] = mine[0]
+    promote = dict(runs["conf"], promote_trial=f"{out['warm']['run']}:{mine[0]['trial_id']}")
+    gate = {"max_accuracy_drop": 0.5, "accuracy_threshold": 0.5}
+    monkeypatch_module.setenv("RETRAIN_SETTINGS", json.dumps(gate))
+    run_id, status, log = dag_test(promote, runs["state"])
+    monkeypatch_module.delenv("RETRAIN_SETTINGS", raising=False)
+    assert status == "success", log[-5000:]
+    search, rows = load(client, "retrain-nas", run_id)
+    out["promote"] = {"run": run_id, "search": search, "rows": rows, "log": log}
     return out
 
 
@@ -299,11 +297,12 @@ def test_warm_run_seeds_the_champion_and_lists_the_users_baseline(mode_runs, reg
     assert "warm start: " in mode_runs["warm"]["log"]
 
 
-def test_retrain_keeps_the_champions_architecture(mode_runs, registry):
+def test_retrain_trains_the_champions_architecture(mode_runs, registry):
     [row] = mode_runs["retrain"]["rows"]
-    assert row["status"] == "retrain"
-    before = registered_choices(registry, mode_runs["warm"]["run"])
-    assert registered_choices(registry, mode_runs["retrain"]["run"]) == before
+    assert row["status"] == "retrain" and row["trial_id"] == "champion", row
+    champion = registered_choices(registry, mode_runs["warm"]["run"])  # version 2
+    choices = json.loads(row["architecture"])["choices"]
+    assert {k: str(v) for k, v in choices.items()} == {k: champion[k] for k in choices}
 
 
 def test_promotion_registers_the_named_candidates_architecture(mode_runs, registry):
