@@ -283,20 +283,7 @@ CORPUS: list[Entry] = [
     _entry("iris", "table", CSV, C, "text", SKLEARN, iris, "text classes; names with spaces"),
     _entry("wine", "table", CSV, C, "int", SKLEARN, wine, "int classes; a name with a slash"),
     _entry("breast_cancer", "table", CSV, C, "text", SKLEARN, breast_cancer, "30 columns"),
-    # 10 classes of images need more steps than the corpus's budget: with 5 epochs (100 steps)
-    # the best of 2 trials scored 0.30 (a 56k-parameter conv net with batch normalisation; its
-    # moving statistics have likely not settled by then, see issue 21). 20 epochs: 400 steps.
-    _entry(
-        "digits",
-        "image",
-        PLAIN,
-        C,
-        "int",
-        SKLEARN,
-        digits,
-        "int array [8,8,1]; 10 classes",
-        {"epochs": 20},
-    ),
+    _entry("digits", "image", PLAIN, C, "int", SKLEARN, digits, "int array [8,8,1]; 10 classes"),
     _entry("diabetes", "table", CSV, R, "float", SKLEARN, diabetes, "regression inferred"),
     _entry(
         "linnerud", "table", CSV, R, "float", SKLEARN, linnerud, "20 rows; task set", {"task": R}
