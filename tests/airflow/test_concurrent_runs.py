@@ -83,7 +83,12 @@ def test_two_runs_on_different_data_share_one_metadata_store(airflow, tmp_path):
         if len(states) == 2 and all(s in ("success", "failed") for s in states.values()):
             break
         time.sleep(15)
-    logs = "\n".join(p.read_text(errors="replace") for p in home.rglob("*.log") if p.is_file())
+    texts = {
+        p.relative_to(home).as_posix(): p.read_text(errors="replace")
+        for p in home.rglob("*.log")
+        if p.is_file()
+    }
+    logs = "\n".join(texts.values())
     assert states == {"run-wine": "success", "run-signals": "success"}, (states, logs[-6000:])
     a, b = (runs[r] for r in ("run-wine", "run-signals"))
     start = max(datetime.fromisoformat(a["start_date"]), datetime.fromisoformat(b["start_date"]))
@@ -93,11 +98,7 @@ def test_two_runs_on_different_data_share_one_metadata_store(airflow, tmp_path):
     assert "RETRAIN RETRY" not in logs and "RETRAIN FAILED" not in logs
 
     # The wine run's parallel search: the chief saw both workers, each ran trials, no trial twice.
-    task_logs = {
-        p.relative_to(home).as_posix(): p.read_text(errors="replace")
-        for p in home.rglob("*.log")
-        if "run_id=run-wine" in p.as_posix()
-    }
+    task_logs = {p: t for p, t in texts.items() if "run_id=run-wine" in p}
     tuner = "\n".join(t for p, t in task_logs.items() if "task_id=Tuner/" in p)
     workers = {p: t for p, t in task_logs.items() if "task_id=TunerWorker/" in p}
     assert len(workers) == 2, sorted(task_logs)

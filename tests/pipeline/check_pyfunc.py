@@ -108,7 +108,8 @@ def check_data(args) -> dict:
     config = pyfunc.model_config
     rows, serialized, labels = data_rows(args.data, args.label, config, args.rows)
     predicted = pyfunc.predict(rows)
-    champion = MlflowClient().get_model_version_by_alias(args.name, "champion")
+    client = MlflowClient()
+    champion = client.get_model_version_by_alias(args.name, "champion")
     serving = os.path.join(champion.tags["mlmd_model_uri"], "Format-Serving")
     task = tasks.get(config["task"])
     serve = tf.saved_model.load(serving).signatures["serving_default"]
@@ -123,7 +124,7 @@ def check_data(args) -> dict:
         "tensor_columns": config.get("shapes") or {},
         "version": champion.version,
         "versions": sorted(
-            str(v.version) for v in MlflowClient().search_model_versions(f"name = '{args.name}'")
+            str(v.version) for v in client.search_model_versions(f"name = '{args.name}'")
         ),
     }
 
