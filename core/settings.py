@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
+from core.operator_settings import LOCAL, OPERATOR_SETTINGS, REPO  # noqa: F401 (re-exported)
 from core.schema import DAG, OPERATOR, PIPELINE, USER, Setting, markdown_table
 from nas import knobs
 from nas.config import SearchConfig
 from nas.task import NAMES as TASK_NAMES
 
-REPO = Path(__file__).resolve().parent.parent
-LOCAL = REPO / ".local"
 TASKS = ("auto", *TASK_NAMES)
 # Retraining modes (components/nas_tuner/modes.py); the first is the default.
 MODES = ("warm", "full", "retrain")
@@ -209,124 +207,7 @@ _DECLARED = [
         scope=DAG,
         choices=EXECUTORS,
     ),
-    # The operator's (RETRAIN_SETTINGS); the DAG sets the paths, the tracking URI and lineage.
-    Setting(
-        "pipeline_name",
-        "string",
-        "retrain",
-        "The TFX pipeline's name; the MLflow experiments are NAME-nas (searches) and NAME-data "
-        "(data profiles). A dataset's DAGs (datasets/NAME.json) use the dataset's name.",
-        min_length=1,
-    ),
-    Setting(
-        "pipeline_root",
-        "string",
-        str(LOCAL / "pipeline_root"),
-        "Where TFX writes artifacts (the DAG: $RETRAIN_STATE_DIR/pipeline_root; a dataset's: "
-        "$RETRAIN_STATE_DIR/datasets/NAME/pipeline_root).",
-    ),
-    Setting(
-        "metadata_path",
-        "string",
-        str(LOCAL / "metadata.sqlite"),
-        "ML Metadata's SQLite file (the DAG: $RETRAIN_STATE_DIR/metadata.sqlite; a dataset's: "
-        "$RETRAIN_STATE_DIR/datasets/NAME/metadata.sqlite).",
-    ),
-    Setting(
-        "metadata_uri",
-        "string",
-        "",
-        "ML Metadata in PostgreSQL: postgresql://USER@HOST:PORT/DBNAME, the password in "
-        "$RETRAIN_MLMD_PASSWORD (pipelines/metadata_config.py); $RETRAIN_MLMD_URI too. Empty: "
-        "the SQLite file.",
-    ),
-    Setting(
-        "module_file",
-        "string",
-        str(REPO / "pipelines" / "user_module" / "model_module.py"),
-        "The TFX user module (Transform, Trainer). Alone in its folder: TFX packages every "
-        "module beside it into the user-code wheel, whose hash is part of the cache key.",
-    ),
-    Setting(
-        "steps_per_epoch",
-        "integer",
-        20,
-        "Training steps per epoch, of each trial and of the Trainer; evaluation runs a quarter.",
-        minimum=1,
-    ),
-    Setting(
-        "max_accuracy_drop",
-        "number",
-        0.02,
-        "Classification: the largest accuracy drop against the champion the Evaluator accepts.",
-    ),
-    Setting(
-        "drift_thresholds",
-        "object",
-        {},
-        'Drift limits per column, beside drift_threshold, e.g. {"body_mass_g": 0.5}.',
-    ),
-    Setting(
-        "classes",
-        "array",
-        (),
-        "Classification: every class of the label (numbers, text or true/false), kept in sorted "
-        "order (numbers numerically, text lexicographically); rows with another label value "
-        "are left out of training like a missing label. Empty: the data folder's dataset.json "
-        "names them, else every value of the label column.",
-    ),
-    Setting(
-        "categorical_features",
-        "array",
-        (),
-        "Integer columns that are categories (codes, ids), not quantities. Otherwise an integer "
-        "column is numeric; a text column is always categorical. Empty: the data folder's "
-        "dataset.json names them, else none.",
-        items={"type": "string"},
-    ),
-    Setting(
-        "feature_shapes",
-        "object",
-        {},
-        'Tensor features\' shapes, e.g. {"pixels": [8, 8, 1]}: an array feature of that many '
-        "values, or encoded PNG/JPEG bytes decoded to [height, width, channels]. A fixed-length "
-        "vector needs none (a 1-D signal, its length read from the data). Empty: the data "
-        "folder's dataset.json names them.",
-    ),
-    Setting(
-        "registered_model_name",
-        "string",
-        "",
-        "The MLflow registered model. Empty: the data folder's dataset.json names it, else the "
-        "folder's name (lowercase letters, digits and _).",
-    ),
-    Setting(
-        "mlflow_tracking_uri",
-        "string",
-        "",
-        "MLflow's tracking URI. Empty: $MLFLOW_TRACKING_URI, else an SQLite store beside the ML "
-        "Metadata file (never MLflow's own default, mlflow.db in the current directory). An SQLite "
-        "store keeps its artifacts in mlartifacts/ beside it.",
-    ),
-    Setting(
-        "edge_export",
-        "boolean",
-        True,
-        "With each registered version, the TFLite files: the Trainer converts, the pusher "
-        "measures (components/mlflow_pusher/insight.py).",
-    ),
-    Setting(
-        "data_profile",
-        "boolean",
-        True,
-        "Log the data profile (components/data_validator/profile.py) with every validation.",
-    ),
-    Setting(
-        "lineage",
-        "object",
-        {},
-        "Extra lineage tags of the registered version (the DAG: its dag_id and run_id).",
-    ),
+    *OPERATOR_SETTINGS,
 ]
 _NAMED = {s.name for s in _DECLARED}
 # Every setting by name: the declared ones, then every other engine knob (the operator's).

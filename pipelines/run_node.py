@@ -33,7 +33,7 @@ import time
 import traceback
 from pathlib import Path
 
-from core import failures, names, tracking
+from core import failures, names, processes, tracking
 from pipelines import metadata_config
 from pipelines.retrain import SEARCH_NODE, create_pipeline
 from pipelines.settings import Settings
@@ -222,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         help="with --node Tuner: run trials as worker I of the node's parallel search",
     )
     args = parser.parse_args(argv)
+    if os.getpgid(0) == os.getpid():  # a node's own group (node_client, warm executor)
+        processes.end_group_on_sigterm()
+    processes.hang_for_test(args.node)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )

@@ -17,6 +17,10 @@ IR bytes back; the node children inherit them. Before each fork the executor che
 such runtime has started in it (`runtime_started`); if one has, it does not fork but runs the
 node in a fresh process, and says why in one line.
 
+Every node ends: a node child leads a process group of its own. When its caller's connection
+closes before the node is done (the Airflow task timed out, was marked failed or was killed),
+the executor kills that group; `stop` (and SIGTERM) kills the groups of all nodes still running.
+
 `{"cmd": "stop"}` stops the executor, and so does an idle spell of `--idle-timeout-s` seconds
 with no node running (default 1800, or $RETRAIN_EXECUTOR_IDLE_S), so an executor whose DAG run
 was killed before its teardown does not linger. `{"cmd": "ping"}` answers `pong <pid>`;
@@ -30,6 +34,7 @@ import argparse
 import json
 import logging
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -38,13 +43,11 @@ import threading
 import time
 from pathlib import Path
 
+from core import processes
+from pipelines.fork_safety import OWN_THREADS, runtime_started
+
 EXIT_MARK = "\0EXIT "
 REPO = Path(__file__).resolve().parents[1]
-# The executor's own threads (the idle watch, one per connection); any other thread that
-# appears after the imports belongs to a runtime that a fork would break.
-OWN_THREADS = "warm-executor"
-# Names Linux shows for gRPC core's threads (it names them; TensorFlow's are unnamed).
-GRPC_THREADS = ("grpc_", "event_engine", "lifeguard", "default-executo", "resolver-execu")
 
 log = logging.getLogger("warm_executor")
 
@@ -68,6 +71,7 @@ def _child(conn: socket.socket, argv: list[str], server: Server) -> None:
     """In the forked child: the node runner with stdout/stderr on the connection."""
     status = 1
     try:
+        os.setpgid(0, 0)  # a group of its own, so one killpg ends it with all it starts
         server.sock.close()
         fd = conn.fileno()
         sys.stdout.flush()
@@ -77,7 +81,7 @@ def _child(conn: socket.socket, argv: list[str], server: Server) -> None:
         # Python's own streams on those descriptors, line-buffered, whatever they were before.
         sys.stdout = open(1, "w", buffering=1, errors="replace", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", buffering=1, errors="replace", closefd=False)  # noqa: SIM115
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        processes.end_group_on_sigterm()
         from pipelines import run_node
 
         status = run_node.main(argv)
@@ -92,47 +96,6 @@ def _child(conn: socket.socket, argv: list[str], server: Server) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
-
-
-def _native_thread_names() -> list[str]:
-    names = []
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:  # not Linux
-        return names
-    for tid in tasks:
-        try:
-            with open(f"/proc/self/task/{tid}/comm") as f:
-                names.append(f.read().strip())
-        except OSError:  # the thread just ended
-            pass
-    return names
-
-
-def runtime_started(baseline: frozenset[int] = frozenset()) -> str | None:
-    """Why forking this process now is unsafe, or None: TensorFlow's runtime is initialized
-    (its eager context has a handle: any op, tf.data or tf.io read has run), gRPC's threads
-    run (a channel or server was made), or threads other than the executor's own and those in
-    `baseline` (thread idents present after the imports) run, e.g. a Beam pipeline's."""
-    reasons = []
-    context = sys.modules.get("tensorflow.python.eager.context")
-    if context is not None:
-        ctx = context.context_safe()
-        if ctx is not None and getattr(ctx, "_context_handle", None) is not None:
-            reasons.append("TensorFlow's runtime is initialized in the executor")
-    grpc = sorted({n for n in _native_thread_names() if n.startswith(GRPC_THREADS)})
-    if grpc:
-        reasons.append(f"gRPC's threads run in the executor ({', '.join(grpc)})")
-    others = sorted(
-        t.name
-        for t in threading.enumerate()
-        if t is not threading.main_thread()
-        and t.ident not in baseline
-        and not t.name.startswith(OWN_THREADS)
-    )
-    if others:
-        reasons.append(f"threads not the executor's run in it ({', '.join(others)})")
-    return "; ".join(reasons) or None
 
 
 _compile_lock = threading.Lock()
@@ -203,11 +166,15 @@ def _fork_node(conn: socket.socket, argv: list[str], server: Server) -> tuple[in
     pid = os.fork()
     if pid == 0:
         _child(conn, argv, server)
+    try:
+        os.setpgid(pid, pid)  # the child does it too: whichever runs first
+    except OSError:  # the child already did (and may have exec'd) or has ended
+        pass
     log.info("node child %d started: %s", pid, " ".join(argv[:4]))
-    return pid, os.waitpid(pid, 0)[1]
+    return pid, _wait(conn, pid, server)
 
 
-def _fresh_node(conn: socket.socket, argv: list[str], why: str) -> tuple[int, int]:
+def _fresh_node(conn: socket.socket, argv: list[str], why: str, server: Server) -> tuple[int, int]:
     """The node in a fresh process (a fork would be unsafe); (pid, wait status)."""
     line = f"warm executor: not forking the node ({why}); running it in a fresh process"
     log.warning("%s", line)
@@ -218,9 +185,44 @@ def _fresh_node(conn: socket.socket, argv: list[str], why: str) -> tuple[int, in
         stdin=subprocess.DEVNULL,
         stdout=conn.fileno(),
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     log.info("node process %d started: %s", proc.pid, " ".join(argv[:4]))
-    return proc.pid, os.waitpid(proc.pid, 0)[1]
+    return proc.pid, _wait(conn, proc.pid, server)
+
+
+def _hung_up(conn: socket.socket, poller: select.poll) -> bool:
+    """Whether the caller closed its end (it sends nothing after its request)."""
+    events = poller.poll(500)
+    if not events:
+        return False
+    if any(e & (select.POLLHUP | select.POLLERR | select.POLLRDHUP) for _, e in events):
+        return True
+    try:
+        return conn.recv(1024, socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def _wait(conn: socket.socket, pid: int, server: Server) -> int:
+    """The node's wait status. If the caller goes away first, the node's group is killed."""
+    server.children.add(pid)
+    poller = select.poll()
+    poller.register(conn, select.POLLIN | select.POLLHUP | select.POLLERR | select.POLLRDHUP)
+    try:
+        while True:
+            done, raw = os.waitpid(pid, os.WNOHANG)
+            if done:
+                processes.kill_group(pid)  # whatever the node left running
+                return raw
+            if _hung_up(conn, poller):
+                log.warning("caller of node %d went away: killing its process group", pid)
+                processes.kill_group(pid)
+                return os.waitpid(pid, 0)[1]
+    finally:
+        server.children.discard(pid)
 
 
 def _handle(conn: socket.socket, server: Server) -> None:
@@ -247,7 +249,10 @@ def _handle(conn: socket.socket, server: Server) -> None:
         server.busy(+1)
         try:
             why = runtime_started(server.baseline)
-            pid, raw = _fresh_node(conn, argv, why) if why else _fork_node(conn, argv, server)
+            if why:
+                pid, raw = _fresh_node(conn, argv, why, server)
+            else:
+                pid, raw = _fork_node(conn, argv, server)
         finally:
             server.busy(-1)
         if os.WIFSIGNALED(raw):
@@ -275,6 +280,7 @@ class Server:
         # Threads present once the imports are done (see runtime_started).
         self.baseline = frozenset(t.ident for t in threading.enumerate())
         self.idle_timeout_s = idle_timeout_s
+        self.children: set[int] = set()  # node processes running, each leading its group
         if os.path.exists(path):
             os.unlink(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -305,7 +311,11 @@ class Server:
             os.unlink(self.path)
 
     def stop(self) -> None:
+        """Stops listening and ends every node still running, with its process group."""
         self._stopping.set()
+        for pid in list(self.children):
+            log.warning("stopping: killing node %d and its process group", pid)
+            processes.kill_group(pid)
         self.unlink()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -352,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     server.serve_forever()
     log.info("stopped")
+    # The log beside the socket (node_client's) goes with a clean stop, idle or asked for; a
+    # crashed executor's stays for whoever looks into it.
+    Path(args.socket).with_suffix(".log").unlink(missing_ok=True)
     return 0
 
 

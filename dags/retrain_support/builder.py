@@ -22,7 +22,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
-from retrain_support import containers, csv_check, node_client
+from retrain_support import containers, csv_check, node_client, trust
 
 REPO = Path(__file__).resolve().parents[2]
 # Airflow puts dags/ on sys.path; the settings contract is in the repository's core/ (standard
@@ -49,6 +49,9 @@ class Deployment:
     retries: int
     retry_delay_s: int
     max_active_runs: int
+    # Airflow's own execution_timeout of every task, a backstop: each node task ends its node
+    # itself at the node's own limit (trust.timeout_s), which depends on the run's Params.
+    task_timeout_s: int
 
     @classmethod
     def from_env(cls) -> Deployment:
@@ -68,6 +71,7 @@ class Deployment:
             # One run at a time by default: two runs of one DAG push to the same registered
             # model. Runs on different data may overlap; ML Metadata copes.
             max_active_runs=int(env.get("RETRAIN_MAX_ACTIVE_RUNS", "1")),
+            task_timeout_s=int(env.get("RETRAIN_TASK_TIMEOUT_S", str(24 * 3600))),
         )
 
 
@@ -209,6 +213,7 @@ def default_args(env: Deployment) -> dict:
         # Airflow 3.3: a float multiplier (True would mean 1.0, a constant delay).
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
+        "execution_timeout": timedelta(seconds=env.task_timeout_s),
         "on_failure_callback": report_failure,
         "on_retry_callback": report_retry,
     }
@@ -254,6 +259,8 @@ def build_retrain_dag(
     stop_executor (teardown). `dataset`: a dataset's DAG (its Params in `dag_params`)."""
     env = Deployment.from_env()
     boxes, tfx_python, gpu_pool = env.containers, env.tfx_python, env.gpu_pool
+    the_params = PARAMS if dag_params is None else dag_params
+    defaults = {name: p.value for name, p in the_params.items()}
 
     @dag(
         dag_id=dag_id,
@@ -261,7 +268,7 @@ def build_retrain_dag(
         start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
         catchup=False,
         max_active_runs=env.max_active_runs,
-        params=PARAMS if dag_params is None else dag_params,
+        params=the_params,
         default_args=default_args(env),
         tags=["tfx", "nas", "retraining", *([f"dataset:{dataset.name}"] if dataset else [])],
         description=description,
@@ -276,6 +283,9 @@ def build_retrain_dag(
             settings = pipeline_settings(params, dag_run.dag_id, dag_run.run_id, dataset, data)
             if data is not None:
                 log.info("triggered by Asset events: data %s", data)
+            crossing = trust.problems(dict(params), defaults, settings, contract, REPO)
+            if crossing:
+                raise ValueError("; ".join(crossing))
             check_data(settings)
             return settings
 
@@ -308,8 +318,10 @@ def build_retrain_dag(
             @task(task_id=node, pool=pool)
             def run(settings: dict, executor_socket: str | None, dag_run=None) -> dict:
                 argv = node_client.node_argv(dag_run.run_id, node, settings)
+                limit = trust.timeout_s(node, settings, contract, REPO)
+                log.info("node %s: time limit %.0f s", node, limit)
                 result = node_client.run_node(
-                    tfx_python, REPO, argv, socket=executor_socket, on_line=log.info
+                    tfx_python, REPO, argv, executor_socket, log.info, timeout_s=limit
                 )
                 log.info("node %s: %s", node, result.get("state"))
                 return result
@@ -331,6 +343,7 @@ def build_retrain_dag(
                 [*argv, "--worker", str(index)],
                 socket=executor_socket,
                 on_line=log.info,
+                timeout_s=trust.timeout_s("TunerWorker", settings, contract, REPO),
             )
             log.info("Tuner worker %d: %s trial(s)", index, result.get("trials"))
             return result

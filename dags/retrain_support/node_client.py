@@ -7,6 +7,13 @@ Two ways, one command line (`python -m pipelines.run_node ...`):
 If the warm executor's socket is gone (it died, or a retry runs after teardown), the node runs in a
 fresh process instead, so a retry never depends on the executor being alive.
 
+Every node ends. A node runs in a process group of its own, with a time limit (`timeout_s`):
+over it, the group is killed and the task fails with `timed out after N s` (retried, as a hang
+may be transient). When the task itself ends early (Airflow's own timeout, a task marked failed,
+`kill -9` of the worker), the node goes too: a fresh process dies with its parent
+(core/processes.py), and a warm executor kills the node's group when its caller's connection
+closes. Node processes start with a minimal environment (core/processes.node_env).
+
 A failed node raises NodeFailed (Airflow retries the task) or, when the node runner's exit status
 says a retry cannot help (core/failures.py: bad arguments, or a permanent failure such as bad
 data or a broken user module), NodeFailedPermanently: Airflow's AirflowFailException, which
@@ -22,7 +29,7 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +40,7 @@ from airflow.sdk.exceptions import AirflowFailException
 _REPO = str(Path(__file__).resolve().parents[2])
 if _REPO not in sys.path:
     sys.path.append(_REPO)
-from core import failures  # noqa: E402
+from core import failures, processes  # noqa: E402
 
 EXIT_MARK = "\0EXIT "
 
@@ -50,26 +57,57 @@ class NodeFailedPermanently(NodeFailed, AirflowFailException):
     the task without retrying it."""
 
 
+class NodeTimedOut(NodeFailed):
+    """A node ran past its time limit; its process group was killed. Retried."""
+
+
 def socket_path(dag_id: str, run_id: str) -> str:
-    # Unix socket paths are limited to ~100 bytes, so name it by a hash of the run.
+    """The run's executor socket, in a folder only this user can open (core/processes.py).
+    Unix socket paths are limited to ~100 bytes, so it is named by a hash of the run."""
     digest = hashlib.sha256(f"{dag_id}/{run_id}".encode()).hexdigest()[:16]
-    return os.path.join(tempfile.gettempdir(), f"retrain-{digest}.sock")
+    return str(processes.private_dir() / f"{digest}.sock")
 
 
 def node_argv(run_id: str, node: str, settings: dict) -> list[str]:
     return ["--run-id", run_id, "--node", node, "--settings", json.dumps(settings, sort_keys=True)]
 
 
-def _request(path: str, payload: dict, on_line: Callable[[str], None]) -> int:
+def _request(
+    path: str, payload: dict, on_line: Callable[[str], None], timeout_s: float | None = None
+) -> int:
+    """Sends one request; streams the lines back to `on_line`; the exit status. Past
+    `timeout_s` it closes the connection (the executor then kills the node's process group)
+    and raises TimeoutError. Any exception here closes it too."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.connect(path)
         s.sendall((json.dumps(payload) + "\n").encode())
-        with s.makefile("r", errors="replace") as lines:
-            for line in lines:
-                line = line.rstrip("\n")
-                if line.startswith(EXIT_MARK):
-                    return int(line[len(EXIT_MARK) :])
-                on_line(line)
+        # The limit is enforced by closing the socket from a timer: a read timeout would
+        # leave the buffered reader unusable.
+        expired = threading.Event()
+
+        def expire():
+            expired.set()
+            s.shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(timeout_s, expire) if timeout_s else None
+        if timer:
+            timer.daemon = True
+            timer.start()
+        try:
+            with s.makefile("r", errors="replace") as lines:
+                for line in lines:
+                    line = line.rstrip("\n")
+                    if line.startswith(EXIT_MARK):
+                        return int(line[len(EXIT_MARK) :])
+                    on_line(line)
+        except OSError:
+            if not expired.is_set():
+                raise
+        finally:
+            if timer:
+                timer.cancel()
+    if expired.is_set():
+        raise TimeoutError(timeout_s)
     raise ConnectionError(f"warm executor at {path} closed the connection without an exit status")
 
 
@@ -94,6 +132,7 @@ def start_executor(tfx_python: str, repo: Path, path: str, timeout_s: float = 90
             cwd=repo,
             stdout=out,
             stderr=subprocess.STDOUT,
+            env=processes.node_env(),
             start_new_session=True,  # outlives this task; the teardown task stops it
         )
     deadline = time.monotonic() + timeout_s
@@ -113,14 +152,17 @@ def start_executor(tfx_python: str, repo: Path, path: str, timeout_s: float = 90
 
 
 def stop_executor(path: str) -> None:
-    if not executor_alive(path):
+    """Stops the executor on `path` (it ends any node still running) and removes its log."""
+    log_path = Path(path).with_suffix(".log")
+    if executor_alive(path):
+        _request(path, {"cmd": "stop"}, log.info)
+        deadline = time.monotonic() + 30
+        while executor_alive(path) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        log.info("warm executor on %s stopped", path)
+    else:
         log.info("no warm executor on %s", path)
-        return
-    _request(path, {"cmd": "stop"}, log.info)
-    deadline = time.monotonic() + 30
-    while executor_alive(path) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    log.info("warm executor on %s stopped", path)
+    log_path.unlink(missing_ok=True)
 
 
 def run_node(
@@ -129,9 +171,11 @@ def run_node(
     argv: list[str],
     socket: str | None = None,
     on_line: Callable[[str], None] = print,
+    timeout_s: float | None = None,
 ) -> dict:
     """Run the node runner with `argv`; stream its output to `on_line`; return its RESULT, or
-    raise NodeFailed (retried) or NodeFailedPermanently (not retried) with its one line."""
+    raise NodeFailed (retried), NodeFailedPermanently (not retried) with its one line, or
+    NodeTimedOut past `timeout_s` seconds (its process group killed)."""
     last_error: list[str] = []
     reported: list[str] = []  # the runner's own `RETRAIN ERROR <kind>: <line>`
     in_traceback = [False]
@@ -154,26 +198,69 @@ def run_node(
         elif text.lower().startswith("error") or "Error:" in line:
             last_error[:] = [text]
 
-    if socket and executor_alive(socket):
-        status = _request(socket, {"argv": argv}, collect)
-    else:
-        if socket:
-            log.warning("warm executor on %s is not running; using a fresh process", socket)
-        proc = subprocess.Popen(
-            [tfx_python, "-m", "pipelines.run_node", *argv],
-            cwd=repo,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-        )
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            collect(line.rstrip("\n"))
-        status = proc.wait()
+    try:
+        if socket and executor_alive(socket):
+            status = _request(socket, {"argv": argv}, collect, timeout_s)
+        else:
+            if socket:
+                log.warning("warm executor on %s is not running; using a fresh process", socket)
+            status = _fresh(tfx_python, repo, argv, collect, timeout_s)
+    except TimeoutError:
+        raise NodeTimedOut(
+            f"timed out after {timeout_s:.0f} s (its process group was killed)"
+        ) from None
     if status != failures.EXIT_OK:
         why = (reported or last_error or ["see the log above"])[0]
         if failures.status_is_permanent(status):
             raise NodeFailedPermanently(f"exit status {status} (permanent, not retried): {why}")
         raise NodeFailed(f"exit status {status}: {why}")
     return result
+
+
+def _fresh(
+    tfx_python: str,
+    repo: Path,
+    argv: list[str],
+    collect: Callable[[str], None],
+    timeout_s: float | None,
+) -> int:
+    """The node runner in a fresh process leading its own group; its exit status. Past
+    `timeout_s`, or when this call ends any other way before the node does, the group is
+    killed. If this process dies, the kernel sends the node SIGTERM, which ends its group."""
+    proc = subprocess.Popen(
+        [tfx_python, "-m", "pipelines.run_node", *argv],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        env=processes.node_env(),
+        start_new_session=True,
+        preexec_fn=processes.die_with_parent,
+    )
+    expired = threading.Event()
+
+    def expire():
+        expired.set()
+        processes.kill_group(proc.pid)
+
+    timer = threading.Timer(timeout_s, expire) if timeout_s else None
+    if timer:
+        timer.daemon = True
+        timer.start()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            collect(line.rstrip("\n"))
+        status = proc.wait()
+    finally:
+        if timer:
+            timer.cancel()
+        if proc.poll() is None:  # this call was interrupted (Airflow's timeout, SIGTERM)
+            processes.kill_group(proc.pid)
+            proc.wait()
+        else:  # whatever the node left running in its group
+            processes.kill_group(proc.pid)
+    if expired.is_set():
+        raise TimeoutError(timeout_s)
+    return status

@@ -36,6 +36,9 @@ os.environ.setdefault(
     "RETRAIN_SETTINGS",
     json.dumps({"explain": False, "edge_export": False, "data_profile": False}),
 )
+# The trust boundary (dags/retrain_support/trust.py): the tests' data folders are temporary
+# ones, as an operator's would be a mounted volume.
+os.environ.setdefault("RETRAIN_ALLOWED_ROOTS", json.dumps([".", tempfile.gettempdir()]))
 # As Airflow does for its DAG processor and workers: the DAGs folder is importable.
 sys.path.insert(0, str(DAGS))
 

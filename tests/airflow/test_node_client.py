@@ -3,11 +3,21 @@ fallback to a fresh process when the executor is gone."""
 
 from __future__ import annotations
 
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from retrain_support import node_client
 
+from core import processes
 from tests.airflow.conftest import REPO, TFX_PYTHON
+
+HANG = re.compile(r"RETRAIN TEST HANG pid (\d+) sleeper (\d+)")
 
 
 @pytest.fixture(scope="module")
@@ -38,17 +48,122 @@ def test_fresh_process_runs_a_node(settings):
     assert any("RESULT" in ln for ln in lines)
 
 
-def test_warm_executor_runs_the_next_node_and_stops(settings, tmp_path):
+def hung(lines) -> list[int]:
+    """The pids a hanging node printed (core/processes.hang_for_test): itself, its sleeper."""
+    found = [HANG.search(ln) for ln in lines]
+    return [int(g) for m in found if m for g in m.groups()]
+
+
+CALLER = """
+import sys
+from retrain_support import node_client
+node_client.run_node(sys.argv[1], sys.argv[2], sys.argv[3:], sys.argv[0] or None,
+                     lambda line: print(line, flush=True))
+"""
+
+
+def caller(python: str, argv: list[str], socket: str = "") -> subprocess.Popen:
+    """An Airflow-side process running one node (as a node task does), to be killed."""
+    code = CALLER.replace("sys.argv[0] or None", repr(socket or None))
+    return subprocess.Popen(
+        [sys.executable, "-c", code, python, str(REPO), *argv],
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=f"{REPO / 'dags'}:{REPO}"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def killed_mid_node(proc: subprocess.Popen) -> list[int]:
+    """Reads `proc` until its node hangs, kill -9s it; the node's pids."""
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if hung([line]):
+            break
+    pids = hung(lines)
+    proc.kill()
+    proc.wait()
+    assert len(pids) == 2, "".join(lines)[-3000:]
+    return pids
+
+
+def test_warm_executor_runs_the_next_node_and_stops(settings, tmp_path, monkeypatch):
+    """One executor for the warm path's checks: it runs a node; a node over its time limit,
+    a node whose caller is killed and a node running at `stop` all end with their process
+    group; it holds no Airflow secret; its socket folder is private and its log goes."""
+    monkeypatch.setenv("RETRAIN_TEST_HANG_NODE", "SchemaGen")
+    monkeypatch.setenv("AIRFLOW_CONN_SECRET_DB", "postgresql://u:Sentinel@db/x")
     path = node_client.socket_path("test", str(tmp_path))
-    node_client.start_executor(TFX_PYTHON, REPO, path)
+    folder = Path(path).parent
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and folder.stat().st_uid == os.getuid()
+    pid = node_client.start_executor(TFX_PYTHON, REPO, path)
+    pids: list[int] = []
     try:
         assert node_client.executor_alive(path)
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert not [e for e in environ if e.startswith(b"AIRFLOW_CONN_")]
+        assert b"RETRAIN_TEST_HANG_NODE=SchemaGen" in environ
         result, lines = run(settings, "StatisticsGen", socket=path)
         assert result["state"] == "COMPLETE"
         assert result["node"] == "StatisticsGen"
+
+        lines = []
+        with pytest.raises(node_client.NodeTimedOut, match="timed out after 30 s") as err:
+            node_client.run_node(
+                TFX_PYTHON,
+                REPO,
+                node_client.node_argv("run-1", "SchemaGen", settings),
+                path,
+                lines.append,
+                timeout_s=30,
+            )
+        assert not isinstance(err.value, AirflowFailException)  # retried
+        pids = hung(lines)
+        assert len(pids) == 2, lines[-20:]
+        assert processes.wait_gone(pids) == []
+
+        argv = node_client.node_argv("run-2", "SchemaGen", settings)
+        assert processes.wait_gone(killed_mid_node(caller(TFX_PYTHON, argv, path))) == []
+
+        stuck = caller(TFX_PYTHON, node_client.node_argv("run-3", "SchemaGen", settings), path)
+        for line in stuck.stdout:
+            pids = hung([line])
+            if pids:
+                break
     finally:
         node_client.stop_executor(path)
     assert not node_client.executor_alive(path)
+    assert len(pids) == 2 and processes.wait_gone(pids) == []
+    stuck.communicate(timeout=60)
+    assert stuck.returncode != 0
+    assert not Path(path).with_suffix(".log").exists()
+
+
+FAKE_NODE = f"""#!{sys.executable}
+import os, sys
+sys.path.insert(0, {str(REPO)!r})
+from core import processes
+processes.end_group_on_sigterm()
+os.environ["RETRAIN_TEST_HANG_NODE"] = "X"
+processes.hang_for_test("X")
+"""
+
+
+def test_a_fresh_node_over_its_time_limit_or_orphaned_ends_with_its_group(tmp_path):
+    """The fresh-process path: past the limit the group is killed; when the caller is killed,
+    the node (and what it started) goes with it."""
+    fake = tmp_path / "python"
+    fake.write_text(FAKE_NODE)
+    fake.chmod(0o755)
+    lines = []
+    with pytest.raises(node_client.NodeTimedOut, match="timed out after 5 s"):
+        node_client.run_node(str(fake), REPO, ["--node", "X"], None, lines.append, timeout_s=5)
+    pids = hung(lines)
+    assert len(pids) == 2, lines
+    assert processes.wait_gone(pids) == []
+    assert processes.wait_gone(killed_mid_node(caller(str(fake), ["--node", "X"]))) == []
 
 
 def test_missing_executor_falls_back_to_a_fresh_process(settings, tmp_path):
@@ -74,6 +189,10 @@ def test_idle_executor_stops_by_itself(tmp_path, monkeypatch):
     while node_client.executor_alive(path) and time.monotonic() < deadline:
         time.sleep(1)
     assert not node_client.executor_alive(path)
+    deadline = time.monotonic() + 10
+    while Path(path).with_suffix(".log").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(path).with_suffix(".log").exists()
 
 
 def test_a_failure_is_named_by_its_exception_line_not_by_traceback(tmp_path):
