@@ -47,6 +47,11 @@ TAG_PARENT_RUN = "mlflow.parentRunId"  # MLflow's own tag for a nested run
 TAG_DATA_VERDICT = "data.verdict"
 
 # ---- MLflow: registry aliases --------------------------------------------------------------
+# A rollback (pipelines/rollback.py): on the version @champion moved back to, and on the model.
+TAG_ROLLBACK_REASON = "rollback.reason"
+TAG_ROLLBACK_FROM = "rollback.from_version"
+TAG_ROLLBACK_AT = "rollback.at"
+TAG_LAST_ROLLBACK = "rollback.last"
 CHAMPION = "champion"  # the model in service, the Evaluator's baseline
 CHALLENGER = "challenger"  # the latest blessed version
 

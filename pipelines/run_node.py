@@ -181,12 +181,36 @@ def _launch(settings: Settings, run_id: str, node_id: str, use_cache: bool) -> d
     ).launch()
 
     result = {"node": node_id, "run_id": run_id, "execution_id": None, "state": "NOT_RUN"}
+    pushed = None
     if info is not None and info.execution_id:
         with metadata.Metadata(connection_config) as m:
             [execution] = m.store.get_executions_by_id([info.execution_id])
-        state = metadata_store_pb2.Execution.State.Name(execution.last_known_state)
-        result.update(execution_id=info.execution_id, state=state)
+            state = metadata_store_pb2.Execution.State.Name(execution.last_known_state)
+            result.update(execution_id=info.execution_id, state=state)
+            pushed = _pushed(m.store, info.execution_id)
+        if pushed is not None:
+            result["pushed"] = dict(pushed, model=settings.registered_model_name)
     return result
+
+
+def _pushed(store, execution_id: int) -> dict | None:
+    """What the Pusher did, from its output artifact's properties (components/mlflow_pusher):
+    {"pushed": bool, "version", "destination", "reason"}; None for any other node."""
+    from ml_metadata.proto import metadata_store_pb2
+
+    outputs = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+    events = store.get_events_by_execution_ids([execution_id])
+    for artifact in store.get_artifacts_by_id([e.artifact_id for e in events if e.type in outputs]):
+        props = artifact.custom_properties
+        if "pushed" in props:
+            text = {k: props[k].string_value for k in ("pushed_destination", "not_blessed_reason")}
+            return {
+                "pushed": bool(props["pushed"].int_value),
+                "version": props["pushed_version"].int_value if "pushed_version" in props else None,
+                "destination": text["pushed_destination"] if "pushed_destination" in props else "",
+                "reason": text["not_blessed_reason"] if "not_blessed_reason" in props else "",
+            }
+    return None
 
 
 def report(kind: str, line: str) -> None:

@@ -50,12 +50,12 @@ class Executor(base_executor.BaseExecutor):
         run_id = getattr(self._context, "pipeline_run_id", None) or "unknown"
 
         if not model_utils.is_model_blessed(blessing):
+            reason = not_blessed_reason(evaluation.uri)
             logging.warning(
-                "NOT BLESSED: %s. Nothing registered in %s; aliases unchanged.",
-                not_blessed_reason(evaluation.uri),
-                name,
+                "NOT BLESSED: %s. Nothing registered in %s; aliases unchanged.", reason, name
             )
             pushed.set_int_custom_property("pushed", 0)
+            pushed.set_string_custom_property("not_blessed_reason", reason)
             return
 
         client = tracking.use(exec_properties["tracking_uri"])

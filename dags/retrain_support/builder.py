@@ -22,7 +22,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
-from retrain_support import containers, csv_check, node_client, trust
+from retrain_support import containers, csv_check, node_client, notify, trust
 
 REPO = Path(__file__).resolve().parents[2]
 # Airflow puts dags/ on sys.path; the settings contract is in the repository's core/ (standard
@@ -214,7 +214,7 @@ def default_args(env: Deployment) -> dict:
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
         "execution_timeout": timedelta(seconds=env.task_timeout_s),
-        "on_failure_callback": report_failure,
+        "on_failure_callback": [report_failure, notify.RunNotifier()],
         "on_retry_callback": report_retry,
     }
 
@@ -328,6 +328,13 @@ def build_retrain_dag(
 
             return run
 
+        model = Asset(name=f"{dag_id}_model", uri=notify.model_asset_uri(dag_id))
+
+        @task(task_id="announce", outlets=[model], retries=0)
+        def announce_push(result: dict | None, outlet_events=None, dag_run=None, **context):
+            """The model Asset's event when a version was registered; NOT BLESSED notified."""
+            return notify.announce(result, model, outlet_events, dag_run, context)
+
         @task
         def tuner_workers(settings: dict) -> list[int]:
             """One index per parallel-trials worker (none: the mapped task is skipped)."""
@@ -358,6 +365,8 @@ def build_retrain_dag(
         stop = stop_executor(executor).as_teardown(setups=executor)
         for t in tasks.values():
             t >> stop
+        pushed = tasks["Pusher"]
+        announce_push(getattr(pushed, "output", pushed)) >> stop
         if not boxes.enabled:
             workers = tuner_worker.partial(settings=settings, executor_socket=executor).expand(
                 index=tuner_workers(settings)

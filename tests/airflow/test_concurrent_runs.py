@@ -70,6 +70,7 @@ def test_two_runs_on_different_data_share_one_metadata_store(airflow, tmp_path):
     foreign.signals_tfrecords(tmp_path / "signals", rows=600, aligned=True)
     assert (tmp_path / "signals" / "dataset.json").exists()
     _airflow(env, "dags", "unpause", "retrain")
+    _airflow(env, "dags", "unpause", "deploy_new_model")  # the downstream DAG (its Asset)
     for name, extra in RUNS.items():
         conf = {**CONF, **extra, "data": str(tmp_path / name)}
         _airflow(
@@ -109,6 +110,24 @@ def test_two_runs_on_different_data_share_one_metadata_store(airflow, tmp_path):
     assert {"runner-worker0", "runner-worker1"} <= {r["runner"] for r in rows}, rows
     for text in workers.values():
         assert "NAS worker" in text and "ran 0 trial" not in text, text[-3000:]
+
+    # Each registered version updated the model Asset, and the downstream DAG scheduled on it
+    # ran with the Asset's extra: the model, its version and where it is.
+    deadline = time.time() + 300
+    told: set[str] = set()
+    while time.time() < deadline and len(told) < 2:
+        for p in home.rglob("*.log"):
+            if "dag_id=deploy_new_model" in p.as_posix():
+                told |= {
+                    ln.split("NEW MODEL VERSION: ")[1].split(", from")[0]
+                    for ln in p.read_text(errors="replace").splitlines()
+                    if "NEW MODEL VERSION: " in ln
+                }
+        time.sleep(5)
+    assert told == {
+        "wine version 1 (models:/wine/1)",
+        "signals version 1 (models:/signals/1)",
+    }, told
 
     # Both went through the warm executor: its forked children, not fresh processes.
     assert "not forking the node" not in logs

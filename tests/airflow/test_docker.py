@@ -96,6 +96,9 @@ def test_compose_stack_is_valid(needs_compose, tmp_path):
     # The secrets are the env file's, and the CPU stack reserves no GPU.
     assert env["AIRFLOW__CORE__FERNET_KEY"] == "x-airflow_fernet_key"
     assert "deploy" not in services["scheduler"]
+    # Every Airflow process runs under an init process, which reaps orphans (issue: no zombies).
+    airflow = ("airflow-init", "api-server", "scheduler", "dag-processor", "triggerer")
+    assert {name: services[name].get("init") for name in airflow} == dict.fromkeys(airflow, True)
 
 
 def test_gpu_override_reserves_the_gpu_for_the_scheduler(needs_compose, tmp_path):

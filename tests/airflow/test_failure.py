@@ -20,11 +20,12 @@ from retrain_support import csv_check
 from core import tfrecord
 from tests import data_cases
 from tests.airflow.conftest import AIRFLOW
+from tests.airflow.smtp_sink import SmtpSink
 
 
-def dag_test(data, tmp_path) -> str:
+def dag_test(data, tmp_path, **extra) -> str:
     # The DAG's own retries (RETRAIN_RETRIES unset): what fails at once must not be retried.
-    env = dict(os.environ, RETRAIN_STATE_DIR=str(tmp_path / "state"))
+    env = dict(os.environ, RETRAIN_STATE_DIR=str(tmp_path / "state"), **extra)
     env.pop("RETRAIN_RETRIES", None)
     out = subprocess.run(
         [AIRFLOW, "dags", "test", "retrain", "-c", json.dumps({"data": str(data)})],
@@ -60,15 +61,31 @@ def test_csv_check_accepts_good_data_and_names_a_mixed_header(tmp_path):
 
 
 def test_ragged_csv_fails_before_any_node(tmp_path, airflow_db):
+    """...and people are told: the failure notifier's line, and an email through Airflow's SMTP
+    provider to a real SMTP server (dags/retrain_support/notify.py)."""
     header, body = data_cases.rows()
     data_cases.write(tmp_path / "data", *data_cases.case_data("ragged_rows", body))
-    log = dag_test(tmp_path / "data", tmp_path)
+    with SmtpSink() as sink:
+        log = dag_test(
+            tmp_path / "data",
+            tmp_path,
+            RETRAIN_NOTIFY_EMAIL="ops@example.com",
+            RETRAIN_NOTIFY_SMTP_CONN="retrain_smtp",
+            AIRFLOW_CONN_RETRAIN_SMTP=sink.connection(),
+        )
     lines = [ln for ln in log.splitlines() if "RETRAIN FAILED" in ln]
     assert lines, log[-5000:]
     assert "node check_params" in lines[0] and "(ragged row)" in lines[0], lines[0]
     assert "DATA ANOMALY: data.csv: line 32" in log
     assert "state=failed" in log
     assert "launching for pipeline run" not in log, "a TFX node ran"
+    [told] = [ln for ln in log.splitlines() if "RETRAIN NOTIFY failed:" in ln]
+    assert "node check_params of retrain run " in told and "(ragged row)" in told, told
+    [mail] = sink.messages
+    assert mail["To"] == "ops@example.com"
+    assert mail["Subject"].startswith("[retrain] failed: node check_params of retrain run ")
+    text = "".join(p.get_payload(decode=True).decode() for p in mail.walk() if not p.is_multipart())
+    assert "(ragged row)" in text, text
 
 
 def bad_checksum_tfrecord(path) -> None:

@@ -88,6 +88,18 @@ def test_failed_gate_registers_nothing_and_moves_no_alias(runs, registry):
     assert "missed threshold" in not_blessed[0]
     assert versions(registry) == [1, 2]
     assert aliases(registry) == {"champion": "2", "challenger": "2"}
+    # People are told (dags/retrain_support/notify.py), and no model Asset event is emitted.
+    [told] = [ln for ln in log.splitlines() if "RETRAIN NOTIFY not-blessed:" in ln]
+    assert f"run {runs['failed']}: the new {NAME} model was NOT BLESSED (" in told, told
+    assert "missed threshold" in told and "@champion unchanged" in told, told
+    assert "not blessed: no new version" in log and "MODEL ASSET" not in log
+
+
+def test_a_registered_version_updates_the_model_asset(runs):
+    """A passing run's `announce` task updates the DAG's model Asset with the new version."""
+    for key, version in (("log1", 1), ("log2", 2)):
+        line = f"MODEL ASSET mlflow-model://retrain/ updated: {NAME} version {version}"
+        assert line in runs[key], runs[key][-3000:]
 
 
 # What a push killed after registering but before TFX published its result leaves behind: the
@@ -242,7 +254,15 @@ def mode_runs(runs, mlflow_server, monkeypatch_module):
     from core.tracking import client as client_for
 
     client = client_for(mlflow_server)
-    out = {}
+    state = runs["state"]
+    out = {
+        "state": state,
+        "conf": runs["conf"],
+        "settings": {
+            "pipeline_root": str(state / "pipeline_root"),
+            "metadata_path": str(state / "metadata.sqlite"),
+        },
+    }
     # The warm run is the second shared run (conftest.registry_runs): warm by default, with
     # max_trials 6 and examples/baseline_model.py.
     search, rows = load(client, "retrain-nas", runs[2])
@@ -341,3 +361,65 @@ def test_generated_notebook_from_mlflow_executes_and_prints_its_accuracy(
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     accuracy = json.loads(out.stdout.strip().splitlines()[-1])["accuracy"]
     assert 0.8 <= accuracy <= 1.0, accuracy
+
+
+ROLLBACK_REASON = "serving errors after the promotion"
+
+
+def test_rollback_moves_the_champion_back_and_the_next_run_starts_from_it(
+    mode_runs, registry, mlflow_server, tmp_path
+):
+    """The `rollback` DAG moves @champion to the version before it and records why; the next
+    run's ChampionResolver (what a warm run and the Evaluator start from) takes that version.
+    Last in this module: it moves the champion the tests above read."""
+    from retrain_support import node_client
+
+    from tests.airflow.conftest import AIRFLOW
+
+    was = int(aliases(registry)["champion"])
+    conf = {"model": NAME, "reason": ROLLBACK_REASON}
+    env = dict(os.environ, RETRAIN_STATE_DIR=str(mode_runs["state"]))
+    out = subprocess.run(
+        [AIRFLOW, "dags", "test", "rollback", "-c", json.dumps(conf)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    log = out.stdout + out.stderr
+    assert "state=success" in log, log[-4000:]
+    back = max(v for v in versions(registry) if v < was)
+    assert f"ROLLBACK: {NAME}@champion version {was} -> {back} ({ROLLBACK_REASON})" in log
+    assert aliases(registry)["champion"] == str(back)
+    tags = registry.get_model_version(NAME, str(back)).tags
+    assert tags["rollback.reason"] == ROLLBACK_REASON and tags["rollback.from_version"] == str(was)
+    last = json.loads(registry.get_registered_model(NAME).tags["rollback.last"])
+    assert (last["from"], last["to"]) == (was, back)
+
+    # A version that does not exist is refused in one line, and nothing moves.
+    refused = subprocess.run(
+        [TFX_PYTHON, "-m", "pipelines.rollback", "--model", NAME, "--reason", "x y z"]
+        + ["--version", "99", "--settings", json.dumps({"mlflow_tracking_uri": mlflow_server})],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert refused.returncode == 2
+    assert f"ROLLBACK REFUSED: {NAME} has no version 99" in refused.stderr, refused.stderr[-2000:]
+    assert aliases(registry)["champion"] == str(back)
+
+    # The next run starts from it: its ChampionResolver resolves version `back`.
+    settings = dict(
+        mode_runs["settings"], data=mode_runs["conf"]["data"], mlflow_tracking_uri=mlflow_server
+    )
+    lines: list[str] = []
+    node_client.run_node(
+        TFX_PYTHON,
+        REPO,
+        node_client.node_argv("after-rollback", "ChampionResolver", settings),
+        None,
+        lines.append,
+    )
+    baseline = [ln for ln in lines if "baseline: " in ln]
+    assert baseline and f"{NAME}@champion = version {back} " in baseline[0], lines[-30:]
