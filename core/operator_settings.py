@@ -165,6 +165,14 @@ OPERATOR_SETTINGS = [
         minimum=0,
     ),
     Setting(
+        "retention_keep_runs",
+        "integer",
+        10,
+        "The retention DAG keeps the last this many pipeline runs, besides those that registered "
+        "@champion and @challenger and any still running (pipelines/retention.py).",
+        minimum=1,
+    ),
+    Setting(
         "lineage",
         "object",
         {},

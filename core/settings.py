@@ -189,10 +189,9 @@ _DECLARED = [
         "array",
         (),
         "Beam options for the data nodes (ExampleGen, StatisticsGen, Transform, Evaluator), "
-        'e.g. ["--direct_running_mode=multi_processing", "--direct_num_workers=0"] or '
-        '["--runner=FlinkRunner", "--flink_master=flink:8081", "--environment_type=DOCKER", '
-        '"--sdk_container_image=retrain-pipeline:1.0"]. Default: $RETRAIN_BEAM_ARGS, else '
-        "Beam's local DirectRunner.",
+        'e.g. ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]: only the '
+        "options in the operator's allowed_beam_options. Default: $RETRAIN_BEAM_ARGS (the "
+        "operator's, e.g. a Flink or Dataflow runner), else Beam's local DirectRunner.",
         USER,
         items={"type": "string", "pattern": BEAM_PATTERN},
         optional=True,

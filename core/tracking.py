@@ -59,6 +59,21 @@ def experiment_id(c, name: str, artifact_location: str = "") -> str:
         return found.experiment_id
 
 
+def run_link(tracking_uri: str, experiment_id: str, run_id: str) -> str:
+    """Where a person finds an MLflow run: its page on a tracking server, else its id and
+    store (`make mlflow-ui` serves a local one)."""
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    return f"run {run_id} of experiment {experiment_id} in {tracking_uri}"
+
+
+def model_link(tracking_uri: str, name: str, version) -> str:
+    """Where a person finds a registered version: its page on a tracking server, else its URI."""
+    if tracking_uri.startswith(("http://", "https://")):
+        return f"{tracking_uri.rstrip('/')}/#/models/{name}/versions/{version}"
+    return f"models:/{name}/{version} in {tracking_uri}"
+
+
 def literal(value: str) -> str:
     """`value` as a string literal of MLflow's filter syntax (search_runs,
     search_model_versions). MLflow reads no escapes inside quotes, so the value is quoted with

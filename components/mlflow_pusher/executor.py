@@ -77,11 +77,12 @@ class Executor(base_executor.BaseExecutor):
         pushed.set_string_custom_property("pushed_destination", destination)
         pushed.set_int_custom_property("pushed_version", int(version.version))
         logging.info(
-            "REGISTERED %s version %s (@%s%s)",
+            "REGISTERED %s version %s (@%s%s): %s",
             name,
             version.version,
             names.CHALLENGER,
             f", @{names.CHAMPION}" if champion else "",
+            tracking.model_link(exec_properties["tracking_uri"], name, version.version),
         )
 
     # ------------------------------------------------------------------ register
@@ -167,6 +168,15 @@ class Executor(base_executor.BaseExecutor):
             baseline.id
         ):
             reason = f"blessed against the champion, version {current.version}"
+        elif baseline is None and _artifact_gone(current):
+            # The stuck champion: its model artifact left this store (reset, migrated, cleaned),
+            # so no run could ever be evaluated against it. Say so, and let this one serve.
+            reason = (
+                f"the champion, version {current.version}, has no model artifact in this store "
+                f"any more ({current.tags.get(names.TAG_MODEL_URI)} is gone): blessed on the "
+                "absolute thresholds only"
+            )
+            logging.warning("CHAMPION REPLACED WITHOUT A COMPARISON: %s", reason)
         else:
             usable, why = registry.schema_check(
                 current.tags, version.tags.get(names.TAG_LABEL), version.tags.get(names.TAG_SCHEMA)
@@ -185,6 +195,13 @@ class Executor(base_executor.BaseExecutor):
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _artifact_gone(version) -> bool:
+    """Whether a registered version's ML Metadata model files are gone (a version without the
+    tag, registered before it existed, is not known to be gone)."""
+    uri = version.tags.get(names.TAG_MODEL_URI)
+    return bool(uri) and "://" not in uri and not os.path.exists(uri)
 
 
 def _hyperparameters(artifact) -> dict:

@@ -14,6 +14,7 @@ from tfx.utils import io_utils, path_utils
 
 from components.nas_tuner.worker import rendezvous_dir, state_dir
 from core import names
+from core import tracking as core_tracking
 
 
 class Executor(base_executor.BaseExecutor):
@@ -207,4 +208,9 @@ class Executor(base_executor.BaseExecutor):
                 metrics["best_score"] = result.best_score
             tracker.finish(results_uri, metrics)
         print(f"NAS report: {paths['report']}", flush=True)
+        if tracker is not None:
+            link = core_tracking.run_link(
+                exec_properties["tracking_uri"], tracker.experiment_id, tracker.parent_id
+            )
+            print(f"NAS search in MLflow: {link}", flush=True)
         shutil.rmtree(state, ignore_errors=True)

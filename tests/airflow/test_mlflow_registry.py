@@ -96,10 +96,15 @@ def test_failed_gate_registers_nothing_and_moves_no_alias(runs, registry):
 
 
 def test_a_registered_version_updates_the_model_asset(runs):
-    """A passing run's `announce` task updates the DAG's model Asset with the new version."""
+    """A passing run's `announce` task updates the DAG's model Asset with the new version, and
+    the task logs link to what a person looks at next."""
     for key, version in (("log1", 1), ("log2", 2)):
         line = f"MODEL ASSET mlflow-model://retrain/ updated: {NAME} version {version}"
         assert line in runs[key], runs[key][-3000:]
+        # The task logs link to the search's MLflow run and to the registered version.
+        assert f"NAS search in MLflow: {runs['mlflow']}/#/experiments/" in runs[key]
+        page = f"{runs['mlflow']}/#/models/{NAME}/versions/{version}"
+        assert f"REGISTERED {NAME} version {version} (" in runs[key] and page in runs[key]
 
 
 # What a push killed after registering but before TFX published its result leaves behind: the
@@ -423,3 +428,101 @@ def test_rollback_moves_the_champion_back_and_the_next_run_starts_from_it(
     )
     baseline = [ln for ln in lines if "baseline: " in ln]
     assert baseline and f"{NAME}@champion = version {back} " in baseline[0], lines[-30:]
+
+
+LIVE_ARTIFACTS = """
+import json, sys
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as pb
+config = pb.ConnectionConfig()
+config.sqlite.filename_uri = sys.argv[1]
+store = metadata_store.MetadataStore(config)
+print(json.dumps({a.uri: pb.Artifact.State.Name(a.state) for a in store.get_artifacts()}))
+"""
+
+
+def artifact_states(state) -> dict[str, str]:
+    """URI -> ML Metadata state of every artifact in the shared runs' store."""
+    out = subprocess.run(
+        [TFX_PYTHON, "-c", LIVE_ARTIFACTS, str(state / "metadata.sqlite")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def tree_size(path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def test_retention_keeps_what_serving_and_the_next_run_need_and_removes_the_rest(
+    mode_runs, runs, registry, mlflow_server
+):
+    """The `retention` DAG with keep_runs 1 on the shared runs' state (after the rollback):
+    it keeps the newest run, the run of @champion (version 2) and of @challenger (the promotion);
+    it removes runs 1 and 3: their artifacts (files gone, records DELETED), search state and
+    MLflow searches. What is left is what the kept runs use, so the state stops growing with the
+    number of runs; @champion still loads and predicts, and the next run still finds it.
+    Last in this module."""
+    from retrain_support import node_client
+
+    from tests.airflow.conftest import AIRFLOW
+
+    state = mode_runs["state"]
+    root = state / "pipeline_root"
+    before = tree_size(root)
+    nas = registry.get_experiment_by_name("retrain-nas").experiment_id
+    first_search = registry.search_runs([nas], f"tags.tfx_pipeline_run_id = '{runs[1]}'")
+    assert first_search, "run 1 logged no search"
+    env = dict(os.environ, RETRAIN_STATE_DIR=str(state), RETRAIN_RETENTION_SCHEDULE="none")
+    out = subprocess.run(
+        [AIRFLOW, "dags", "test", "retention", "-c", json.dumps({"keep_runs": 1})],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    log = out.stdout + out.stderr
+    assert "state=success" in log, log[-5000:]
+    [result] = [ln for ln in log.splitlines() if '"removed_runs"' in ln and "RESULT " in ln]
+    summary = json.loads(result.split("RESULT ", 1)[1])
+    promoted = mode_runs["promote"]["run"]
+    assert summary["kept"] == {
+        "after-rollback": "one of the last 1",
+        runs[2]: f"registered {NAME}@champion",
+        promoted: f"registered {NAME}@challenger",
+    }, summary
+    assert sorted(summary["removed_runs"]) == sorted([runs[1], runs["failed"]]), summary
+    assert summary["artifacts"] > 0 and summary["bytes_freed"] > 0 and summary["mlflow_runs"]
+
+    # What is left under the pipeline root is what the kept runs use: every artifact folder
+    # there is a live record, and every DELETED record's files are gone.
+    states = artifact_states(state)
+    deleted = [uri for uri, s in states.items() if s == "DELETED"]
+    assert len(deleted) == summary["artifacts"]
+    assert not [uri for uri in deleted if os.path.exists(uri)]
+    live = {uri for uri, s in states.items() if s != "DELETED"}
+    for folder in root.glob("*/*/*"):  # Component/output/execution id
+        if not folder.parts[-3].startswith("_"):
+            assert any(str(folder) == u or u.startswith(f"{folder}/") for u in live), folder
+    assert tree_size(root) < before
+    gone = registry.get_run(first_search[0].info.run_id).info.lifecycle_stage
+    assert gone == "deleted"
+
+    # Serving and the next run are untouched.
+    assert champion_check("check_pyfunc", mlflow_server)["version"] == "2"
+    settings = dict(
+        mode_runs["settings"], data=mode_runs["conf"]["data"], mlflow_tracking_uri=mlflow_server
+    )
+    lines: list[str] = []
+    node_client.run_node(
+        TFX_PYTHON,
+        REPO,
+        node_client.node_argv("after-retention", "ChampionResolver", settings),
+        None,
+        lines.append,
+    )
+    baseline = [ln for ln in lines if "baseline: " in ln]
+    assert baseline and f"{NAME}@champion = version 2 " in baseline[0], lines[-30:]

@@ -1,0 +1,88 @@
+"""Retention: keeps the state of a weekly retraining job bounded (pipelines/retention.py).
+
+For the generic `retrain` DAG's store and each dataset definition's (datasets/NAME.json), it
+keeps the last `keep_runs` pipeline runs, the runs that registered @champion and @challenger
+(their whole lineage) and any run still going, and removes the rest: pipeline-root artifacts
+(their ML Metadata records marked DELETED), search state, rendezvous and lock folders, the MLflow
+search, trial and data-profile runs (then `mlflow gc` on an SQLite store), and the logs of
+crashed warm executors. Registered versions are never removed.
+
+Schedule: $RETRAIN_RETENTION_SCHEDULE (default @weekly; "none" for manual runs only).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+
+import pendulum
+from airflow.sdk import Param, dag, task
+from airflow.sdk.exceptions import AirflowFailException
+from retrain_support import builder
+from retrain_support.builder import REPO, contract, datasets
+
+from core import processes
+
+log = logging.getLogger("retrain")
+_schedule = os.environ.get("RETRAIN_RETENTION_SCHEDULE", "@weekly")
+KEEP = contract.SETTINGS["retention_keep_runs"]
+
+
+@dag(
+    schedule=None if _schedule.lower() == "none" else _schedule,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["retraining", "operations"],
+    doc_md=__doc__,
+    params={
+        "keep_runs": Param(
+            None, type=["null", "integer"], minimum=1, description=f"Empty: {KEEP.doc}"
+        ),
+        "dry_run": Param(False, type="boolean", description="Say what would go; remove none."),
+    },
+)
+def retention():
+    @task(retries=0)
+    def clean(params=None) -> list[dict]:
+        """One pass per store: the generic DAG's, then each dataset definition's."""
+        found, _ = datasets.load_all()
+        results = []
+        for dataset in [None, *found]:
+            settings = builder.pipeline_settings({}, "retention", "", dataset)
+            settings.pop("lineage", None)
+            argv = ["--settings", json.dumps(settings)]
+            if params["keep_runs"]:
+                argv += ["--keep-runs", str(params["keep_runs"])]
+            if params["dry_run"]:
+                argv.append("--dry-run")
+            if not os.path.exists(builder.Path(settings["metadata_path"])) and not settings.get(
+                "metadata_uri"
+            ):
+                log.info("no store at %s: nothing to keep bounded", settings["metadata_path"])
+                continue
+            out = subprocess.run(
+                [builder.Deployment.from_env().tfx_python, "-m", "pipelines.retention", *argv],
+                cwd=REPO,
+                env=processes.node_env(),
+                capture_output=True,
+                text=True,
+                timeout=3600,
+            )
+            text = out.stdout + out.stderr
+            for line in text.splitlines():
+                log.info("%s", line)
+            if out.returncode != 0:
+                raise AirflowFailException(
+                    f"retention of {settings['metadata_path']}: "
+                    f"{(text.strip().splitlines() or ['failed'])[-1]}"
+                )
+            results.append(json.loads(out.stdout.strip().splitlines()[-1][len("RESULT ") :]))
+        return results
+
+    clean()
+
+
+retention()
