@@ -99,8 +99,6 @@ def log_pyfunc(serving_dir: str, inputs: Inputs, classes: list, task, input_exam
     import mlflow
     import tensorflow as tf
 
-    from components.mlflow_pusher.pyfunc_model import TFXServingModel
-
     config = {
         "features": inputs.features,
         "shapes": inputs.shapes,
@@ -109,7 +107,8 @@ def log_pyfunc(serving_dir: str, inputs: Inputs, classes: list, task, input_exam
     }
     return mlflow.pyfunc.log_model(
         name="model",
-        python_model=TFXServingModel(),
+        # models-from-code: a file MLflow runs on load, not a pickled instance
+        python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
         artifacts={"saved_model": serving_dir},
         code_paths=[str(REPO / package) for package in PYFUNC_CODE],
         model_config=config,

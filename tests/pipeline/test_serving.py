@@ -13,6 +13,7 @@ import logging
 import math
 import random
 import types
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -154,6 +155,7 @@ def served(tmp_path_factory):
                 export_dir, inputs, classes, tasks.CLASSIFICATION, data.rows.head(5)
             )
         model = mlflow.pyfunc.load_model(info.model_uri)
+        logged = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp / "logged"))
     finally:
         mlflow.set_tracking_uri(previous)
     saved = tf.saved_model.load(export_dir).signatures["serving_default"]
@@ -165,7 +167,18 @@ def served(tmp_path_factory):
         classes=classes,
         tft_out=tft_out,
         saved=saved,
+        logged=Path(logged),
     )
+
+
+def test_the_model_is_logged_as_code_not_as_a_pickle(served):
+    """Loading a registered model runs the repository's code (models-from-code), never an
+    unpickled object (README, "Security model")."""
+    files = {p.name for p in served.logged.rglob("*") if p.is_file()}
+    assert "pyfunc_entry.py" in files, sorted(files)
+    assert not [f for f in files if f.endswith(".pkl")], sorted(files)
+    mlmodel = (served.logged / "MLmodel").read_text()
+    assert "model_code_path" in mlmodel, mlmodel
 
 
 def _raw_rows(rows: list[dict], arrays: bool) -> pd.DataFrame:
