@@ -83,8 +83,10 @@ def plan(store, keep_runs: int, protected: dict[str, str]) -> dict:
     )
     keep: dict[str, str] = {}
     used: dict[str, set[int]] = {}
+    ran: dict[str, set[int]] = {}
     for i, ctx in enumerate(runs):
         executions = store.get_executions_by_context(ctx.id)
+        ran[ctx.name] = {e.id for e in executions}
         events = store.get_events_by_execution_ids([e.id for e in executions]) if executions else []
         used[ctx.name] = {e.artifact_id for e in events}
         if i < keep_runs:
@@ -96,7 +98,21 @@ def plan(store, keep_runs: int, protected: dict[str, str]) -> dict:
     kept_ids = set().union(*(used[r] for r in keep)) if keep else set()
     removed = [c.name for c in runs if c.name not in keep]
     doomed = set().union(*(used[r] for r in removed)) - kept_ids if removed else set()
-    return {"keep": keep, "remove": removed, "artifacts": sorted(doomed)}
+    kept_runs = set().union(*(ran[r] for r in keep)) if keep else set()
+    gone = set().union(*(ran[r] for r in removed)) - kept_runs if removed else set()
+    return {"keep": keep, "remove": removed, "artifacts": sorted(doomed), "executions": gone}
+
+
+def _execution_folders(root: Path, executions: set[int]) -> list[Path]:
+    """TFX's per-execution working folders (<node>/.system/{executor,driver}_execution/<id>)
+    of the removed runs' executions."""
+    wanted = {str(i) for i in executions}
+    return [
+        p
+        for kind in ("executor_execution", "driver_execution")
+        for p in root.glob(f"*/.system/{kind}/*")
+        if p.name in wanted
+    ]
 
 
 def _run_folders(root: Path, kept: set[str], now: float) -> list[Path]:
@@ -155,6 +171,7 @@ def apply(settings: Settings, keep_runs: int, dry_run: bool = False) -> dict:
         *_run_folders(state, set(found["keep"]), now),
         *_run_folders(state / "_rendezvous", set(found["keep"]), now),
         *_run_folders(root / "_locks", set(found["keep"]), now),
+        *_execution_folders(root, found["executions"]),
     ]
     mlflow_runs = _mlflow_runs(settings, found["remove"])
     summary = {
