@@ -15,15 +15,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 
 import pendulum
 from airflow.sdk import Param, dag, task
-from airflow.sdk.exceptions import AirflowFailException
-from retrain_support import builder
+from retrain_support import builder, node_client
 from retrain_support.builder import REPO, contract, datasets
-
-from core import processes
 
 log = logging.getLogger("retrain")
 _schedule = os.environ.get("RETRAIN_RETENTION_SCHEDULE", "@weekly")
@@ -63,23 +59,12 @@ def retention():
             ):
                 log.info("no store at %s: nothing to keep bounded", settings["metadata_path"])
                 continue
-            out = subprocess.run(
-                [builder.Deployment.from_env().tfx_python, "-m", "pipelines.retention", *argv],
-                cwd=REPO,
-                env=processes.node_env(),
-                capture_output=True,
-                text=True,
-                timeout=3600,
+            tfx_python = builder.Deployment.from_env().tfx_python
+            lines = node_client.run_module(
+                tfx_python, REPO, "pipelines.retention", argv, timeout_s=3600
             )
-            text = out.stdout + out.stderr
-            for line in text.splitlines():
-                log.info("%s", line)
-            if out.returncode != 0:
-                raise AirflowFailException(
-                    f"retention of {settings['metadata_path']}: "
-                    f"{(text.strip().splitlines() or ['failed'])[-1]}"
-                )
-            results.append(json.loads(out.stdout.strip().splitlines()[-1][len("RESULT ") :]))
+            [result] = [ln for ln in lines if ln.startswith("RESULT ")][-1:]
+            results.append(json.loads(result[len("RESULT ") :]))
         return results
 
     clean()

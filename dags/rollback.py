@@ -11,18 +11,11 @@ generic `retrain` DAG's store. The work is `python -m pipelines.rollback` in the
 from __future__ import annotations
 
 import json
-import logging
-import subprocess
 
 import pendulum
 from airflow.sdk import Param, dag, task
-from airflow.sdk.exceptions import AirflowFailException
-from retrain_support import builder
+from retrain_support import builder, node_client
 from retrain_support.builder import REPO, datasets
-
-from core import processes
-
-log = logging.getLogger("retrain")
 
 
 @dag(
@@ -54,20 +47,9 @@ def rollback():
         argv += ["--settings", json.dumps(settings)]
         if params["version"]:
             argv += ["--version", str(params["version"])]
-        out = subprocess.run(
-            [builder.Deployment.from_env().tfx_python, "-m", "pipelines.rollback", *argv],
-            cwd=REPO,
-            env=processes.node_env(),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        for line in (out.stdout + out.stderr).splitlines():
-            log.info("%s", line)
-        lines = [ln for ln in (out.stdout + out.stderr).splitlines() if ln.startswith("ROLLBACK")]
-        if out.returncode != 0:
-            raise AirflowFailException(lines[-1] if lines else f"exit status {out.returncode}")
-        return lines[-1]
+        env = builder.Deployment.from_env()
+        lines = node_client.run_module(env.tfx_python, REPO, "pipelines.rollback", argv)
+        return [ln for ln in lines if ln.startswith("ROLLBACK")][-1]
 
     move_champion()
 

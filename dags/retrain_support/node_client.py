@@ -22,6 +22,7 @@ fails the task at once. Either way the message is the node's own one-line reason
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -83,31 +84,17 @@ def _request(
         s.sendall((json.dumps(payload) + "\n").encode())
         # The limit is enforced by closing the socket from a timer: a read timeout would
         # leave the buffered reader unusable.
-        expired = threading.Event()
-
-        def expire():
-            expired.set()
-            s.shutdown(socket.SHUT_RDWR)
-
-        timer = threading.Timer(timeout_s, expire) if timeout_s else None
-        if timer:
-            timer.daemon = True
-            timer.start()
-        try:
-            with s.makefile("r", errors="replace") as lines:
-                for line in lines:
-                    line = line.rstrip("\n")
-                    if line.startswith(EXIT_MARK):
-                        return int(line[len(EXIT_MARK) :])
-                    on_line(line)
-        except OSError:
-            if not expired.is_set():
-                raise
-        finally:
-            if timer:
-                timer.cancel()
-    if expired.is_set():
-        raise TimeoutError(timeout_s)
+        with _deadline(timeout_s, lambda: s.shutdown(socket.SHUT_RDWR)) as expired:
+            try:
+                with s.makefile("r", errors="replace") as lines:
+                    for line in lines:
+                        line = line.rstrip("\n")
+                        if line.startswith(EXIT_MARK):
+                            return int(line[len(EXIT_MARK) :])
+                        on_line(line)
+            except OSError:
+                if not expired.is_set():
+                    raise
     raise ConnectionError(f"warm executor at {path} closed the connection without an exit status")
 
 
@@ -238,29 +225,61 @@ def _fresh(
         start_new_session=True,
         preexec_fn=processes.die_with_parent,
     )
+    try:
+        with _deadline(timeout_s, lambda: processes.kill_group(proc.pid)):
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                collect(line.rstrip("\n"))
+            return proc.wait()
+    finally:
+        # Interrupted (Airflow's timeout, SIGTERM) or done: the group goes, and with it
+        # whatever the node left running.
+        processes.kill_group(proc.pid)
+        proc.wait()
+
+
+@contextlib.contextmanager
+def _deadline(timeout_s: float | None, action: Callable[[], None]):
+    """Runs `action` once `timeout_s` seconds have passed inside the block (None: never); the
+    block then ends in TimeoutError. Yields the Event that says the deadline fired."""
     expired = threading.Event()
 
-    def expire():
+    def fire():
         expired.set()
-        processes.kill_group(proc.pid)
+        action()
 
-    timer = threading.Timer(timeout_s, expire) if timeout_s else None
+    timer = threading.Timer(timeout_s, fire) if timeout_s else None
     if timer:
         timer.daemon = True
         timer.start()
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            collect(line.rstrip("\n"))
-        status = proc.wait()
+        yield expired
     finally:
         if timer:
             timer.cancel()
-        if proc.poll() is None:  # this call was interrupted (Airflow's timeout, SIGTERM)
-            processes.kill_group(proc.pid)
-            proc.wait()
-        else:  # whatever the node left running in its group
-            processes.kill_group(proc.pid)
     if expired.is_set():
         raise TimeoutError(timeout_s)
-    return status
+
+
+def run_module(
+    tfx_python: str, repo: Path, module: str, argv: list[str], timeout_s: float = 600
+) -> list[str]:
+    """`python -m MODULE ARGV` in the TFX environment with the nodes' minimal environment (the
+    operations DAGs' tools: pipelines.rollback, pipelines.retention); its output lines, each
+    logged. A non-zero exit raises AirflowFailException with its last line."""
+    out = subprocess.run(
+        [tfx_python, "-m", module, *argv],
+        cwd=repo,
+        env=processes.node_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    lines = (out.stdout + out.stderr).splitlines()
+    for line in lines:
+        log.info("%s", line)
+    if out.returncode != 0:
+        raise AirflowFailException(
+            f"{module}: exit status {out.returncode}: {lines[-1] if lines else 'no output'}"
+        )
+    return lines

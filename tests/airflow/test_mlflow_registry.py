@@ -371,13 +371,30 @@ def test_generated_notebook_from_mlflow_executes_and_prints_its_accuracy(
 ROLLBACK_REASON = "serving errors after the promotion"
 
 
+def next_runs_baseline(mode_runs, run_id: str) -> str:
+    """The ChampionResolver of a new pipeline run `run_id` on the shared runs' data and store
+    (what a warm run and the Evaluator start from): its `baseline: ...` line."""
+    from retrain_support import node_client
+
+    settings = dict(
+        mode_runs["settings"],
+        data=mode_runs["conf"]["data"],
+        mlflow_tracking_uri=os.environ["MLFLOW_TRACKING_URI"],
+    )
+    lines: list[str] = []
+    argv = node_client.node_argv(run_id, "ChampionResolver", settings)
+    node_client.run_node(TFX_PYTHON, REPO, argv, None, lines.append)
+    found = [ln for ln in lines if "baseline: " in ln]
+    assert found, lines[-30:]
+    return found[0]
+
+
 def test_rollback_moves_the_champion_back_and_the_next_run_starts_from_it(
     mode_runs, registry, mlflow_server, tmp_path
 ):
     """The `rollback` DAG moves @champion to the version before it and records why; the next
     run's ChampionResolver (what a warm run and the Evaluator start from) takes that version.
     Last in this module: it moves the champion the tests above read."""
-    from retrain_support import node_client
 
     from tests.airflow.conftest import AIRFLOW
 
@@ -415,19 +432,7 @@ def test_rollback_moves_the_champion_back_and_the_next_run_starts_from_it(
     assert aliases(registry)["champion"] == str(back)
 
     # The next run starts from it: its ChampionResolver resolves version `back`.
-    settings = dict(
-        mode_runs["settings"], data=mode_runs["conf"]["data"], mlflow_tracking_uri=mlflow_server
-    )
-    lines: list[str] = []
-    node_client.run_node(
-        TFX_PYTHON,
-        REPO,
-        node_client.node_argv("after-rollback", "ChampionResolver", settings),
-        None,
-        lines.append,
-    )
-    baseline = [ln for ln in lines if "baseline: " in ln]
-    assert baseline and f"{NAME}@champion = version {back} " in baseline[0], lines[-30:]
+    assert f"{NAME}@champion = version {back} " in next_runs_baseline(mode_runs, "after-rollback")
 
 
 LIVE_ARTIFACTS = """
@@ -467,8 +472,6 @@ def test_retention_keeps_what_serving_and_the_next_run_need_and_removes_the_rest
     state stops growing with the number of runs; @champion still loads and predicts, and the
     next run still finds it.
     Last in this module."""
-    from retrain_support import node_client
-
     from tests.airflow.conftest import AIRFLOW
 
     state = mode_runs["state"]
@@ -517,16 +520,4 @@ def test_retention_keeps_what_serving_and_the_next_run_need_and_removes_the_rest
 
     # Serving and the next run are untouched.
     assert champion_check("check_pyfunc", mlflow_server)["version"] == "2"
-    settings = dict(
-        mode_runs["settings"], data=mode_runs["conf"]["data"], mlflow_tracking_uri=mlflow_server
-    )
-    lines: list[str] = []
-    node_client.run_node(
-        TFX_PYTHON,
-        REPO,
-        node_client.node_argv("after-retention", "ChampionResolver", settings),
-        None,
-        lines.append,
-    )
-    baseline = [ln for ln in lines if "baseline: " in ln]
-    assert baseline and f"{NAME}@champion = version 2 " in baseline[0], lines[-30:]
+    assert f"{NAME}@champion = version 2 " in next_runs_baseline(mode_runs, "after-retention")
