@@ -106,22 +106,6 @@ def alive(pid: int) -> bool:
             return False
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live processes of group `pgid` (Linux's /proc)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            out.append(int(entry))
-    return out
-
-
 def wait_gone(pids, timeout_s: float = 10) -> list[int]:
     """Waits up to `timeout_s` for `pids` to end; those still alive then."""
     deadline = time.monotonic() + timeout_s

@@ -45,21 +45,19 @@ def retention():
     def clean(params=None) -> list[dict]:
         """One pass per store: the generic DAG's, then each dataset definition's."""
         found, _ = datasets.load_all()
+        tfx_python = builder.Deployment.from_env().tfx_python
         results = []
         for dataset in [None, *found]:
             settings = builder.pipeline_settings({}, "retention", "", dataset)
             settings.pop("lineage", None)
+            if not os.path.exists(settings["metadata_path"]) and not settings.get("metadata_uri"):
+                log.info("no store at %s: nothing to keep bounded", settings["metadata_path"])
+                continue
             argv = ["--settings", json.dumps(settings)]
             if params["keep_runs"]:
                 argv += ["--keep-runs", str(params["keep_runs"])]
             if params["dry_run"]:
                 argv.append("--dry-run")
-            if not os.path.exists(builder.Path(settings["metadata_path"])) and not settings.get(
-                "metadata_uri"
-            ):
-                log.info("no store at %s: nothing to keep bounded", settings["metadata_path"])
-                continue
-            tfx_python = builder.Deployment.from_env().tfx_python
             lines = node_client.run_module(
                 tfx_python, REPO, "pipelines.retention", argv, timeout_s=3600
             )

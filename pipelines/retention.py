@@ -55,11 +55,10 @@ def _remove(path: str) -> int:
     return freed
 
 
-def protected_runs(settings: Settings) -> dict[str, str]:
+def protected_runs(client) -> dict[str, str]:
     """Pipeline run id -> the alias whose version it registered (NAME@champion,
     NAME@challenger), over every registered model in the store: one pipeline's runs may have
     trained several (the generic DAG on several data folders)."""
-    client = tracking.client(settings.tracking()[0])
     out = {}
     for found in client.search_registered_models():
         model = client.get_registered_model(found.name)
@@ -131,9 +130,8 @@ def _run_folders(root: Path, kept: set[str], now: float) -> list[Path]:
     ]
 
 
-def _mlflow_runs(settings: Settings, removed: list[str]) -> list[str]:
+def _mlflow_runs(client, settings: Settings, removed: list[str]) -> list[str]:
     """The MLflow runs (searches, their trials, data profiles) of the removed pipeline runs."""
-    client = tracking.client(settings.tracking()[0])
     ids = []
     for name in (settings.nas_experiment, settings.data_experiment):
         experiment = client.get_experiment_by_name(name)
@@ -162,7 +160,8 @@ def apply(settings: Settings, keep_runs: int, dry_run: bool = False) -> dict:
     config = metadata_config.connection_config(settings, with_secret=True)
     store = metadata_store.MetadataStore(config)
     root = Path(settings.path(settings.pipeline_root)).resolve()
-    found = plan(store, keep_runs, protected_runs(settings))
+    client = tracking.client(settings.tracking()[0])
+    found = plan(store, keep_runs, protected_runs(client))
     artifacts = store.get_artifacts_by_id(found["artifacts"]) if found["artifacts"] else []
     artifacts = [a for a in artifacts if a.state != pb.Artifact.DELETED]
     now = time.time()
@@ -173,7 +172,7 @@ def apply(settings: Settings, keep_runs: int, dry_run: bool = False) -> dict:
         *_run_folders(root / "_locks", set(found["keep"]), now),
         *_execution_folders(root, found["executions"]),
     ]
-    mlflow_runs = _mlflow_runs(settings, found["remove"])
+    mlflow_runs = _mlflow_runs(client, settings, found["remove"])
     summary = {
         "kept": found["keep"],
         "removed_runs": found["remove"],
@@ -194,7 +193,6 @@ def apply(settings: Settings, keep_runs: int, dry_run: bool = False) -> dict:
     if artifacts:
         store.put_artifacts(artifacts)
     freed += sum(_remove(str(p)) for p in folders)
-    client = tracking.client(settings.tracking()[0])
     for run_id in mlflow_runs:
         client.delete_run(run_id)
     freed += _gc(settings, bool(mlflow_runs))

@@ -174,7 +174,6 @@ def pipeline_settings(
 def _report(context, level: int, tag: str, attempt: str) -> None:
     """One readable line: `tag: node N of DAG run R <attempt>: <the error's last line>`."""
     ti = context["ti"]
-    why = str(context.get("exception") or "unknown error").strip().splitlines()
     log.log(
         level,
         "%s: node %s of %s run %s %s: %s",
@@ -183,7 +182,7 @@ def _report(context, level: int, tag: str, attempt: str) -> None:
         ti.dag_id,
         ti.run_id,
         attempt.format(try_number=ti.try_number),
-        why[-1] if why else "unknown error",
+        notify.exception_line(context),
     )
 
 

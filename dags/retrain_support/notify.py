@@ -69,17 +69,23 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def exception_line(context) -> str:
+    """The last line of the task's exception: its one-line reason (builder's RETRAIN FAILED and
+    RETRAIN RETRY lines, and the failure notice)."""
+    why = str(context.get("exception") or "unknown error").strip().splitlines()
+    return why[-1] if why else "unknown error"
+
+
 class RunNotifier(BaseNotifier):
     """The failure notifier of every retraining task (its on_failure_callback): who failed,
     in which run, and why in one line."""
 
     def notify(self, context) -> None:
         ti = context["ti"]
-        why = str(context.get("exception") or "unknown error").strip().splitlines()
         send(
             FAILED,
             f"node {ti.task_id} of {ti.dag_id} run {ti.run_id} failed on try {ti.try_number}: "
-            f"{why[-1] if why else 'unknown error'}",
+            f"{exception_line(context)}",
             context,
         )
 
