@@ -50,7 +50,8 @@ def retention():
         for dataset in [None, *found]:
             settings = builder.pipeline_settings({}, "retention", "", dataset)
             settings.pop("lineage", None)
-            if not os.path.exists(settings["metadata_path"]) and not settings.get("metadata_uri"):
+            on_postgres = settings.get("metadata_uri") or os.environ.get("RETRAIN_MLMD_URI")
+            if not on_postgres and not os.path.exists(settings["metadata_path"]):
                 log.info("no store at %s: nothing to keep bounded", settings["metadata_path"])
                 continue
             argv = ["--settings", json.dumps(settings)]

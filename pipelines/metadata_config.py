@@ -39,6 +39,9 @@ def connection_config(settings, *, with_secret: bool = False):
         config.sqlite.filename_uri = settings.path(settings.metadata_path)
         config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
         return config
+    from pipelines import mlmd_postgres
+
+    mlmd_postgres.install()  # MLMD 1.16's backslash bug on PostgreSQL (see there)
     pg = config.postgresql
     pg.host, pg.port, pg.user, pg.dbname = postgres_target(uri)
     if with_secret:

@@ -72,6 +72,11 @@ def _child(conn: socket.socket, argv: list[str], server: Server) -> None:
     status = 1
     try:
         os.setpgid(0, 0)  # a group of its own, so one killpg ends it with all it starts
+        # The executor killed (kill -9, a lost host): SIGTERM, which ends this group (below).
+        parent = os.getppid()
+        processes.die_with_parent()
+        if os.getppid() != parent:  # it died before the line above
+            os._exit(1)
         server.sock.close()
         fd = conn.fileno()
         sys.stdout.flush()

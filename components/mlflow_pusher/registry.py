@@ -16,7 +16,23 @@ def version_by_alias(c, name: str, alias: str):
     except MlflowException as e:
         if e.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
             return None
+        # MLflow's basic-auth app answers 403, not 404, for an alias of a model that does not
+        # exist (it cannot find the model's permissions); the model itself then says 404.
+        if e.error_code == "PERMISSION_DENIED" and not _exists(c, name):
+            return None
         raise
+
+
+def _exists(c, name: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        c.get_registered_model(name)
+    except MlflowException as e:
+        if e.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return False
+        raise
+    return True
 
 
 def version_for_run(c, name: str, pipeline_run_id: str):

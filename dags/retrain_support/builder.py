@@ -22,7 +22,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
-from retrain_support import containers, csv_check, node_client, notify, trust
+from retrain_support import containers, csv_check, mlflow_conn, node_client, notify, trust
 
 REPO = Path(__file__).resolve().parents[2]
 # Airflow puts dags/ on sys.path; the settings contract is in the repository's core/ (standard
@@ -160,7 +160,7 @@ def pipeline_settings(
     settings.update(
         pipeline_root=str(state / "pipeline_root"),
         metadata_path=str(state / "metadata.sqlite"),
-        mlflow_tracking_uri=os.environ.get("MLFLOW_TRACKING_URI", ""),
+        mlflow_tracking_uri=mlflow_conn.tracking_uri(),
         lineage={"airflow_dag_id": dag_id, "airflow_run_id": run_id},
     )
     settings.update(json.loads(os.environ.get("RETRAIN_SETTINGS") or "{}"))
@@ -296,6 +296,13 @@ def build_retrain_dag(
             node_client.start_executor(tfx_python, REPO, path)
             return path
 
+        def warm_socket(executor_socket: str | None, dag_run) -> str | None:
+            """The warm executor of the host this task runs on (None: fresh processes). With
+            Celery, each worker starts its own on its first node of the run."""
+            if not executor_socket:
+                return None
+            return node_client.local_executor(tfx_python, REPO, dag_run.dag_id, dag_run.run_id)
+
         @task
         def stop_executor(executor_socket: str | None) -> None:
             if executor_socket:
@@ -319,8 +326,9 @@ def build_retrain_dag(
                 argv = node_client.node_argv(dag_run.run_id, node, settings)
                 limit = trust.timeout_s(node, settings, contract, REPO)
                 log.info("node %s: time limit %.0f s", node, limit)
+                socket = warm_socket(executor_socket, dag_run)
                 result = node_client.run_node(
-                    tfx_python, REPO, argv, executor_socket, log.info, timeout_s=limit
+                    tfx_python, REPO, argv, socket, log.info, timeout_s=limit
                 )
                 log.info("node %s: %s", node, result.get("state"))
                 return result
@@ -347,7 +355,7 @@ def build_retrain_dag(
                 tfx_python,
                 REPO,
                 [*argv, "--worker", str(index)],
-                socket=executor_socket,
+                socket=warm_socket(executor_socket, dag_run),
                 on_line=log.info,
                 timeout_s=trust.timeout_s("TunerWorker", settings, contract, REPO),
             )

@@ -23,6 +23,7 @@ fails the task at once. Either way the message is the node's own one-line reason
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -42,6 +43,7 @@ _REPO = str(Path(__file__).resolve().parents[2])
 if _REPO not in sys.path:
     sys.path.append(_REPO)
 from core import failures, processes  # noqa: E402
+from retrain_support import mlflow_conn  # noqa: E402
 
 EXIT_MARK = "\0EXIT "
 
@@ -60,6 +62,12 @@ class NodeFailedPermanently(NodeFailed, AirflowFailException):
 
 class NodeTimedOut(NodeFailed):
     """A node ran past its time limit; its process group was killed. Retried."""
+
+
+def node_env() -> dict[str, str]:
+    """A node process's environment: the allow-list (core/processes.py) and the MLflow
+    credentials of the deployment's Connection (mlflow_conn.py)."""
+    return {**processes.node_env(), **mlflow_conn.node_env()}
 
 
 def socket_path(dag_id: str, run_id: str) -> str:
@@ -107,19 +115,24 @@ def executor_alive(path: str) -> bool:
         return False
 
 
-def start_executor(tfx_python: str, repo: Path, path: str, timeout_s: float = 900) -> int:
-    """Start a warm executor on `path` and wait until it answers; returns its pid."""
+def start_executor(
+    tfx_python: str, repo: Path, path: str, timeout_s: float = 900, idle_timeout_s: float = 0
+) -> int:
+    """Start a warm executor on `path` and wait until it answers; returns its pid.
+    `idle_timeout_s`: it stops after that long with no node (0: its own default)."""
     if executor_alive(path):
         log.info("warm executor already running on %s", path)
         return -1
+    Path(path).with_suffix(".started").touch()
+    idle = ["--idle-timeout-s", str(idle_timeout_s)] if idle_timeout_s else []
     log_path = Path(path).with_suffix(".log")
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(
-            [tfx_python, "-m", "pipelines.warm_executor", "--socket", path],
+            [tfx_python, "-m", "pipelines.warm_executor", "--socket", path, *idle],
             cwd=repo,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=processes.node_env(),
+            env=node_env(),
             start_new_session=True,  # outlives this task; the teardown task stops it
         )
     deadline = time.monotonic() + timeout_s
@@ -138,6 +151,30 @@ def start_executor(tfx_python: str, repo: Path, path: str, timeout_s: float = 90
     raise TimeoutError(f"warm executor was not ready after {timeout_s:.0f}s; see {log_path}")
 
 
+# A warm executor started by a node task on a worker other than start_executor's stops itself
+# after this long without a node (the teardown task stops only its own worker's).
+LOCAL_IDLE_S = 600
+
+
+def local_executor(tfx_python: str, repo: Path, dag_id: str, run_id: str) -> str:
+    """This host's warm executor for the run: its socket, in this process's own private
+    folder (each Celery worker has its own), started here if none ever was. One that was
+    started and has died is not restarted: the node then runs in a fresh process (run_node).
+    A failed start is logged and left to that fallback too."""
+    path = socket_path(dag_id, run_id)
+    if executor_alive(path):
+        return path
+    with open(Path(path).with_suffix(".startlock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one start per host, whichever task comes first
+        if executor_alive(path) or Path(path).with_suffix(".started").exists():
+            return path
+        try:
+            start_executor(tfx_python, repo, path, idle_timeout_s=LOCAL_IDLE_S)
+        except (OSError, RuntimeError) as e:
+            log.warning("could not start a warm executor on this host: %s", e)
+    return path
+
+
 def stop_executor(path: str) -> None:
     """Stops the executor on `path` (it ends any node still running) and removes its log."""
     log_path = Path(path).with_suffix(".log")
@@ -150,6 +187,8 @@ def stop_executor(path: str) -> None:
     else:
         log.info("no warm executor on %s", path)
     log_path.unlink(missing_ok=True)
+    for suffix in (".started", ".startlock"):
+        Path(path).with_suffix(suffix).unlink(missing_ok=True)
 
 
 def run_node(
@@ -221,7 +260,7 @@ def _fresh(
         stderr=subprocess.STDOUT,
         text=True,
         errors="replace",
-        env=processes.node_env(),
+        env=node_env(),
         start_new_session=True,
         preexec_fn=processes.die_with_parent,
     )
@@ -270,7 +309,7 @@ def run_module(
     out = subprocess.run(
         [tfx_python, "-m", module, *argv],
         cwd=repo,
-        env=processes.node_env(),
+        env=node_env(),
         capture_output=True,
         text=True,
         timeout=timeout_s,
