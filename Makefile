@@ -17,13 +17,15 @@ TFX_ENV     := $(VENV)/tfx
 PYTHON      ?= python3
 # Set PYTHON310=/path/to/python3.10 to skip the search below.
 PYTHON310   ?=
-SRC         := dags core nas components pipelines tests bench examples
+SRC         := dags core nas components pipelines stack tests bench examples
 
-.PHONY: help setup lock lint test test-airflow test-tools test-pipeline run leaderboard mlflow-ui conformance clean
+.PHONY: help setup lock lint test test-airflow test-tools stack-tools test-pipeline run stack stack-down leaderboard mlflow-ui conformance clean
 
 help:
 	@echo "make run      set up if needed, then run the retraining on embedded defaults"
 	@echo "make test     set up if needed, then lint and run the whole test suite"
+	@echo "make stack    the production profile on this machine: PostgreSQL, Redis, MLflow with auth,"
+	@echo "             Airflow on Celery with two workers (docker/compose.yaml's settings); make stack-down"
 	@echo "make leaderboard  the NAS candidates of the latest run (RUN=<dag run id>), from MLflow"
 	@echo "make mlflow-ui  serve the MLflow UI on the embedded store (127.0.0.1:5000)"
 	@echo "make conformance  every dataset of the conformance corpus through the DAG (ARGS='--only iris')"
@@ -96,9 +98,11 @@ test-airflow: $(AIRFLOW_ENV)/.synced test-tools
 	$(AIRFLOW_ENV)/bin/python -m pytest --durations=25 tests/airflow
 
 # System tools the Airflow tests use, from Debian's packages when missing (CI runs as root):
-# docker-compose validates docker/compose.yaml (there is no Docker engine to run it), and
-# chromium is the browser of the UI test (Playwright drives it; it never downloads its own).
-test-tools:
+# docker-compose validates docker/compose.yaml (there is no Docker engine to run it),
+# chromium is the browser of the UI test (Playwright drives it; it never downloads its own),
+# and the production profile (make stack, tests/airflow/test_production.py) runs PostgreSQL's
+# server binaries and redis-server.
+test-tools: stack-tools
 	@missing=""
 	command -v docker-compose >/dev/null || missing="$$missing docker-compose"
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"
@@ -107,6 +111,24 @@ test-tools:
 	command -v apt-get >/dev/null || { echo "error: missing$$missing and there is no apt-get; install them (docker-compose 1.29+, chromium)" >&2; exit 1; }
 	apt-get update -q >/dev/null
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null
+
+stack-tools:
+	@missing=""
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"
+	command -v redis-server >/dev/null || missing="$$missing redis-server"
+	[ -z "$$missing" ] && exit 0
+	echo "installing Debian packages for the production profile:$$missing"
+	command -v apt-get >/dev/null || { echo "error: missing$$missing and there is no apt-get; install PostgreSQL's server and redis-server" >&2; exit 1; }
+	apt-get update -q >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null
+
+# The production profile (docker/compose.yaml's services and settings) natively, state and
+# generated secrets under .local/stack; `make stack-down` stops it (the state stays).
+stack: $(AIRFLOW_ENV)/.synced $(TFX_ENV)/.synced stack-tools
+	$(AIRFLOW_ENV)/bin/python -m stack up
+
+stack-down: $(AIRFLOW_ENV)/.synced
+	$(AIRFLOW_ENV)/bin/python -m stack down
 
 test-pipeline: $(TFX_ENV)/.synced
 	$(TFX_ENV)/bin/python -m pytest --durations=25 tests/pipeline tests/nas

@@ -1,8 +1,9 @@
 # The Airflow image: Airflow 3 and the MLflow server (Python 3.11, from requirements-airflow.lock),
 # our DAGs with the settings contract and the dataset definitions they read, and, from the
 # pipeline image it builds on, the TFX environment at /opt/tfx. So its scheduler can run pipeline
-# nodes itself (LocalExecutor, the compose stack's default), or start each node in its own
-# container (RETRAIN_CONTAINERS, dags/retrain_support/containers.py).
+# nodes itself (the compose stack's Celery workers), or start each node in its own container
+# (RETRAIN_CONTAINERS, dags/retrain_support/containers.py). It also runs the MLflow server and
+# the stack's one-time setup (stack/mlflow_server.py, stack/airflow_init.py).
 #
 #   docker build -f docker/airflow.Dockerfile --build-arg PIPELINE_IMAGE=retrain-pipeline:1.0 \
 #     -t retrain-airflow:1.0 .
@@ -34,5 +35,7 @@ COPY --chown=retrain:0 nas nas
 # The dataset definitions (datasets/NAME.json) that dags/datasets/NAME.py turns into DAGs; their
 # data folders are under /app/data (compose mounts RETRAIN_DATA_DIR there).
 COPY --chown=retrain:0 datasets datasets
+# The production stack's setup and the MLflow server's wrapper (compose.yaml runs them).
+COPY --chown=retrain:0 stack stack
 USER 50000
 RUN airflow version

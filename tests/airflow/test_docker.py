@@ -17,11 +17,20 @@ from tests.airflow.conftest import REPO
 DOCKER = REPO / "docker"
 DOCKERFILES = sorted(DOCKER.glob("*.Dockerfile"))
 HADOLINT = str(REPO / ".venv" / "airflow" / "bin" / "hadolint")
+# Every secret compose refuses to start without; the native stack (stack/compose_env.py) reads
+# the same list from compose.yaml.
 SECRETS = [
     "POSTGRES_PASSWORD",
+    "AIRFLOW_DB_PASSWORD",
+    "MLFLOW_DB_PASSWORD",
+    "MLMD_DB_PASSWORD",
+    "REDIS_PASSWORD",
     "AIRFLOW_ADMIN_PASSWORD",
     "AIRFLOW_FERNET_KEY",
     "AIRFLOW_JWT_SECRET",
+    "MLFLOW_ADMIN_PASSWORD",
+    "MLFLOW_SECRET_KEY",
+    "MLFLOW_PIPELINE_PASSWORD",
 ]
 COMPOSE = shutil.which("docker-compose") or "docker-compose"
 
@@ -76,38 +85,66 @@ def test_compose_stack_is_valid(needs_compose, tmp_path):
     assert out.returncode == 0, out.stderr
     config = yaml.safe_load(out.stdout)
     services = config["services"]
-    assert set(services) == {
-        "postgres",
-        "mlflow",
-        "airflow-init",
-        "api-server",
-        "scheduler",
-        "dag-processor",
-        "triggerer",
-    }
-    # One Postgres behind Airflow, MLflow and ML Metadata.
+    airflow = ("api-server", "scheduler", "dag-processor", "triggerer", "worker-1", "worker-2")
+    assert set(services) == {"postgres", "redis", "mlflow", "airflow-init", *airflow}
+    # One PostgreSQL behind Airflow, MLflow and ML Metadata, a login role for each.
     env = services["scheduler"]["environment"]
-    assert "@postgres:5432/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    assert env["RETRAIN_MLMD_URI"] == "postgresql://retrain@postgres:5432/mlmd"
-    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://airflow:")
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres:5432/airflow")
+    assert env["RETRAIN_MLMD_URI"] == "postgresql://mlmd@postgres:5432/mlmd"
+    assert env["RETRAIN_MLMD_PASSWORD"] == "x-mlmd_db_password"
     mlflow = " ".join(services["mlflow"]["command"])
-    assert "@postgres:5432/mlflow" in mlflow and "--artifacts-destination=/mlartifacts" in mlflow
+    assert "postgresql+psycopg2://mlflow:x-mlflow_db_password@postgres:5432/mlflow" in mlflow
+    assert "--artifacts-destination=/mlartifacts" in mlflow and "stack.mlflow_server" in mlflow
     assert any(v.startswith("mlartifacts:") for v in services["mlflow"]["volumes"])
+    # Celery on Redis, two workers with their own hostnames; FAB auth; MLflow by Connection.
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:x-redis_password@redis:6379/0"
+    assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith("FabAuthManager")
+    assert {services[w]["hostname"] for w in ("worker-1", "worker-2")} == {"worker-1", "worker-2"}
+    assert all("celery" in services[w]["command"] for w in ("worker-1", "worker-2"))
+    assert env["RETRAIN_MLFLOW_CONN"] and "MLFLOW_TRACKING_URI" not in env
+    assert "SIMPLE_AUTH_MANAGER" not in " ".join(env)
     # The secrets are the env file's, and the CPU stack reserves no GPU.
     assert env["AIRFLOW__CORE__FERNET_KEY"] == "x-airflow_fernet_key"
-    assert "deploy" not in services["scheduler"]
+    assert not [name for name, spec in services.items() if "deploy" in spec]
     # Every Airflow process runs under an init process, which reaps orphans (issue: no zombies).
-    airflow = ("airflow-init", "api-server", "scheduler", "dag-processor", "triggerer")
+    airflow = ("airflow-init", *airflow)
     assert {name: services[name].get("init") for name in airflow} == dict.fromkeys(airflow, True)
 
 
-def test_gpu_override_reserves_the_gpu_for_the_scheduler(needs_compose, tmp_path):
+def test_postgres_init_makes_one_role_per_database():
+    script = (DOCKER / "postgres-init.sh").read_text()
+    assert "airflow:AIRFLOW_DB_PASSWORD mlflow:MLFLOW_DB_PASSWORD mlmd:MLMD_DB_PASSWORD" in script
+    assert "NOSUPERUSER NOCREATEDB NOCREATEROLE" in script
+
+
+def test_gpu_override_reserves_the_gpu_for_the_workers(needs_compose, tmp_path):
     out = compose(filled_env(tmp_path), "compose.yaml", "compose.gpu.yaml")
     assert out.returncode == 0, out.stderr
     services = yaml.safe_load(out.stdout)["services"]
-    (device,) = services["scheduler"]["deploy"]["resources"]["reservations"]["devices"]
-    assert device["capabilities"] == ["gpu"] and device["driver"] == "nvidia"
-    assert [s for s, v in services.items() if "deploy" in v] == ["scheduler"]
+    for worker in ("worker-1", "worker-2"):
+        (device,) = services[worker]["deploy"]["resources"]["reservations"]["devices"]
+        assert device["capabilities"] == ["gpu"] and device["driver"] == "nvidia"
+    assert sorted(s for s, v in services.items() if "deploy" in v) == ["worker-1", "worker-2"]
+
+
+def test_the_native_stack_reads_the_same_settings():
+    """stack/compose_env.py: compose's secrets, environments and commands, localized."""
+    from stack import compose_env
+
+    assert sorted(compose_env.secrets_required()) == sorted(SECRETS)
+    config = compose_env.load()
+    values = {k: f"x-{k.lower()}" for k in SECRETS}
+    env = compose_env.service(config, "worker-2", values)["environment"]
+    ports = {"postgres": 1, "redis": 2, "mlflow": 3, "api-server": 4}
+    broker = compose_env.localize(env["AIRFLOW__CELERY__BROKER_URL"], ports)
+    assert broker == "redis://:x-redis_password@127.0.0.1:2/0"
+    assert compose_env.localize(env["RETRAIN_MLMD_URI"], ports) == (
+        "postgresql://mlmd@127.0.0.1:1/mlmd"
+    )
+    with pytest.raises(compose_env.MissingSecret, match="set REDIS_PASSWORD in docker/.env"):
+        compose_env.service(config, "worker-2", {**values, "REDIS_PASSWORD": ""})
 
 
 @pytest.mark.parametrize("secret", SECRETS)
@@ -126,3 +163,22 @@ def test_env_example_shows_every_secret_empty():
         ["git", "check-ignore", "-q", "docker/.env"], cwd=REPO, capture_output=True
     )
     assert ignored.returncode == 0, "docker/.env must be git-ignored"
+
+
+def test_helm_values_match_compose():
+    """docker/helm-values.yaml (the official chart's values; no cluster here, so only read):
+    the same executor, auth manager and pipeline settings as compose.yaml, no secret in it."""
+    from stack import compose_env
+
+    values = yaml.safe_load((DOCKER / "helm-values.yaml").read_text())
+    env = compose_env.load()["x-airflow"]["environment"]
+    assert values["executor"] == env["AIRFLOW__CORE__EXECUTOR"]
+    assert values["config"]["core"]["auth_manager"] == env["AIRFLOW__CORE__AUTH_MANAGER"]
+    helm_env = {e["name"]: e["value"] for e in values["env"]}
+    for name in ("RETRAIN_MLFLOW_CONN", "RETRAIN_MLMD_URI", "RETRAIN_GPU_POOL"):
+        assert helm_env[name] == env[name], name
+    assert [s["envName"] for s in values["secret"]] == ["RETRAIN_MLMD_PASSWORD"]
+    assert values["postgresql"]["enabled"] is False and values["redis"]["enabled"] is False
+    assert values["workers"]["replicas"] == 2
+    text = (DOCKER / "helm-values.yaml").read_text()
+    assert not re.search(r"(?i)password\s*:", text)

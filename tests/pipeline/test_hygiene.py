@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.settings import REPO
 
-PRODUCT = ("dags", "components", "pipelines", "bench")
+PRODUCT = ("dags", "components", "pipelines", "bench", "stack")
 UNSAFE_CALLS = {
     ("pickle", "load"),
     ("pickle", "loads"),

@@ -1,0 +1,209 @@
+"""The production profile, run for real (stack/: docker/compose.yaml's services and settings,
+natively): PostgreSQL for Airflow, MLflow and ML Metadata, one login role each; the
+CeleryExecutor on Redis with two workers; the FAB auth manager; MLflow's basic-auth app, the
+pipeline's credentials in an Airflow Connection. No SQLite anywhere, and nothing mocked.
+
+One stack for the module, two DAG runs on a penguins sample:
+1. triggered by an operator through the REST API (a viewer is refused), with PostgreSQL
+   restarted while Transform runs: it completes through retries, its tasks ran on both workers,
+   ML Metadata in PostgreSQL holds the run, and exactly one model version is registered
+   through the authenticated MLflow server;
+2. the worker running the Tuner is killed with kill -9 (its whole process tree), and so is its
+   warm executor, in the middle of a trial: the scheduler retries the Tuner on the other
+   worker, the search resumes from the shared state without redoing a finished trial, and
+   exactly one more version is registered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from stack import airflow_init
+from stack.client import Airflow, MLflow
+from stack.native import Stack
+from tests.airflow import celery_chaos, chaos
+from tests.airflow.celery_chaos import WORKERS, TunerKiller
+from tests.airflow.conftest import NAME, write_sample
+
+DAG = "retrain"
+CONF = {"epochs": 3, "max_trials": 2}
+
+
+@pytest.fixture(scope="module")
+def prod():
+    """The stack, with an operator (role Op) and a viewer (role Viewer) besides the admin."""
+    root = Path(tempfile.mkdtemp(prefix="retrain-stack-"))
+    stack = Stack(
+        root,
+        # No scheduled run; a dead worker's task is failed (and retried) 30 s after its last
+        # heartbeat instead of 120 s.
+        values={"RETRAIN_SCHEDULE": "none", "AIRFLOW_HEARTBEAT_TIMEOUT_S": "30"},
+        extra_env={
+            "RETRAIN_SETTINGS": json.dumps(
+                {**json.loads(os.environ["RETRAIN_SETTINGS"]), **chaos.SETTINGS}
+            ),
+            "RETRAIN_ALLOWED_ROOTS": os.environ["RETRAIN_ALLOWED_ROOTS"],
+            "RETRAIN_RETRIES": "4",
+            "RETRAIN_RETRY_DELAY_S": "5",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+        },
+    )
+    try:
+        stack.start()
+        users = {"operator": "Op", "viewer": "Viewer"}
+        passwords = {name: secrets.token_urlsafe(16) for name in users}
+        for name, role in users.items():
+            airflow_init.ensure_user(name, role, passwords[name], env=stack.env())
+        stack.passwords = passwords
+        (root / "penguins").mkdir()
+        stack.sample = write_sample(root / "penguins")
+        yield stack
+    finally:
+        stack.stop()
+        stack.postgres.remove()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def mlflow_as_pipeline(stack: Stack) -> MLflow:
+    return MLflow(stack.mlflow, "pipeline", stack.secrets["MLFLOW_PIPELINE_PASSWORD"])
+
+
+@pytest.fixture(scope="module")
+def first_run(prod):
+    """Run 1, triggered by the operator, with PostgreSQL restarted while Transform runs."""
+    viewer = Airflow(prod.api, "viewer", prod.passwords["viewer"])
+    operator = Airflow(prod.api, "operator", prod.passwords["operator"])
+    status, body = operator.unpause(DAG)
+    assert status == 200, body
+    refused, _ = viewer.trigger(DAG, {**CONF, "data": str(prod.sample)})
+    status, run = operator.trigger(DAG, {**CONF, "data": str(prod.sample)})
+    assert status == 200, run
+    run_id = run["dag_run_id"]
+    restarted = []
+
+    def restart_postgres_during_transform():
+        if restarted:
+            return
+        states = {t["task_id"]: t["state"] for t in operator.task_instances(DAG, run_id)}
+        if states.get("Transform") == "running":
+            prod.postgres.restart(down_s=3)
+            restarted.append(time.time())
+
+    state = operator.wait(DAG, run_id, 1500, restart_postgres_during_transform)
+    print("PostgreSQL restarted; services the stack restarted:", prod.restarts)
+    return {
+        "run_id": run_id,
+        "state": state,
+        "refused": refused,
+        "restarted": restarted,
+        "operator": operator,
+    }
+
+
+def test_a_viewer_cannot_trigger_an_operator_can(first_run):
+    assert first_run["refused"] == 403
+    assert first_run["run_id"]
+
+
+def test_the_run_survives_a_postgres_restart_and_uses_both_workers(prod, first_run):
+    run_id, operator = first_run["run_id"], first_run["operator"]
+    assert first_run["restarted"], "Transform was never seen running"
+    tis = operator.task_instances(DAG, run_id)
+    assert first_run["state"] == "success", (
+        [(t["task_id"], t["state"], t["try_number"]) for t in tis],
+        prod.log_tail("scheduler"),
+    )
+    hosts = {t["hostname"] for t in tis if t["state"] == "success"}
+    assert hosts == WORKERS, hosts
+
+
+def test_ml_metadata_lives_in_postgres(prod, first_run):
+    env = prod.env()
+    with (
+        contextlib.closing(
+            psycopg2.connect(
+                host="127.0.0.1",
+                port=prod.ports["postgres"],
+                user="mlmd",
+                dbname="mlmd",
+                password=env["RETRAIN_MLMD_PASSWORD"],
+            )
+        ) as db,
+        db.cursor() as cur,
+    ):
+        # ML Metadata's own tables (their case is the backend's: lowercase on PostgreSQL).
+        cur.execute(
+            "SELECT lower(table_name), table_name FROM information_schema.tables "
+            "WHERE table_schema = 'public'"
+        )
+        table = dict(cur.fetchall())
+        cur.execute(
+            f'SELECT c.name FROM "{table["context"]}" c JOIN "{table["type"]}" t '
+            "ON c.type_id = t.id WHERE t.name = 'pipeline_run'"
+        )
+        runs = {name for (name,) in cur.fetchall()}
+        cur.execute(f'SELECT count(*) FROM "{table["execution"]}"')
+        (executions,) = cur.fetchone()
+    assert first_run["run_id"] in runs, runs
+    assert executions >= 11
+    assert not (prod.root / "state" / "metadata.sqlite").exists()
+
+
+def test_the_model_is_registered_through_the_authenticated_server(prod, first_run):
+    versions = mlflow_as_pipeline(prod).versions(NAME)
+    runs = [
+        {t["key"]: t["value"] for t in v.get("tags", [])}.get("tfx_pipeline_run_id")
+        for v in versions
+    ]
+    assert runs == [first_run["run_id"]], versions
+    # MLflow refuses a write without credentials, or with a wrong password.
+    for client in (MLflow(prod.mlflow), MLflow(prod.mlflow, "pipeline", "not-the-password")):
+        status, body = client.call("POST", "/experiments/create", {"name": "intruder"})
+        assert status == 401, body
+    # The pipeline's MLflow password reached the nodes through the Connection only: no task
+    # log holds it.
+    password = prod.secrets["MLFLOW_PIPELINE_PASSWORD"]
+    logs = prod.root / "airflow" / "logs"
+    leaked = [p for p in logs.rglob("*.log") if password in p.read_text(errors="replace")]
+    assert not leaked
+
+
+def test_killing_the_tuners_worker_and_executor_mid_trial(prod, first_run):
+    operator = first_run["operator"]
+    before = TunerKiller.searches_now(prod)
+    status, run = operator.trigger(DAG, {**celery_chaos.CONF, "data": str(prod.sample)})
+    assert status == 200, run
+    run_id = run["dag_run_id"]
+    killer = TunerKiller(prod, operator, DAG, run_id, before)
+    state = operator.wait(DAG, run_id, 1800, killer.poll)
+    killed = killer.killed
+    assert killed, "the Tuner was never caught mid-trial"
+    assert killed["executors"], "the worker had no warm executor"
+    # The node's own process went with its executor (it dies with its parent).
+    assert killer.holder_gone(), killed
+    seen = celery_chaos.outcome(prod, operator, DAG, run_id, killer, state)
+    assert state == "success", seen
+    other = (WORKERS - {killed["worker"]}).pop()
+    tries = seen["tries"]
+    assert tries[0][2] == killed["worker"] and tries[-1][1:] == ("success", other), seen
+    # No trial finished before the kill ran again, and every trial ran exactly once.
+    assert seen["retry_log"] and not seen["redone"], seen
+    assert seen["trials"] == seen["distinct_trials"] == celery_chaos.CONF["max_trials"], seen
+
+    # Exactly one more version, from this run.
+    versions = mlflow_as_pipeline(prod).versions(NAME)
+    by_run = [
+        {t["key"]: t["value"] for t in v.get("tags", [])}.get("tfx_pipeline_run_id")
+        for v in versions
+    ]
+    assert sorted(by_run) == sorted([first_run["run_id"], run_id]), versions
