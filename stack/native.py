@@ -319,17 +319,19 @@ class Stack:
 
     def executors(self, worker: str = "") -> list[int]:
         """The warm executors the workers (or one of them) started: their sockets are in the
-        workers' own temporary folders."""
+        workers' own temporary folders. Their forked children (nodes) carry the same command
+        line and are left out."""
         folder = str(self.root / (f"tmp-{worker}" if worker else "tmp-")).encode()
-        found = []
+        found: dict[int, int] = {}  # pid -> parent pid
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError, IndexError):
                 argv = (entry / "cmdline").read_bytes().split(b"\0")
                 if b"pipelines.warm_executor" in argv and any(a.startswith(folder) for a in argv):
-                    found.append(int(entry.name))
-        return found
+                    stat = (entry / "stat").read_text()
+                    found[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        return sorted(pid for pid, parent in found.items() if parent not in found)
 
     def airflow(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """The airflow CLI against this stack."""
