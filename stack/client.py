@@ -47,6 +47,21 @@ class Airflow:
     def call(self, method: str, path: str, body=None) -> tuple[int, object]:
         return request(f"{self.base}/api/v2{path}", method, body, self.headers)
 
+    def create_user(self, username: str, password: str, role: str) -> None:
+        """A user of the FAB auth manager with one role (Admin, Op, User, Viewer), through its
+        own API (as an admin): no CLI start-up per user."""
+        body = {
+            "username": username,
+            "password": password,
+            "first_name": username,
+            "last_name": role,
+            "email": f"{username}@localhost",
+            "roles": [{"name": role}],
+        }
+        status, out = request(f"{self.base}/auth/fab/v1/users", "POST", body, self.headers)
+        if status != 200:
+            raise RuntimeError(f"could not create user {username!r}: HTTP {status} {out}")
+
     def trigger(self, dag_id: str, conf: dict) -> tuple[int, object]:
         return self.call("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
 

@@ -38,7 +38,6 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
 
-from stack import airflow_init  # noqa: E402
 from stack.client import Airflow, MLflow  # noqa: E402
 from stack.native import Stack  # noqa: E402
 from tests.airflow import celery_chaos  # noqa: E402
@@ -155,7 +154,8 @@ def main() -> int:
         stack.start()
         results["stack_start_s"] = round(time.monotonic() - started, 1)
         password = secrets.token_urlsafe(16)
-        airflow_init.ensure_user("operator", "Op", password, env=stack.env())
+        admin = Airflow(stack.api, "admin", stack.secrets["AIRFLOW_ADMIN_PASSWORD"])
+        admin.create_user("operator", password, "Op")
         airflow = Airflow(stack.api, "operator", password)
         airflow.unpause(DAG)
         mlflow = MLflow(stack.mlflow, "pipeline", stack.secrets["MLFLOW_PIPELINE_PASSWORD"])

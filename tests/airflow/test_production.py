@@ -28,7 +28,6 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from stack import airflow_init
 from stack.client import Airflow, MLflow
 from stack.native import Stack
 from tests.airflow import celery_chaos, chaos
@@ -62,8 +61,9 @@ def prod():
         stack.start()
         users = {"operator": "Op", "viewer": "Viewer"}
         passwords = {name: secrets.token_urlsafe(16) for name in users}
+        admin = Airflow(stack.api, "admin", stack.secrets["AIRFLOW_ADMIN_PASSWORD"])
         for name, role in users.items():
-            airflow_init.ensure_user(name, role, passwords[name], env=stack.env())
+            admin.create_user(name, passwords[name], role)
         stack.passwords = passwords
         (root / "penguins").mkdir()
         stack.sample = write_sample(root / "penguins")
