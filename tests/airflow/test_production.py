@@ -74,6 +74,19 @@ def prod():
         shutil.rmtree(root, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def database(stack: Stack, role: str, password: str):
+    """A cursor on the stack's database `role` (each role owns the database of its name)."""
+    db = psycopg2.connect(
+        host="127.0.0.1", port=stack.ports["postgres"], user=role, dbname=role, password=password
+    )
+    try:
+        with db.cursor() as cur:
+            yield cur
+    finally:
+        db.close()
+
+
 def mlflow_as_pipeline(stack: Stack) -> MLflow:
     return MLflow(stack.mlflow, "pipeline", stack.secrets["MLFLOW_PIPELINE_PASSWORD"])
 
@@ -128,19 +141,7 @@ def test_the_run_survives_a_postgres_restart_and_uses_both_workers(prod, first_r
 
 
 def test_ml_metadata_lives_in_postgres(prod, first_run):
-    env = prod.env()
-    with (
-        contextlib.closing(
-            psycopg2.connect(
-                host="127.0.0.1",
-                port=prod.ports["postgres"],
-                user="mlmd",
-                dbname="mlmd",
-                password=env["RETRAIN_MLMD_PASSWORD"],
-            )
-        ) as db,
-        db.cursor() as cur,
-    ):
+    with database(prod, "mlmd", prod.env()["RETRAIN_MLMD_PASSWORD"]) as cur:
         # ML Metadata's own tables (their case is the backend's: lowercase on PostgreSQL).
         cur.execute(
             "SELECT lower(table_name), table_name FROM information_schema.tables "
@@ -166,6 +167,10 @@ def test_the_model_is_registered_through_the_authenticated_server(prod, first_ru
         for v in versions
     ]
     assert runs == [first_run["run_id"]], versions
+    # ... and it lies in PostgreSQL: MLflow's backend store, as MLflow's own role sees it.
+    with database(prod, "mlflow", prod.secrets["MLFLOW_DB_PASSWORD"]) as cur:
+        cur.execute("SELECT name, version FROM model_versions")
+        assert cur.fetchall() == [(NAME, 1)]
     # MLflow refuses a write without credentials, or with a wrong password.
     for client in (MLflow(prod.mlflow), MLflow(prod.mlflow, "pipeline", "not-the-password")):
         status, body = client.call("POST", "/experiments/create", {"name": "intruder"})
