@@ -52,9 +52,12 @@ def _decode(text: str) -> str:
 
 
 def _on_postgres(store) -> bool:
-    config = getattr(store, "_config", None)
-    return getattr(config, "WhichOneof", None) is not None and (
-        config.DESCRIPTOR.name == "ConnectionConfig" and config.WhichOneof("config") == "postgresql"
+    from ml_metadata.proto import metadata_store_pb2
+
+    config = store._config  # a ConnectionConfig, or a gRPC client config
+    return (
+        isinstance(config, metadata_store_pb2.ConnectionConfig)
+        and config.WhichOneof("config") == "postgresql"
     )
 
 

@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from stack.native import REPO, Stack, _alive
+from core import processes
+from stack.native import REPO, Stack
 
 
 def serve(root: Path) -> int:
@@ -40,7 +41,7 @@ def serve(root: Path) -> int:
 def up(root: Path) -> int:
     root.mkdir(parents=True, exist_ok=True)
     pid_file = root / "stack.pid"
-    if pid_file.exists() and _alive(int(pid_file.read_text())):
+    if pid_file.exists() and processes.alive(int(pid_file.read_text())):
         print(f"the stack is already running (supervisor pid {pid_file.read_text()})")
     else:
         (root / "ready").unlink(missing_ok=True)
@@ -78,7 +79,7 @@ def down(root: Path) -> int:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 180
-        while _alive(pid) and time.monotonic() < deadline:
+        while processes.alive(pid) and time.monotonic() < deadline:
             time.sleep(1)
         pid_file.unlink(missing_ok=True)
     Stack(root).stop()  # whatever is left, if the supervisor was gone

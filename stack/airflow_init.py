@@ -25,19 +25,19 @@ CONN_ID_ENV = "RETRAIN_MLFLOW_CONN"
 PIPELINE_USER = "pipeline"
 
 
-def airflow(*args: str, check: bool = True, stdin: str | None = None, env=None) -> str:
-    """`airflow ARGS` (this environment's), in `env` (default: this process's)."""
+def airflow(*args: str, check: bool = True, stdin: str | None = None) -> str:
+    """`airflow ARGS` (this environment's)."""
     exe = str(Path(sys.executable).with_name("airflow"))
     # A session of its own, without a terminal: a password prompt reads stdin, never a tty.
     out = subprocess.run(
-        [exe, *args], capture_output=True, text=True, input=stdin, start_new_session=True, env=env
+        [exe, *args], capture_output=True, text=True, input=stdin, start_new_session=True
     )
     if check and out.returncode != 0:
         raise RuntimeError(f"airflow {' '.join(args[:3])} failed:\n{out.stdout}{out.stderr}")
     return out.stdout
 
 
-def ensure_user(username: str, role: str, password: str, env=None) -> None:
+def ensure_user(username: str, role: str, password: str) -> None:
     """A FAB user with `role` and `password` (created, or its password reset)."""
     # Created with a random password, or already there (this fails then); either way the
     # password is set next.
@@ -56,17 +56,9 @@ def ensure_user(username: str, role: str, password: str, env=None) -> None:
         f"{username}@localhost",
         "--use-random-password",
         check=False,
-        env=env,
     )
     # `users reset-password` reads the new password twice from stdin, never the command line.
-    airflow(
-        "users",
-        "reset-password",
-        "--username",
-        username,
-        stdin=f"{password}\n{password}\n",
-        env=env,
-    )
+    airflow("users", "reset-password", "--username", username, stdin=f"{password}\n{password}\n")
 
 
 def mlflow_connection(conn_id: str, url: str, login: str, password: str) -> None:

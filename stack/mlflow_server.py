@@ -13,17 +13,16 @@ writing needs a permission, which the creator of an experiment or a registered m
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
+
+from stack.client import MLflow
 
 INI = """[mlflow]
 default_permission = READ
@@ -41,40 +40,15 @@ def _port(argv: list[str]) -> str:
     return "5000"
 
 
-def _call(base: str, path: str, payload: dict | None, user: str, password: str) -> int:
-    """One authenticated request; its HTTP status."""
-    data = json.dumps(payload).encode() if payload is not None else None
-    req = urllib.request.Request(f"{base}{path}", data=data, method="POST" if data else "GET")
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    req.add_header("Authorization", f"Basic {token}")
-    req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
-
-
 def ensure_user(base: str, admin: str, admin_password: str, user: str, password: str) -> str:
     """Creates `user`, or sets its password if it exists; 'created' or 'updated'."""
-    status = _call(
-        base,
-        "/api/2.0/mlflow/users/create",
-        {"username": user, "password": password},
-        admin,
-        admin_password,
-    )
-    if status == 200:
+    api = MLflow(base, admin, admin_password)
+    body = {"username": user, "password": password}
+    if api.call("POST", "/users/create", body)[0] == 200:
         return "created"
-    status = _call(
-        base,
-        "/api/2.0/mlflow/users/update-password",
-        {"username": user, "password": password},
-        admin,
-        admin_password,
-    )
+    status, out = api.call("PATCH", "/users/update-password", body)
     if status != 200:
-        raise RuntimeError(f"could not create or update MLflow user {user!r} (HTTP {status})")
+        raise RuntimeError(f"could not create or update MLflow user {user!r}: HTTP {status} {out}")
     return "updated"
 
 
@@ -103,13 +77,18 @@ def main(argv: list[str]) -> int:
                 break
             time.sleep(1)
             continue
-        done = ensure_user(
-            base,
-            env["MLFLOW_AUTH_ADMIN_USERNAME"],
-            env["MLFLOW_AUTH_ADMIN_PASSWORD"],
-            user,
-            env["RETRAIN_MLFLOW_PIPELINE_PASSWORD"],
-        )
+        try:
+            done = ensure_user(
+                base,
+                env["MLFLOW_AUTH_ADMIN_USERNAME"],
+                env["MLFLOW_AUTH_ADMIN_PASSWORD"],
+                user,
+                env["RETRAIN_MLFLOW_PIPELINE_PASSWORD"],
+            )
+        except (OSError, RuntimeError, KeyError) as e:
+            print(f"mlflow_server: {e}; stopping the server", file=sys.stderr, flush=True)
+            server.terminate()
+            break
         print(f"mlflow_server: pipeline user {user!r} {done}", flush=True)
         break
     status = server.wait()

@@ -31,6 +31,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
+from core import processes
 from stack import compose_env
 from stack.postgres import Postgres
 
@@ -209,7 +210,8 @@ class Stack:
 
     def supervise(self, interval_s: float = 2.0) -> None:
         """Compose's restart policy (`restart: unless-stopped`): a service that exits on its
-        own is started again, as Docker would; one killed by hand (`kill`) is not. Runs until
+        own is started again, its process group emptied first, as Docker would; one killed by
+        hand (`kill`) is not. Runs until
         `stop`; `start` runs it in a thread."""
         log = self.root / "logs" / "supervisor.log"
         while not self._stopping.wait(interval_s):
@@ -219,6 +221,9 @@ class Stack:
                         continue
                     if self.restart_policy(name) not in ("always", "unless-stopped"):
                         continue
+                    # What it left behind goes first, as with a container's restart: a killed
+                    # MLflow wrapper's server would otherwise keep the port.
+                    processes.kill_group(proc.pid)
                     self.restarts[name] = self.restarts.get(name, 0) + 1
                     with open(log, "a") as f:
                         f.write(
@@ -305,10 +310,7 @@ class Stack:
                     os.killpg(pid, signal.SIGTERM)
             except (ValueError, ProcessLookupError):
                 pids = []
-            deadline = time.monotonic() + 20
-            while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            for p in pids:
+            for p in processes.wait_gone(pids, timeout_s=20):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(p, signal.SIGKILL)
             pid_file.unlink()
@@ -346,11 +348,3 @@ class Stack:
         if check and out.returncode != 0:
             raise RuntimeError(f"airflow {' '.join(args[:3])}: {out.stdout}{out.stderr}")
         return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False

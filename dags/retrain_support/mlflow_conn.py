@@ -29,15 +29,17 @@ def _connection():
         ) from None
 
 
-def tracking_uri() -> str:
-    """The MLflow tracking URI the pipeline uses ('' for the embedded store)."""
-    conn = _connection()
-    if conn is None:
-        return os.environ.get("MLFLOW_TRACKING_URI", "")
+def _uri(conn) -> str:
     if not conn.host:
         raise ValueError(f"the Connection {conn.conn_id!r} ({ENV}) has no host")
     port = f":{conn.port}" if conn.port else ""
     return f"{conn.schema or 'http'}://{conn.host}{port}"
+
+
+def tracking_uri() -> str:
+    """The MLflow tracking URI the pipeline uses ('' for the embedded store)."""
+    conn = _connection()
+    return os.environ.get("MLFLOW_TRACKING_URI", "") if conn is None else _uri(conn)
 
 
 def node_env() -> dict[str, str]:
@@ -45,7 +47,7 @@ def node_env() -> dict[str, str]:
     conn = _connection()
     if conn is None:
         return {}
-    env = {"MLFLOW_TRACKING_URI": tracking_uri()}
+    env = {"MLFLOW_TRACKING_URI": _uri(conn)}
     if conn.login:
         env["MLFLOW_TRACKING_USERNAME"] = conn.login
         env["MLFLOW_TRACKING_PASSWORD"] = conn.password or ""
