@@ -90,7 +90,7 @@ class UserModel(Candidate):
         self.path = path
         self.hp = keras_tuner.HyperParameters()
 
-    def build(self, space):
+    def build(self, space, steps: int = 0):
         model, self.hp = build(self.path, space.input_spec)
         return model
 

@@ -29,7 +29,8 @@ def param_limit(space, limit: int):
 
 
 def build_oracle(config: SearchConfig, input_spec: InputSpec, log=print):
-    """(device, space, oracle) for `config`."""
+    """(device, space, oracle) for `config` (its space resolved: `SearchConfig.resolved`)."""
+    config = config.resolved(input_spec)
     dev = device_module.configure(config.mixed)
     space = get_space(config.space, input_spec, fidelity=config.search_fidelity, seed=config.seed)
     oracle = make_oracle(
@@ -41,7 +42,7 @@ def build_oracle(config: SearchConfig, input_spec: InputSpec, log=print):
         epochs=space.fidelity.epochs_for(config.epochs),
         morphism=config.morphism,
         patience=config.patience,
-        time_budget_s=60 * config.time_budget_min,
+        time_budget_s=config.search_budget_s,
         compute_budget=config.compute_budget,
         constraint=param_limit(space, config.max_params) if config.max_params else None,
         surrogate=config.surrogate,
@@ -88,6 +89,7 @@ def build_runner(
     rendezvous: str = "",
 ) -> TrialRunner:
     """The trial runner of the search in `state_dir` (`built`: a `build_oracle` result to use)."""
+    config = config.resolved(input_spec)
     dev, space, oracle = built or build_oracle(config, input_spec, log)
     os.makedirs(state_dir, exist_ok=True)
     runner = TrialRunner(

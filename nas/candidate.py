@@ -29,8 +29,8 @@ class Candidate:
     values: dict = dataclasses.field(default_factory=dict)
     searched: bool = True
 
-    def build(self, space):
-        """The compiled model to train."""
+    def build(self, space, steps: int = 0):
+        """The compiled model to train (`steps`: the training steps it will take)."""
         raise NotImplementedError
 
     def params(self, space, model) -> int:
@@ -55,8 +55,8 @@ class Proposal(Candidate):
         arch = space.architecture(values) if with_arch else None
         return cls(trial.trial_id, arch, values)
 
-    def build(self, space):
-        return space.build_model(self.arch)
+    def build(self, space, steps: int = 0):
+        return space.build_model(self.arch, steps=steps)
 
     def params(self, space, model) -> int:
         """At full fidelity, whatever the search's fidelity (the Trainer trains that one)."""

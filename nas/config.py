@@ -18,7 +18,8 @@ from nas.task import NAMES as TASKS
 
 # The engine's catalogues. The registries in nas/spaces and nas/strategies map these names to
 # their classes (and check at import that they cover exactly these).
-SPACES = ("chain", "graph", "cells")
+SPACES = ("chain", "graph", "cells", "stages")
+AUTO = "auto"  # the space by the data: stages for signals and images, chain for tables
 STRATEGIES = ("evolution", "reinforce", "random", "bayesian", "hyperband", "grid")
 LATENCIES = ("keras", "tflite")
 MIXED_PRECISION = ("auto", "on", "off")
@@ -31,10 +32,12 @@ class SearchConfig:
     and where (device, parallel trials). Build it with `from_dict` from JSON-able values."""
 
     space: str = knob(
-        "chain",
-        "NAS search space: chain (layers in sequence), graph (branches and skip connections) "
-        "or cells (normal and reduction cells).",
-        choices=SPACES,
+        AUTO,
+        "NAS search space: chain (layers in sequence), graph (branches and skip connections), "
+        "cells (normal and reduction cells) or stages (downsampling stages of conv, residual, "
+        "inverted-bottleneck or separable blocks; signals and images only). auto: stages for "
+        "signal and image features, chain for tabular data (bench/vision/RESULTS.md).",
+        choices=(AUTO, *SPACES),
     )
     strategy: str = knob(
         "evolution",
@@ -84,6 +87,20 @@ class SearchConfig:
         0.95, "Confidence of the learning-curve stop.", exclusive_minimum=0, maximum=1
     )
     curve_min_epochs: int = knob(4, "Epochs before the learning-curve stop may act.", minimum=1)
+    curve_min_trials: int = knob(
+        5,
+        "The learning-curve stop waits until this many trials have trained all their epochs, "
+        "or until curve_wait_share of the time budget is spent: a bar set by the first few "
+        "trials stops good candidates early.",
+        minimum=1,
+    )
+    curve_wait_share: float = knob(
+        0.25,
+        "Share of the time budget after which the learning-curve stop acts even with fewer "
+        "than curve_min_trials full trials.",
+        minimum=0,
+        maximum=1,
+    )
     inherit_weights: bool = knob(True, "Start children from their parent's trained weights.")
     morphism: bool = knob(
         False, "Evolution proposes function-preserving widen/deepen children (Net2Net)."
@@ -93,6 +110,21 @@ class SearchConfig:
     )
     halving_rungs: tuple = knob((1, 3), "Epoch counts at which successive halving compares.")
     halving_eta: int = knob(3, "Successive halving keeps the top 1/eta at a rung.", minimum=2)
+    reevaluate_top: int = knob(
+        3,
+        "Before choosing the winner, train the top k candidates again with other seeds at "
+        "full fidelity and choose on the mean score (1: the best single score wins).",
+        minimum=1,
+    )
+    reevaluate_runs: int = knob(
+        2, "Extra training runs, each with its own seed, per re-evaluated candidate.", minimum=1
+    )
+    reevaluate_share: float = knob(
+        0.25,
+        "Share of the time budget kept for the re-evaluation; the search itself gets the rest.",
+        minimum=0,
+        maximum=0.9,
+    )
     strategy_options: dict = knob(
         {}, "Options for the strategy's oracle, e.g. population_size for evolution."
     )
@@ -141,6 +173,23 @@ class SearchConfig:
         if problems:
             raise ValueError("invalid search config: " + "; ".join(problems))
 
+    def resolved(self, input_spec) -> SearchConfig:
+        """This config with the `auto` space resolved for `input_spec`'s features."""
+        if self.space != AUTO:
+            return self
+        space = "chain" if input_spec.body_kind == "vector" else "stages"
+        return dataclasses.replace(self, space=space)
+
+    @property
+    def reevaluates(self) -> bool:
+        return self.reevaluate_top > 1
+
+    @property
+    def search_budget_s(self) -> float:
+        """The time budget of the search itself: the whole, less the re-evaluation's share."""
+        share = self.reevaluate_share if self.reevaluates else 0.0
+        return 60 * self.time_budget_min * (1 - share)
+
     @property
     def mixed(self):
         return {"auto": "auto", "on": True, "off": False}[self.mixed_precision]
@@ -169,4 +218,4 @@ class SearchConfig:
         return cls.from_dict(json.loads(text) if text else {})
 
 
-__all__ = ["SPACES", "STRATEGIES", "SearchConfig", "declared"]
+__all__ = ["AUTO", "SPACES", "STRATEGIES", "SearchConfig", "declared"]

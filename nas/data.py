@@ -26,6 +26,12 @@ class SearchData:
             return int(math.ceil(len(self.train[1]) * fraction))
         return self.steps(fraction) * batch_size
 
+    def steps_for(self, fraction: float, batch_size: int) -> int:
+        """Training steps in one epoch at data fraction `fraction`."""
+        if self.is_arrays:
+            return int(math.ceil(self.examples_per_epoch(fraction, batch_size) / batch_size))
+        return self.steps(fraction)
+
     def steps(self, fraction: float) -> int:
         return max(1, int(round(self.steps_per_epoch * fraction)))
 

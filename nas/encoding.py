@@ -18,12 +18,19 @@ META_PREFIXES = ("nas/", "tuner/")
 
 @dataclasses.dataclass(frozen=True)
 class Choice:
-    """One categorical decision. `values` are all of one type (int, float, str or bool)."""
+    """One categorical decision. `values` are all of one type (int, float, str or bool).
+    `prior` (optional, one weight per value) is how often a random draw picks each value;
+    without it, draws are uniform. Mutation and the grid ignore it."""
 
     name: str
     values: tuple
+    prior: tuple = ()
 
     def __post_init__(self):
+        if self.prior and (
+            len(self.prior) != len(self.values) or min(self.prior) < 0 or not sum(self.prior)
+        ):
+            raise ValueError(f"choice {self.name!r}: prior {self.prior} does not fit {self.values}")
         if not self.values:
             raise ValueError(f"choice {self.name!r} has no values")
         if len({type(v) for v in self.values}) != 1:
@@ -33,6 +40,12 @@ class Choice:
 
     def index(self, value) -> int:
         return self.values.index(value)
+
+    def draw(self, rng):
+        """A value drawn by the prior (uniformly without one)."""
+        if not self.prior:
+            return rng.choice(self.values)
+        return rng.choices(self.values, weights=self.prior)[0]
 
 
 class EncodingError(ValueError):

@@ -14,6 +14,9 @@ COLUMNS = (
     "trial_id",
     "status",
     "score",
+    "score_mean",
+    "score_std",
+    "score_runs",
     "params",
     "latency_ms",
     "summary",
@@ -49,12 +52,19 @@ def pareto_front(rows: list[dict], maximize: bool = True) -> set[str]:
 
 
 def rank(rows: list[dict], maximize: bool = True) -> list[dict]:
-    """Rows sorted best first (unscored last), with `rank` and `pareto` filled in."""
+    """Rows sorted best first (unscored last), with `rank` and `pareto` filled in. Candidates
+    the re-evaluation trained again (nas/estimation/reevaluate.py) come first, by their mean
+    score: the winner was chosen among them on it."""
     front = pareto_front(rows, maximize)
     sign = -1 if maximize else 1
     ordered = sorted(
         rows,
-        key=lambda r: (r.get("score") is None, sign * (r.get("score") or 0), r["trial_id"]),
+        key=lambda r: (
+            r.get("score") is None,
+            r.get("score_mean") is None,
+            sign * (r.get("score_mean", r.get("score")) or 0),
+            r["trial_id"],
+        ),
     )
     out = []
     for i, r in enumerate(ordered, 1):
@@ -166,6 +176,9 @@ def render_html(rows_in_order: list[dict], title: str, maximize: bool = True, me
         "trial_id",
         "status",
         "score",
+        "score_mean",
+        "score_std",
+        "score_runs",
         "params",
         "summary",
         "fidelity",
@@ -180,7 +193,7 @@ def render_html(rows_in_order: list[dict], title: str, maximize: bool = True, me
         cells = []
         for c in head:
             v = r.get(c)
-            v = f"{v:.4f}" if isinstance(v, float) and c == "score" else v
+            v = f"{v:.4f}" if isinstance(v, float) and c.startswith("score") else v
             cells.append(f"<td>{html.escape('' if v is None else str(v))}</td>")
         table.append("<tr>" + "".join(cells) + "</tr>")
     table.append("</table>")

@@ -25,6 +25,7 @@ from nas.device import DeviceInfo
 from nas.encoding import Architecture
 from nas.estimation import curve, halving
 from nas.estimation.budget import Budget, stopped_by
+from nas.estimation.fidelity import FULL
 from nas.kt_private import TrialStatus
 from nas.store import TrialStore
 from nas.strategies.base import PRUNED
@@ -175,16 +176,17 @@ class TrialRunner(keras_tuner.Tuner):
             self._prune(c, c.values["nas/pruned"], t0)
         if not c.searched:  # an interrupted fixed candidate starts again
             self.store.discard_checkpoints(c.trial_id)
+        scheduled = "tuner/epochs" in c.values  # Hyperband's schedule: no other early stop
+        epochs = int(c.values["tuner/epochs"]) if scheduled else self._full_epochs()
+        fraction = self.space.fidelity.data_fraction
         keras.utils.set_random_seed(self._seed(c.trial_id))
         with self.device.scope():
-            model = c.build(self.space)
+            model = c.build(self.space, steps=epochs * data.steps_for(fraction, cfg.batch_size))
         params = c.params(self.space, model)
         latency_ms = latency.measure(model, data.sample_batch(cfg.batch_size), kind=cfg.latency)
         if c.searched:
             self._check_limits(c, params, latency_ms, t0)
 
-        scheduled = "tuner/epochs" in c.values  # Hyperband's schedule: no other early stop
-        epochs = int(c.values["tuner/epochs"]) if scheduled else self._full_epochs()
         begin = self._start(c, model) if c.searched else start.Start()
         history = begin.history
         callbacks = [self.store.checkpoint(c.trial_id, history, cfg.objective, self.maximize)]
@@ -192,7 +194,7 @@ class TrialRunner(keras_tuner.Tuner):
         if c.searched and cfg.curve_stop and not scheduled:
             stopper = curve.CurveStopper(
                 cfg.objective,
-                self.oracle.best_score(),
+                self._curve_target(),
                 epochs,
                 maximize=self.maximize,
                 confidence=cfg.curve_confidence,
@@ -211,7 +213,6 @@ class TrialRunner(keras_tuner.Tuner):
                 history=history.get(cfg.objective, []),
             )
             callbacks.append(rungs)
-        fraction = self.space.fidelity.data_fraction
         per_epoch = data.examples_per_epoch(fraction, cfg.batch_size)
         trained = len(history.get(cfg.objective, []))  # epochs of this trial before a restart
         budget = Budget(self.oracle, per_epoch, seen=trained * per_epoch)
@@ -243,6 +244,25 @@ class TrialRunner(keras_tuner.Tuner):
     def _full_epochs(self) -> int:
         return self.space.fidelity.epochs_for(self.config.epochs)
 
+    def _curve_target(self):
+        """The score the learning-curve stop must see a trial beat, or None while it waits:
+        until `curve_min_trials` trials have trained all their epochs, or `curve_wait_share`
+        of the search's budget (time, compute or trials, whichever is furthest) is spent."""
+        cfg, oracle = self.config, self.oracle
+        full = self._full_epochs()
+        done = [r for r in self.rows() if r["status"] == "completed" and r["epochs"] >= full]
+        # A parallel search's worker sees neither budget (the chief keeps them): trials decide.
+        max_trials = 0 if self._is_worker() else oracle.max_trials
+        shares = [len(self.rows()) / max_trials if max_trials else 0.0]
+        left = oracle.time_left()
+        if left is not None:
+            shares.append(1 - left / oracle.time_budget_s)
+        if not self._is_worker() and oracle.compute_budget:
+            shares.append(oracle.compute_spent / oracle.compute_budget)
+        if len(done) >= cfg.curve_min_trials or max(shares) >= cfg.curve_wait_share:
+            return oracle.best_score()
+        return None
+
     def _start(self, c: Candidate, model) -> start.Start:
         return start.choose(
             space=self.space,
@@ -256,6 +276,33 @@ class TrialRunner(keras_tuner.Tuner):
             seed=self._seed(c.trial_id),
             log=self.log,
         )
+
+    def rerun(self, trial_id: str, arch: Architecture, k: int, data, callbacks=()) -> dict:
+        """Train `arch` (trial `trial_id`'s) again from scratch at full fidelity, with seed
+        number `k` of its own: the re-evaluation's run. Returns {"score", "epochs", "wall_s",
+        "complete"}; a complete run is kept in the store and never trained again."""
+        done = self.store.rerun(trial_id, k)
+        if done is not None:
+            return done
+        t0, cfg, run_id = time.time(), self.config, f"{trial_id}:rerun{k}"
+        steps = data.steps_for(1.0, cfg.batch_size)
+        keras.utils.set_random_seed(self._seed(run_id))
+        with self.device.scope():
+            model = self.space.build_model(arch, FULL, steps=cfg.epochs * steps)
+        recorder = curve.CurveStopper(cfg.objective, None, cfg.epochs)  # records, never stops
+        self._fit(model, data, 1.0, 0, cfg.epochs, [recorder, *callbacks], run_id)
+        values = recorder.values
+        if not values:
+            raise keras_tuner.errors.FailedTrialError(f"rerun {run_id} reported no {cfg.objective}")
+        result = {
+            "score": float(max(values) if self.maximize else min(values)),
+            "epochs": len(values),
+            "wall_s": round(time.time() - t0, 2),
+            "complete": len(values) >= cfg.epochs,
+        }
+        if result["complete"]:
+            self.store.keep_rerun(trial_id, k, result)
+        return result
 
     def _check_limits(self, c: Candidate, params: int, latency_ms: float, t0: float) -> None:
         cfg = self.config

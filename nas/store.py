@@ -152,6 +152,14 @@ class TrialStore:
         """Keep the row of a trial pruned before training."""
         atomic_json(os.path.join(self.trial_dir(trial_id), RESULT + ".pruned"), row)
 
+    def rerun(self, trial_id: str, k: int) -> dict | None:
+        """The kept result of the trial's re-evaluation run `k` (None: not run to the end)."""
+        path = self.path(trial_id, f"rerun-{k}.json")
+        return read_json(path) if os.path.exists(path) else None
+
+    def keep_rerun(self, trial_id: str, k: int, result: dict) -> None:
+        atomic_json(os.path.join(self.trial_dir(trial_id), f"rerun-{k}.json"), result)
+
     # ---- the leaderboard ----------------------------------------------------------------
     @property
     def leaderboard_path(self) -> str:

@@ -175,7 +175,9 @@ def winner_model(fn_args, tft_out, label: str, log=print) -> keras.Model:
     space_name = values[SPACE_KEY]
     arch = Architecture.from_values(space_name, values)
     space = get_space(space_name, spec, seed=search.seed)
-    model = space.build_model(arch)
+    # The searched learning-rate schedule runs over the Trainer's own steps.
+    steps = int(fn_args.train_steps or cfg.get("steps_per_epoch") or 0) * int(cfg.get("epochs", 0))
+    model = space.build_model(arch, steps=steps)
     log(f"Trainer: NAS architecture {space.describe(arch)} ({model.count_params()} parameters)")
     weights = os.path.join(fn_args.base_model or "", WEIGHTS)
     if fn_args.base_model and os.path.exists(weights):

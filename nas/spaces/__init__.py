@@ -8,8 +8,9 @@ from nas.spaces.base import SPACE_KEY, SearchSpace
 from nas.spaces.cells import CellSpace
 from nas.spaces.chain import ChainSpace
 from nas.spaces.graph import GraphSpace
+from nas.spaces.stages import StagesSpace
 
-_CLASSES = {s.name: s for s in (ChainSpace, GraphSpace, CellSpace)}
+_CLASSES = {s.name: s for s in (ChainSpace, GraphSpace, CellSpace, StagesSpace)}
 if set(_CLASSES) != set(config.SPACES):
     raise ImportError(
         f"nas.spaces registers {sorted(_CLASSES)} but the catalogue nas.config.SPACES declares "
@@ -19,7 +20,10 @@ SPACES: dict[str, type[SearchSpace]] = {name: _CLASSES[name] for name in config.
 
 
 def get_space(name: str, input_spec, **kwargs) -> SearchSpace:
-    """The space `name` over `input_spec` (kwargs: `fidelity`, `seed`)."""
+    """The space `name` over `input_spec` (kwargs: `fidelity`, `seed`); `auto` resolves by the
+    features (`SearchConfig.resolved`)."""
+    if name == config.AUTO:
+        name = config.SearchConfig(space=name).resolved(input_spec).space
     if name not in SPACES:
         raise ValueError(f"unknown search space {name!r}; choose one of {sorted(SPACES)}")
     return SPACES[name](input_spec, **kwargs)

@@ -17,20 +17,36 @@ SPACE_KEY = "nas/space"  # a Fixed hyperparameter naming the space, for the Trai
 
 
 def training_choices() -> list[Choice]:
-    """Optimiser, learning rate and weight initialisation: searched in every space."""
+    """Optimiser, learning rate and weight initialisation: searched in every space. The priors
+    favour Adam; the learning rate's prior depends on the optimiser (`ops.LR_PRIORS`)."""
     return [
-        Choice("optimizer", ops.OPTIMIZERS),
+        Choice("optimizer", ops.OPTIMIZERS, ops.OPTIMIZER_PRIOR),
         Choice("learning_rate", ops.LEARNING_RATES),
         Choice("initializer", ops.INITIALIZERS),
     ]
 
 
-def _optimizer(name: str, lr: float):
+def learning_rate(lr: float, schedule: str, steps: int):
+    """A constant rate, or a schedule over `steps` training steps: `cosine` decays to zero,
+    `onecycle` warms up linearly over the first 30% and then decays (a cosine). Without
+    `steps` (a caller that does not know them) the rate is constant."""
+    if schedule == "constant" or steps <= 1:
+        return lr
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(lr, steps)
+    warm = max(1, int(0.3 * steps))
+    return keras.optimizers.schedules.CosineDecay(
+        lr / 10, max(1, steps - warm), warmup_target=lr, warmup_steps=warm
+    )
+
+
+def _optimizer(name: str, lr, weight_decay: float = 0.0):
+    wd = {"weight_decay": weight_decay} if weight_decay else {}
     if name == "sgd":
-        return keras.optimizers.SGD(lr, momentum=0.9)
+        return keras.optimizers.SGD(lr, momentum=0.9, **wd)
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(lr)
-    return keras.optimizers.Adam(lr)
+        return keras.optimizers.RMSprop(lr, **wd)
+    return keras.optimizers.Adam(lr, **wd)
 
 
 class SearchSpace(keras_tuner.HyperModel):
@@ -84,7 +100,13 @@ class SearchSpace(keras_tuner.HyperModel):
         validate(self._choices, arch, self.name)
 
     def sample(self, rng: random.Random) -> Architecture:
-        return Architecture(self.name, {c.name: rng.choice(c.values) for c in self._choices})
+        """A random architecture, each choice drawn by its prior (uniform without one)."""
+        values = {c.name: c.draw(rng) for c in self._choices}
+        prior = ops.LR_PRIORS.get(values["optimizer"])
+        if prior:
+            lr = self.choice("learning_rate")
+            values[lr.name] = rng.choices(lr.values, weights=prior)[0]
+        return Architecture(self.name, values)
 
     def default(self) -> Architecture:
         return Architecture(self.name, {c.name: c.values[0] for c in self._choices})
@@ -107,9 +129,20 @@ class SearchSpace(keras_tuner.HyperModel):
     def body(self, x, kind: str, arch: Architecture, fidelity: Fidelity, seeds, prefix: str):
         raise NotImplementedError
 
+    def pool(self, x, kind: str, arch: Architecture, seeds, prefix: str):
+        """What a tensor feature's body output becomes before the head (global pooling)."""
+        return ops.global_pool(x, kind, f"{prefix}gap")
+
     def build_model(
-        self, arch: Architecture, fidelity: Fidelity | None = None, compile: bool = True
+        self,
+        arch: Architecture,
+        fidelity: Fidelity | None = None,
+        compile: bool = True,
+        steps: int = 0,
     ) -> keras.Model:
+        """The model of `arch` at `fidelity` (the space's own by default), compiled unless
+        told not to. `steps`: the training steps it will take, for a searched learning-rate
+        schedule (0: a constant rate)."""
         self.validate(arch)
         fidelity = fidelity or self.fidelity
         c = arch.choices
@@ -130,7 +163,7 @@ class SearchSpace(keras_tuner.HyperModel):
                 x = keras.layers.Reshape(f.shape, name=f"{f.name}_shape")(inputs[f.name])
                 x = self._lower_resolution(x, f.kind, fidelity, f.name)
                 x = self.body(x, f.kind, arch, fidelity, seeds, f"{f.name}_")
-                pooled.append(ops.global_pool(x, f.kind, f"{f.name}_gap"))
+                pooled.append(self.pool(x, f.kind, arch, seeds, f"{f.name}_"))
         if not pooled:
             x = ops.concat(tabular, "tabular")
             pooled = [self.body(x, "vector", arch, fidelity, seeds, "")]
@@ -141,8 +174,9 @@ class SearchSpace(keras_tuner.HyperModel):
         outputs = task.head(x, self.input_spec, seeds.kernel())
         model = keras.Model(inputs, outputs, name=f"{self.name}_{arch.digest()}")
         if compile:
+            lr = learning_rate(c["learning_rate"], c.get("schedule", "constant"), steps)
             model.compile(
-                optimizer=_optimizer(c["optimizer"], c["learning_rate"]),
+                optimizer=_optimizer(c["optimizer"], lr, c.get("weight_decay", 0.0)),
                 **task.compile_args(),
             )
         return model

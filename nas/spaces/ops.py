@@ -15,6 +15,15 @@ NORMS = ("none", "batch", "layer")
 DROPOUTS = (0.0, 0.1, 0.3)
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 LEARNING_RATES = (0.03, 0.01, 0.003, 0.001)
+# Priors of a random draw (nas.encoding.Choice.prior). Uniform draws spent the first phase of a
+# search on SGD at 0.001 and Adam at 0.03, which barely train or diverge in few epochs; the
+# learning rate's prior depends on the optimiser: SGD with momentum wants larger steps.
+OPTIMIZER_PRIOR = (6, 2, 2)
+LR_PRIORS = {
+    "adam": (1, 3, 5, 3),
+    "rmsprop": (1, 2, 5, 4),
+    "sgd": (5, 5, 1, 0),
+}
 INITIALIZERS = ("glorot_uniform", "he_normal", "lecun_normal")
 
 _INIT = {

@@ -128,6 +128,15 @@ class SearchControl:
         """The strategy's own proposal. Defaults to the KerasTuner oracle's."""
         return super().populate_space(trial_id)
 
+    def draw(self, trial_id: str, attempt: int) -> dict:
+        """A random proposal not tried before, drawn by the space's priors."""
+        rng = self.rng(trial_id, attempt)
+        for _ in range(100):
+            arch = self.space.sample(rng)
+            if self.unique(arch):
+                break
+        return {"status": TrialStatus.RUNNING, "values": {**arch.choices, "nas/space": arch.space}}
+
     def violates(self, values: dict) -> str:
         if self.constraint is None:
             return ""

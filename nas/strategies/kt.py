@@ -20,7 +20,11 @@ RUNNING = TrialStatus.RUNNING
 
 
 class RandomOracle(SearchControl, RandomSearchOracle):
-    """KerasTuner's random search: each candidate drawn uniformly from the space."""
+    """Random search: each candidate drawn from the space by its priors (nas.encoding.Choice),
+    never one tried before."""
+
+    def propose(self, trial_id, attempt):
+        return self.draw(trial_id, attempt)
 
 
 class GridOracle(SearchControl, GridSearchOracle):
@@ -113,12 +117,12 @@ class BayesianOracle(SearchControl, BayesianOptimizationOracle):
         done = [t for t in self.trials.values() if t.status == "COMPLETED"]
         n_init = self.num_initial_points or max(3 * len(self.hyperparameters.space), 3)
         if len(done) < n_init:
-            return self._random_populate_space()
+            return self.draw(trial_id, attempt)
         x, y = self._vectorize_trials()
         self.gpr.fit(np.nan_to_num(x, posinf=0, neginf=0), np.nan_to_num(y, posinf=0, neginf=0))
         cands = self._candidates(self.rng(trial_id, attempt))
         if not cands:
-            return self._random_populate_space()
+            return self.draw(trial_id, attempt)
         mu, sigma = self.gpr.predict(np.array([self._vector(c) for c in cands]), return_std=True)
         order = np.argsort(mu - self.beta * sigma, kind="stable")  # UCB, minimised
         # The best candidate within the constraint (checked in rank order, so only a few are

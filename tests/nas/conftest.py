@@ -30,9 +30,18 @@ SPECS = {
     ),
 }
 OBJECTIVE = keras_tuner.Objective("val_accuracy", "max")
-# The engine's defaults the tests were written for: no learning-curve stop, no weight
-# inheritance, no time budget (a budget no test reaches). The product's defaults differ.
-AS_WRITTEN = {"curve_stop": False, "inherit_weights": False, "time_budget_min": 1e6}
+# The engine's defaults the tests were written for: no learning-curve stop (and, where a test
+# turns it on, one that acts from the first finished trial), no weight inheritance, no time
+# budget (a budget no test reaches), the best single score wins (no re-evaluation). The
+# product's defaults differ.
+AS_WRITTEN = {
+    "curve_stop": False,
+    "curve_min_trials": 1,
+    "curve_wait_share": 0.0,
+    "inherit_weights": False,
+    "time_budget_min": 1e6,
+    "reevaluate_top": 1,
+}
 
 
 def batch(spec: InputSpec, n: int = 4, seed: int = 0) -> dict:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 
 from core.settings import SETTINGS
-from nas.config import SearchConfig
+from nas.config import AUTO, SearchConfig
 from nas.spaces import SPACES
 from nas.strategies import STRATEGIES
 from pipelines import settings as retrain
 
 
 def test_pipeline_names_match_the_engine():
-    assert sorted(SETTINGS["space"].choices) == sorted(SPACES)
+    assert sorted(SETTINGS["space"].choices) == sorted([AUTO, *SPACES])
+    assert SETTINGS["space"].default == AUTO
     assert sorted(SETTINGS["strategy"].choices) == sorted(STRATEGIES)
 
 

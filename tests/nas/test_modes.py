@@ -26,8 +26,11 @@ def quiet(_line):
 
 
 def test_seeds_come_first_and_start_from_the_champions_weights(digits, tmp_path):
-    spec, data = small(digits, image=False)
-    first = run_search(config(max_trials=2, epochs=2), spec, data, str(tmp_path / "a"), log=quiet)
+    spec, data = small(digits)
+    # Seed 6: a champion well above chance (0.53), so "keeps its accuracy" means something.
+    first = run_search(
+        config(max_trials=2, epochs=2, seed=6), spec, data, str(tmp_path / "a"), log=quiet
+    )
     champion = first.architecture
     weights = str(tmp_path / "champion.weights.h5")
     model = get_space("chain", spec).build_model(champion, FULL, compile=False)

@@ -128,10 +128,10 @@ def test_surrogate_trains_its_top_ranked_candidates(tmp_path):
         a = Architecture.from_values("chain", values)
         return 0.1 * a.choices["depth"] + (0.3 if a.choices["op_0"] == "gated" else 0.0)
 
-    plain = drive(oracle_for("random", space, tmp_path, "r", max_trials=20), 100, reward=linear)
+    plain = drive(oracle_for("random", space, tmp_path, "r", max_trials=30), 100, reward=linear)
     filt = drive(
-        oracle_for("random+surrogate", space, tmp_path, "s", max_trials=20), 100, reward=linear
+        oracle_for("random+surrogate", space, tmp_path, "s", max_trials=30), 100, reward=linear
     )
-    late = slice(8, 20)
+    late = slice(8, 30)  # 22 trials: fewer left the comparison to the luck of the draws
     mean = lambda ts: sum(linear(t.hyperparameters.values) for t in ts) / len(ts)  # noqa: E731
     assert mean(filt[late]) > mean(plain[late])

@@ -24,7 +24,9 @@ OPTIONS = {"hyperband": {"hyperband_iterations": 1000}, "evolution": {"populatio
 @pytest.mark.parametrize("variant", sorted(STRATEGIES) + ["random+surrogate"])
 def test_proposals_are_valid_and_build(variant, space_name, tmp_path):
     strategy, _, filt = variant.partition("+")
-    space = get_space(space_name, SPECS["tabular"])
+    # The stages space is for tensors; its models are larger, so fewer of them are built.
+    tensor = space_name == "stages"
+    space = get_space(space_name, SPECS["signal" if tensor else "tabular"])
     oracle = make_oracle(
         strategy,
         space,
@@ -41,7 +43,7 @@ def test_proposals_are_valid_and_build(variant, space_name, tmp_path):
     built = set()
     for trial in trials:
         arch = space.architecture(trial.hyperparameters.values)  # the encoding check
-        if arch.digest() in built:
+        if arch.digest() in built or (tensor and len(built) >= 25):
             continue
         model = space.build_model(arch, compile=False)
         assert model.count_params() > 0

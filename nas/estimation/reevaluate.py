@@ -1,0 +1,109 @@
+"""Choosing a winner that is good, not lucky: the top-k candidates of the search are trained
+again from scratch at full fidelity, each run with its own seed, and the winner is the best
+mean. Picking the maximum of many noisy scores on one validation split favours luck (a search
+that scored 0.989 on validation tested at 0.967); the mean of several runs does not.
+
+Runs go round by round (every candidate's first extra run, then every candidate's second), so
+candidates are always compared on the same number of runs; a round the time budget cuts short
+does not count. When the search trained at full fidelity, a candidate's search score is one of
+its runs. The leaderboard rows of the re-evaluated candidates get `score_mean`, `score_std` and
+`score_runs`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import keras
+import numpy as np
+
+from nas.baseline import BASELINE_ID
+
+
+class Deadline(keras.callbacks.Callback):
+    """Stops training after the epoch in which wall-clock time `deadline` passes."""
+
+    def __init__(self, deadline: float | None):
+        super().__init__()
+        self.deadline = deadline
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.deadline is not None and time.time() >= self.deadline:
+            self.model.stop_training = True
+
+
+def top_k(rows: list[dict], k: int, maximize: bool) -> list[dict]:
+    """The k best searched candidates that finished with a finite score."""
+    done = [
+        r
+        for r in rows
+        if r["status"] == "completed"
+        and r.get("score") is not None
+        and math.isfinite(r["score"])
+        and r.get("architecture")
+        and r["trial_id"] != BASELINE_ID
+    ]
+    return sorted(done, key=lambda r: r["score"], reverse=maximize)[:k]
+
+
+def reevaluate(runner, data, log=print) -> str | None:
+    """Re-evaluate the search's top candidates (see the module's docstring). Returns the
+    winner's trial id, or None when fewer than two candidates or no complete round exist (the
+    search's best single score then decides)."""
+    cfg = runner.config
+    leaders = top_k(runner.rows(), cfg.reevaluate_top, runner.maximize)
+    if len(leaders) < 2:
+        return None
+    deadline = None
+    if runner.oracle.started_at is not None and cfg.time_budget_min:
+        deadline = runner.oracle.started_at + 60 * cfg.time_budget_min
+    full = runner.space.fidelity.is_full
+    runs = {r["trial_id"]: ([r["score"]] if full else []) for r in leaders}
+    log(
+        f"NAS re-evaluation: the top {len(leaders)} candidates, {cfg.reevaluate_runs} more "
+        f"run(s) each at full fidelity ({', '.join(runs)})"
+    )
+    rounds = 0
+    for k in range(cfg.reevaluate_runs):
+        round_scores = {}
+        for row in leaders:
+            if deadline is not None and time.time() >= deadline:
+                break
+            arch = runner.space.architecture(_choices(row))
+            result = runner.rerun(row["trial_id"], arch, k, data, [Deadline(deadline)])
+            if not result["complete"]:
+                break
+            round_scores[row["trial_id"]] = result["score"]
+        if len(round_scores) < len(leaders):
+            log(f"NAS re-evaluation: the time budget ended round {k + 1}; it does not count")
+            break
+        for tid, score in round_scores.items():
+            runs[tid].append(score)
+        rounds += 1
+    if not rounds:
+        return None
+    sign = 1 if runner.maximize else -1
+    means = {}
+    for row in leaders:
+        scores = np.asarray(runs[row["trial_id"]], dtype=float)
+        # A run that diverged (NaN) makes the candidate the worst: it is not reliable.
+        mean = float(scores.mean()) if np.isfinite(scores).all() else -sign * math.inf
+        means[row["trial_id"]] = mean
+        row = {
+            **row,
+            "score_mean": round(mean, 6),
+            "score_std": round(float(scores.std()), 6),
+            "score_runs": len(scores),
+        }
+        runner.store.append(row)
+        log(
+            f"NAS re-evaluation: trial {row['trial_id']} mean={row['score_mean']:.4f} "
+            f"std={row['score_std']:.4f} over {len(scores)} run(s) ({row['summary']})"
+        )
+    return max(means, key=lambda tid: sign * means[tid])
+
+
+def _choices(row: dict) -> dict:
+    return json.loads(row["architecture"])["choices"]
