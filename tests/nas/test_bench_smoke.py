@@ -1,0 +1,50 @@
+"""Tiny-settings smoke runs of the benchmark scripts that run on the engine (bench/vision): the
+script runs end to end, every method gets a test accuracy, and the report lists every set.
+The benchmarks themselves are run by hand (their RESULTS.md say how); these only keep the
+scripts working."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.data_cases import REPO
+
+
+def test_the_vision_benchmark_runs_end_to_end(tmp_path):
+    out = tmp_path / "vision"
+    cmd = [sys.executable, "bench/vision/run.py", "--smoke", "--minutes", "0.1", "--epochs", "1"]
+    cmd += ["--seeds", "100", "--out", str(out)]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert {(r["set"], r["seed"]) for r in results["runs"]} == {("digits", 100), ("signals", 100)}
+    for run in results["runs"]:
+        for method in ("ours", "hyperband", "hand_cnn", "linear"):
+            assert 0.0 <= run[method]["test"] <= 1.0, (run["set"], method)
+        assert run["ours"]["trials"] >= 1 and run["hyperband"]["trials"] >= 1
+        # Hyperband stops at our search's wall clock (plus the epoch running at the limit).
+        assert run["hyperband"]["search_s"] < run["ours"]["search_s"] + 60
+    report = (out / "RESULTS.md").read_text()
+    assert "## digits" in report and "## signals" in report and "| **median** |" in report
+    log = (out / "search-signals-100.log").read_text()
+    assert "space=stages" in log  # the auto space on signals
+
+
+def test_the_nas_benchmark_runs_end_to_end(tmp_path):
+    out = tmp_path / "nas"
+    cmd = [sys.executable, "bench/nas/run.py", "--datasets", "penguins", "--seeds", "100"]
+    cmd += ["--epochs", "2", "--rank-archs", "6", "--out", str(out)]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    methods = {r["method"] for r in results}
+    assert {"kt-hyperband", "kt-bayesian", "nas-best", "random-full", "rank_study"} <= methods
+    study = next(r for r in results if r["method"] == "rank_study")
+    assert len(study["full"]) == 6 and set(study["tau"]) >= {"epochs=1", "data=0.3"}
+    assert [f["min_trials"] for f in study["false_stops"]] == [1, 5]
+    table = (out / "table.md").read_text()
+    # Every method, Hyperband included, has its share of Hyperband's compute per seed.
+    assert "| kt-hyperband | " in table.split("every seed: share")[1]
+    assert "Kendall tau" in table and "false-stop rate" in table
