@@ -12,8 +12,10 @@ the training rows of scikit-learn's digits, as 8x8 images) and its winner, train
   weights) and the previous search's leader, running a quarter of the trials, then the Trainer;
 - `retrain`: the Trainer step alone, on the champion's architecture from its weights.
 
-Every accuracy is on the same held-out eval rows. Compute is example-epochs (training examples
-x epochs), counted for the search and the Trainer step together. The engine runs the same code
+Searches validate on their own validation rows; every accuracy reported is on a held-out test
+split that no search, selection or Trainer step sees (the same rows for every mode). Compute is
+example-epochs (training examples x epochs), counted for the search and the Trainer step
+together. The engine runs the same code
 as the Tuner node (nas/), without TFX around it. Writes results.json and table.md.
 """
 
@@ -49,21 +51,29 @@ MAX_TRIALS = 12
 EPOCHS = 6
 BATCH = 32
 # The settings the benchmark was run with, whatever the engine's defaults: no learning-curve
-# stop, no weight inheritance, no time budget.
-AS_BENCHMARKED = {"curve_stop": False, "inherit_weights": False, "time_budget_min": 1e6}
+# stop, no weight inheritance, no time budget, no re-evaluation.
+AS_BENCHMARKED = {
+    "curve_stop": False,
+    "inherit_weights": False,
+    "time_budget_min": 1e6,
+    "reevaluate_top": 1,
+}
+N_TEST, N_VAL = 360, 287
 
 
 def digits(seed: int):
+    """(train, validation, test): the test rows are fixed (seed 12345), the validation rows are
+    drawn from the rest by `seed`."""
     from sklearn.datasets import load_digits
 
     d = load_digits()
     x = (d.data / 16.0).astype("float32")
     y = d.target.astype("int64")
-    idx = np.random.default_rng(seed).permutation(len(y))
-    x, y = x[idx], y[idx]
-    n_eval = 360
-    train = (x[n_eval:], y[n_eval:])
-    return train, (x[:n_eval], y[:n_eval])
+    idx = np.random.default_rng(12345).permutation(len(y))
+    test = (x[idx[:N_TEST]], y[idx[:N_TEST]])
+    rest = idx[N_TEST:][np.random.default_rng(seed).permutation(len(y) - N_TEST)]
+    val = (x[rest[:N_VAL]], y[rest[:N_VAL]])
+    return (x[rest[N_VAL:]], y[rest[N_VAL:]]), val, test
 
 
 def arrays(x, y):
@@ -79,7 +89,7 @@ def search(cfg: SearchConfig, spec, train, evaluation, state: str):
 
 def trainer(spec, arch: Architecture, weights: str, train, evaluation, seed: int):
     """The Trainer step: the architecture at full fidelity, warm-started from `weights`,
-    EPOCHS epochs on `train`. Returns (model, eval accuracy, compute)."""
+    EPOCHS epochs on `train`. Returns (model, accuracy on `evaluation`, compute)."""
     keras.utils.set_random_seed(seed)
     space = get_space(arch.space, spec, seed=seed)
     model = space.build_model(arch)
@@ -92,7 +102,7 @@ def trainer(spec, arch: Architecture, weights: str, train, evaluation, seed: int
 
 
 def one_seed(seed: int, tmp: str) -> dict:
-    (x, y), evaluation = digits(seed)
+    (x, y), validation, test = digits(seed)
     old = (x[: len(y) // 2], y[: len(y) // 2])
     new = (x, y)
     spec = from_arrays({"pixels": x}, 10, overrides={"pixels": {"shape": [8, 8]}})
@@ -109,10 +119,8 @@ def one_seed(seed: int, tmp: str) -> dict:
     cfg = SearchConfig.from_dict(base)
 
     # The previous run: a full search on the old data, and its Trainer step: the champion.
-    prev, _ = search(cfg, spec, old, evaluation, f"{tmp}/prev")
-    champ_model, champ_acc, _ = trainer(
-        spec, prev.architecture, prev.weights_path, old, evaluation, seed
-    )
+    prev, _ = search(cfg, spec, old, validation, f"{tmp}/prev")
+    champ_model, champ_acc, _ = trainer(spec, prev.architecture, prev.weights_path, old, test, seed)
     champ_weights = f"{tmp}/champion.weights.h5"
     champ_model.save_weights(champ_weights)
     hp = prev.hyperparameters.get_config()
@@ -124,8 +132,8 @@ def one_seed(seed: int, tmp: str) -> dict:
 
     out = {"seed": seed, "champion_accuracy": champ_acc}
     # full
-    res, comp = search(cfg, spec, new, evaluation, f"{tmp}/full")
-    _, acc, tcomp = trainer(spec, res.architecture, res.weights_path, new, evaluation, seed)
+    res, comp = search(cfg, spec, new, validation, f"{tmp}/full")
+    _, acc, tcomp = trainer(spec, res.architecture, res.weights_path, new, test, seed)
     out["full"] = {
         "accuracy": acc,
         "search_compute": comp,
@@ -134,8 +142,8 @@ def one_seed(seed: int, tmp: str) -> dict:
     }
     # warm
     warm_cfg = modes.warm_config(cfg, (hp, champ_weights), leaders, log=lambda _: None)
-    res, comp = search(warm_cfg, spec, new, evaluation, f"{tmp}/warm")
-    _, acc, tcomp = trainer(spec, res.architecture, res.weights_path, new, evaluation, seed)
+    res, comp = search(warm_cfg, spec, new, validation, f"{tmp}/warm")
+    _, acc, tcomp = trainer(spec, res.architecture, res.weights_path, new, test, seed)
     out["warm"] = {
         "accuracy": acc,
         "search_compute": comp,
@@ -143,25 +151,32 @@ def one_seed(seed: int, tmp: str) -> dict:
         "trials": len(res.rows),
     }
     # retrain
-    _, acc, tcomp = trainer(spec, prev.architecture, champ_weights, new, evaluation, seed)
+    _, acc, tcomp = trainer(spec, prev.architecture, champ_weights, new, test, seed)
     out["retrain"] = {"accuracy": acc, "search_compute": 0, "compute": tcomp, "trials": 0}
     return out
 
 
 def main() -> int:
+    global MAX_TRIALS, EPOCHS
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--max-trials", type=int, default=MAX_TRIALS)
+    p.add_argument("--epochs", type=int, default=EPOCHS)
+    p.add_argument("--out", default=HERE)
     args = p.parse_args()
+    MAX_TRIALS, EPOCHS = args.max_trials, args.epochs
+    os.makedirs(args.out, exist_ok=True)
     results = []
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as tmp:
             r = one_seed(seed, tmp)
         results.append(r)
         print(json.dumps(r), flush=True)
-    with open(os.path.join(HERE, "results.json"), "w") as f:
+    with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"max_trials": MAX_TRIALS, "epochs": EPOCHS, "results": results}, f, indent=1)
     lines = [
-        "| seed | champion acc | mode | accuracy | vs champion | trials | compute | of full |",
+        "| seed | champion test acc | mode | test accuracy | vs champion | trials | compute | "
+        "of full |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -184,7 +199,7 @@ def main() -> int:
         f"{sum(ok)} of {len(ok)} seeds; median compute share {med:.2f}"
     )
     print("\n".join(lines))
-    with open(os.path.join(HERE, "table.md"), "w") as f:
+    with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     return 0
 

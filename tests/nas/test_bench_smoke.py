@@ -48,3 +48,15 @@ def test_the_nas_benchmark_runs_end_to_end(tmp_path):
     # Every method, Hyperband included, has its share of Hyperband's compute per seed.
     assert "| kt-hyperband | " in table.split("every seed: share")[1]
     assert "Kendall tau" in table and "false-stop rate" in table
+
+
+def test_the_modes_benchmark_runs_end_to_end(tmp_path):
+    out = tmp_path / "modes"
+    cmd = [sys.executable, "bench/modes/run.py", "--seeds", "100", "--max-trials", "2"]
+    cmd += ["--epochs", "1", "--out", str(out)]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [run] = json.loads((out / "results.json").read_text())["results"]
+    for mode in ("full", "warm", "retrain"):
+        assert 0.0 <= run[mode]["accuracy"] <= 1.0
+    assert "champion test acc" in (out / "table.md").read_text()
