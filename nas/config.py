@@ -121,7 +121,8 @@ class SearchConfig:
     )
     reevaluate_share: float = knob(
         0.25,
-        "Share of the time budget kept for the re-evaluation; the search itself gets the rest.",
+        "At most this share of the time budget is kept for the re-evaluation: the search stops "
+        "when what is left is one round of it (the top candidates' measured training time).",
         minimum=0,
         maximum=0.9,
     )
@@ -183,12 +184,6 @@ class SearchConfig:
     @property
     def reevaluates(self) -> bool:
         return self.reevaluate_top > 1
-
-    @property
-    def search_budget_s(self) -> float:
-        """The time budget of the search itself: the whole, less the re-evaluation's share."""
-        share = self.reevaluate_share if self.reevaluates else 0.0
-        return 60 * self.time_budget_min * (1 - share)
 
     @property
     def mixed(self):

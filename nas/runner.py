@@ -23,7 +23,7 @@ from nas import latency, start
 from nas.candidate import Candidate, Proposal
 from nas.device import DeviceInfo
 from nas.encoding import Architecture
-from nas.estimation import curve, halving
+from nas.estimation import curve, halving, reevaluate
 from nas.estimation.budget import Budget, stopped_by
 from nas.estimation.fidelity import FULL
 from nas.kt_private import TrialStatus
@@ -72,6 +72,7 @@ class TrialRunner(keras_tuner.Tuner):
 
             self.oracle = WorkerOracle(self.oracle, self.project_dir, rendezvous)
         self.oracle.compute_spent = self.compute_spent()
+        self._keep_reserve()
 
     # ---- bookkeeping --------------------------------------------------------------------
     @property
@@ -95,10 +96,18 @@ class TrialRunner(keras_tuner.Tuner):
                 out.append(history)
         return out
 
+    def _keep_reserve(self) -> None:
+        """Tell the oracle how much of the time budget the re-evaluation will need."""
+        if not self._is_worker():
+            self.oracle.reserve_s = reevaluate.reserve_s(
+                self.config, self.rows(), self.maximize, self.config.epochs
+            )
+
     def _record(self, row: dict, arch: Architecture | None, history: dict) -> None:
         self.recorded.append(row["trial_id"])
         self.store.append(row)
         self.oracle.compute_spent = self.compute_spent()
+        self._keep_reserve()
         if self.tracker is not None:
             self.tracker.log_trial(row, arch.choices if arch else {}, history)
         self._progress(row)

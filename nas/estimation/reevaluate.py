@@ -1,13 +1,14 @@
-"""Choosing a winner that is good, not lucky: the top-k candidates of the search are trained
-again from scratch at full fidelity, each run with its own seed, and the winner is the best
-mean. Picking the maximum of many noisy scores on one validation split favours luck (a search
-that scored 0.989 on validation tested at 0.967); the mean of several runs does not.
+"""Choosing a winner that is good, not lucky: the top-k candidates of the search are trained again
+from scratch at full fidelity, each run with its own seed, and the winner is the best mean.
+Picking the maximum of many noisy scores on one validation split favours luck (a search that
+scored 0.989 on validation tested at 0.967); the mean of several runs does not.
 
 Runs go round by round (every candidate's first extra run, then every candidate's second), so
 candidates are always compared on the same number of runs; a round the time budget cuts short
-does not count. When the search trained at full fidelity, a candidate's search score is one of
-its runs. The leaderboard rows of the re-evaluated candidates get `score_mean`, `score_std` and
-`score_runs`.
+does not count. The search keeps time for one round (`reserve_s`): it stops when what is left
+of the budget is what the current leaders' runs would take, up to `reevaluate_share` of it.
+When the search trained at full fidelity, a candidate's search score is one of its runs. The
+leaderboard rows of the re-evaluated candidates get `score_mean`, `score_std` and `score_runs`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,17 @@ def top_k(rows: list[dict], k: int, maximize: bool) -> list[dict]:
         and r["trial_id"] != BASELINE_ID
     ]
     return sorted(done, key=lambda r: r["score"], reverse=maximize)[:k]
+
+
+def reserve_s(config, rows: list[dict], maximize: bool, full_epochs: int) -> float:
+    """Seconds one re-evaluation round of the current leaders would take (each leader's
+    measured seconds per epoch times the full epochs), at most `reevaluate_share` of the time
+    budget; 0 with fewer than two leaders, without a time budget or without re-evaluation."""
+    leaders = top_k(rows, config.reevaluate_top, maximize)
+    if not config.reevaluates or len(leaders) < 2 or not config.time_budget_min:
+        return 0.0
+    round_s = sum(r["wall_s"] / max(1, r["epochs"]) * full_epochs for r in leaders)
+    return min(round_s, config.reevaluate_share * 60 * config.time_budget_min)
 
 
 def reevaluate(runner, data, log=print) -> str | None:

@@ -54,6 +54,9 @@ class SearchControl:
         self.time_budget_s = time_budget_s
         self.compute_budget = compute_budget
         self.compute_spent = 0  # set by the trial runner from its leaderboard
+        # Seconds of the time budget kept for the re-evaluation after the search: the trial
+        # runner sets it from its leaderboard (nas/estimation/reevaluate.py).
+        self.reserve_s = 0.0
         self.constraint = constraint  # Architecture -> None (ok) or a reason string
         self.started_at = None
         self.stop_reason = ""
@@ -76,8 +79,11 @@ class SearchControl:
             self.started_at = time.time()
         if self.max_trials and len(self.trials) >= self.max_trials:
             return f"max trials ({self.max_trials}) reached"
-        if self.time_budget_s and time.time() - self.started_at > self.time_budget_s:
-            return f"time budget ({self.time_budget_s:.0f} s) spent"
+        left = self.time_left()
+        if left is not None and left < 0:
+            kept = f", {self.reserve_s:.0f} s of it kept for the re-evaluation"
+            spent = f"time budget ({self.time_budget_s:.0f} s) spent"
+            return spent + (kept if self.reserve_s else "")
         if self.compute_budget and self.compute_spent >= self.compute_budget:
             return f"compute budget ({self.compute_budget:,} example-epochs) spent"
         if self.patience:
@@ -94,7 +100,7 @@ class SearchControl:
     def time_left(self) -> float | None:
         if not self.time_budget_s or self.started_at is None:
             return None
-        return self.time_budget_s - (time.time() - self.started_at)
+        return self.time_budget_s - self.reserve_s - (time.time() - self.started_at)
 
     def compute_left(self) -> float | None:
         if not self.compute_budget:
