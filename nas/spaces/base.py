@@ -111,6 +111,11 @@ class SearchSpace(keras_tuner.HyperModel):
     def default(self) -> Architecture:
         return Architecture(self.name, {c.name: c.values[0] for c in self._choices})
 
+    def first(self) -> Architecture | None:
+        """A known-good network that strategies try before their own proposals (after a warm
+        start's seeds), or None. The stages space gives a hand-written CNN's shape."""
+        return None
+
     def describe(self, arch: Architecture) -> str:
         """A one-line summary for leaderboards."""
         c = arch.choices

@@ -73,6 +73,35 @@ class StagesSpace(SearchSpace):
         ]
         return choices
 
+    def first(self) -> Architecture:
+        """What a careful engineer writes first: three stages of one plain conv block of 64
+        filters (kernel 5 on signals, 3 on images) with max pooling between, GAP, Adam at
+        1e-3. The search starts from a network that trains in a few epochs, not from a random
+        draw that may not."""
+        kernel = 5 if self.kind == "signal" else 3
+        return Architecture(
+            self.name,
+            {
+                **self.default().choices,
+                "stages": 3,
+                "blocks": 1,
+                "width": 64,
+                "growth": 1,
+                **{f"block_{s}": "conv" for s in range(self.max_stages)},
+                **{f"kernel_{s}": kernel for s in range(self.max_stages)},
+                "se": 0,
+                "downsample": "pool",
+                "activation": "relu",
+                "head": "gap",
+                "dropout": 0.0,
+                "weight_decay": 0.0,
+                "schedule": "constant",
+                "optimizer": "adam",
+                "learning_rate": 0.001,
+                "initializer": "he_normal",
+            },
+        )
+
     def widths(self, arch: Architecture, fidelity=None) -> list[int]:
         """Each stage's width."""
         c = arch.choices

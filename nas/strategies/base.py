@@ -117,6 +117,9 @@ class SearchControl:
         n = len(self.trials)  # trials created before this one (its id is its position)
         if self.seeds_ok and n < len(self.seeds):
             return {"status": TrialStatus.RUNNING, "values": dict(self.seeds[n])}
+        first = self.space.first() if self.seeds_ok and n == len(self.seeds) else None
+        if first is not None and self.unique(first) and not self.violates(first.choices):
+            return {"status": TrialStatus.RUNNING, "values": {**first.choices, "nas/seed": "first"}}
         response = None
         for attempt in range(self.max_draws if self.redraw_ok else 1):
             response = self.propose(trial_id, attempt)

@@ -138,6 +138,11 @@ def test_an_evolution_search_on_images_with_the_default_space(digits, tmp_path):
     keras.backend.clear_session()
     result = run_search(cfg, spec, data, str(tmp_path / "s"), log=lambda _l: None)
     assert result.config.space == "stages" and result.architecture.space == "stages"
+    # The first trial is the hand-written CNN's shape, then the strategy's own.
+    first = result.rows[0]
+    assert first["seed"] == "first" and "1xconv64k3 > 1xconv64k3 > 1xconv64k3" in first["summary"]
+    assert Architecture.from_json(first["architecture"]) == get_space("stages", spec).first()
+    assert all(r["seed"] is None for r in result.rows[1:])
     children = [r for r in result.rows if r["parent"]]
     assert children and all(r["start"].startswith("inherited") for r in children), [
         r["start"] for r in result.rows
