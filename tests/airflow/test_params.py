@@ -29,7 +29,7 @@ def validate(dag, **overrides):
 def test_defaults_are_valid(dag):
     values = validate(dag)
     assert values["accuracy_threshold"] == 0.9
-    assert values["strategy"] == "evolution" and values["space"] == "chain"
+    assert values["strategy"] == "evolution" and values["space"] == "auto"
     assert values["search_fidelity"] == {} and values["curve_stop"] is True
     assert values["successive_halving"] is False
 
@@ -43,7 +43,7 @@ def test_dag_choices_are_the_engine_s_catalogues(dag):
     def enum(name):
         return dag.params.get_param(name).schema["enum"]
 
-    assert enum("space") == list(config.SPACES)
+    assert enum("space") == [config.AUTO, *config.SPACES]
     assert enum("strategy") == list(config.STRATEGIES)
     assert enum("task") == ["auto", *task.NAMES]
     assert enum("mode") == list(contract.MODES)
