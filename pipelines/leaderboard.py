@@ -41,8 +41,12 @@ def format_table(rows: list[dict], top: int | None = None) -> str:
         params = "-" if r.get("params") is None else f"{r['params']:,}"
         rank = "-" if r.get("rank") is None else str(r["rank"])
         status = "" if r.get("status") == "completed" else f"[{r.get('status')}] "
-        if r.get("seed"):  # a warm start's seeded candidate
+        if r.get("seed"):  # a warm start's seeded candidate (or the space's first)
             status += f"[seed: {r['seed']}] "
+        if r.get("score_mean") is not None:  # re-evaluated: the winner is chosen on the mean
+            status += (
+                f"[mean {r['score_mean']:.4f} +- {r['score_std']:.4f} over {r['score_runs']} runs] "
+            )
         lines.append(
             f"{rank:>4}  {str(r['trial_id']):>5}  {score:>7}  {params:>9}  "
             f"{r.get('examples_seen') or 0:>10,}  {'  *   ' if r.get('pareto') else '      '}  "

@@ -74,7 +74,8 @@ class Tracker:
         params = [Param(f"arch.{k}", str(v)) for k, v in sorted(architecture.items())]
         params = [p for p in params if p.key not in existing]
         metrics = []
-        for key in ("score", "params", "wall_s", "examples_seen", "epochs", "latency_ms"):
+        keys = ("score", "params", "wall_s", "examples_seen", "epochs", "latency_ms")
+        for key in (*keys, "score_mean", "score_std", "score_runs"):  # the last: re-evaluation
             if isinstance(row.get(key), (int, float)) and not isinstance(row.get(key), bool):
                 metrics.append(Metric(key, float(row[key]), 0, 0))
         for name, values in history.items():

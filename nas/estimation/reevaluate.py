@@ -114,6 +114,8 @@ def reevaluate(runner, data, log=print) -> str | None:
             "score_runs": len(scores),
         }
         runner.store.append(row)
+        if runner.tracker is not None:  # the trial's own run gets the mean and the spread
+            runner.tracker.log_trial(row, _choices(row), {})
         log(
             f"NAS re-evaluation: trial {row['trial_id']} mean={row['score_mean']:.4f} "
             f"std={row['score_std']:.4f} over {len(scores)} run(s) ({row['summary']})"

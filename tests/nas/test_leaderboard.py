@@ -16,7 +16,8 @@ from tests.nas.conftest import config, load_digits, small
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    """Two searches logged to one MLflow store, as two pipeline runs would."""
+    """Two searches logged to one MLflow store, as two pipeline runs would; the second
+    re-evaluates its top two candidates once more each."""
     root = tmp_path_factory.mktemp("leaderboard")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     spec, data = small(load_digits(), n_train=300, n_val=100)
@@ -31,8 +32,9 @@ def store(tmp_path_factory):
             tags={"tfx_pipeline_run_id": run, "nas.space": "chain", "nas.strategy": "random"},
             artifact_location=str(root / "artifacts"),
         )
+        again = {"reevaluate_top": 2, "reevaluate_runs": 1} if run == "run-b" else {}
         result = run_search(
-            config(max_trials=3, epochs=1, seed=seed),
+            config(max_trials=3, epochs=1, seed=seed, **again),
             spec,
             data,
             str(state),
@@ -69,6 +71,24 @@ def test_latest_run_is_the_default_and_the_table_marks_the_pareto_front(store, c
     assert rows[0].split()[0] == "1" and f"{boards['run-b'][0]['score']:.4f}" in rows[0]
     front = [r for r in boards["run-b"] if r["pareto"]]
     assert sum("  *   " in row for row in rows) == len(front) >= 1
+    # The re-evaluated candidates come first, with their mean and spread over 2 runs.
+    assert all("+- " in row and "over 2 runs]" in row for row in rows[:2]), rows
+    assert "over" not in rows[2]
+
+
+def test_the_re_evaluation_reaches_the_trials_mlflow_runs(store):
+    from core import tracking
+
+    uri, _, boards = store
+    client = tracking.client(uri)
+    [exp] = [e for e in client.search_experiments() if e.name == "retrain-nas"]
+    means = {
+        r.data.tags.get("nas.trial_id"): r.data.metrics["score_mean"]
+        for r in client.search_runs([exp.experiment_id])
+        if "score_mean" in r.data.metrics
+    }
+    want = {r["trial_id"]: r["score_mean"] for r in boards["run-b"] if "score_mean" in r}
+    assert len(want) == 2 and means == pytest.approx(want)
 
 
 def test_every_candidate_rebuilds_from_its_row(store, capsys):
