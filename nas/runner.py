@@ -99,9 +99,7 @@ class TrialRunner(keras_tuner.Tuner):
     def _keep_reserve(self) -> None:
         """Tell the oracle how much of the time budget the re-evaluation will need."""
         if not self._is_worker():
-            self.oracle.reserve_s = reevaluate.reserve_s(
-                self.config, self.rows(), self.maximize, self.config.epochs
-            )
+            self.oracle.reserve_s = reevaluate.reserve_s(self.config, self.rows(), self.maximize)
 
     def _record(self, row: dict, arch: Architecture | None, history: dict) -> None:
         self.recorded.append(row["trial_id"])
@@ -258,11 +256,11 @@ class TrialRunner(keras_tuner.Tuner):
         until `curve_min_trials` trials have trained all their epochs, or `curve_wait_share`
         of the search's budget (time, compute or trials, whichever is furthest) is spent."""
         cfg, oracle = self.config, self.oracle
-        full = self._full_epochs()
-        done = [r for r in self.rows() if r["status"] == "completed" and r["epochs"] >= full]
+        full, rows = self._full_epochs(), self.rows()
+        done = [r for r in rows if r["status"] == "completed" and r["epochs"] >= full]
         # A parallel search's worker sees neither budget (the chief keeps them): trials decide.
         max_trials = 0 if self._is_worker() else oracle.max_trials
-        shares = [len(self.rows()) / max_trials if max_trials else 0.0]
+        shares = [len(rows) / max_trials if max_trials else 0.0]
         left = oracle.time_left()
         if left is not None:
             shares.append(1 - left / oracle.time_budget_s)

@@ -13,7 +13,6 @@ leaderboard rows of the re-evaluated candidates get `score_mean`, `score_std` an
 
 from __future__ import annotations
 
-import json
 import math
 import time
 
@@ -21,6 +20,7 @@ import keras
 import numpy as np
 
 from nas.baseline import BASELINE_ID
+from nas.encoding import Architecture
 
 
 class Deadline(keras.callbacks.Callback):
@@ -49,14 +49,14 @@ def top_k(rows: list[dict], k: int, maximize: bool) -> list[dict]:
     return sorted(done, key=lambda r: r["score"], reverse=maximize)[:k]
 
 
-def reserve_s(config, rows: list[dict], maximize: bool, full_epochs: int) -> float:
+def reserve_s(config, rows: list[dict], maximize: bool) -> float:
     """Seconds one re-evaluation round of the current leaders would take (each leader's
     measured seconds per epoch times the full epochs), at most `reevaluate_share` of the time
     budget; 0 with fewer than two leaders, without a time budget or without re-evaluation."""
     leaders = top_k(rows, config.reevaluate_top, maximize)
     if not config.reevaluates or len(leaders) < 2 or not config.time_budget_min:
         return 0.0
-    round_s = sum(r["wall_s"] / max(1, r["epochs"]) * full_epochs for r in leaders)
+    round_s = sum(r["wall_s"] / max(1, r["epochs"]) * config.epochs for r in leaders)
     return min(round_s, config.reevaluate_share * 60 * config.time_budget_min)
 
 
@@ -124,4 +124,4 @@ def reevaluate(runner, data, log=print) -> str | None:
 
 
 def _choices(row: dict) -> dict:
-    return json.loads(row["architecture"])["choices"]
+    return Architecture.from_json(row["architecture"]).choices

@@ -46,35 +46,13 @@ def _act(x, activation: str, name: str):
 def conv(x, kind, width, kernel, name, seeds, stride=1, separable=False, depthwise=False):
     """A bias-free convolution (batch norm follows every one)."""
     layers = _layers(kind)
+    common = {"strides": stride, "padding": "same", "use_bias": False, "name": name}
     if depthwise:
-        return layers["dw"](
-            kernel,
-            strides=stride,
-            padding="same",
-            use_bias=False,
-            depthwise_initializer=seeds.kernel(),
-            name=name,
-        )(x)
+        return layers["dw"](kernel, depthwise_initializer=seeds.kernel(), **common)(x)
     if separable:
-        return layers["sep"](
-            width,
-            kernel,
-            strides=stride,
-            padding="same",
-            use_bias=False,
-            depthwise_initializer=seeds.kernel(),
-            pointwise_initializer=seeds.kernel(),
-            name=name,
-        )(x)
-    return layers["conv"](
-        width,
-        kernel,
-        strides=stride,
-        padding="same",
-        use_bias=False,
-        kernel_initializer=seeds.kernel(),
-        name=name,
-    )(x)
+        init = {"depthwise_initializer": seeds.kernel(), "pointwise_initializer": seeds.kernel()}
+        return layers["sep"](width, kernel, **init, **common)(x)
+    return layers["conv"](width, kernel, kernel_initializer=seeds.kernel(), **common)(x)
 
 
 def squeeze_excite(x, kind, name, seeds):

@@ -132,10 +132,8 @@ class StagesSpace(SearchSpace):
         c = arch.choices
         widths = self.widths(arch, fidelity)
         act = c["activation"]
-        x = blocks.conv(x, kind, widths[0], 3, f"{prefix}stem_conv", seeds)
-        x = keras.layers.Activation(act, name=f"{prefix}stem_act")(
-            keras.layers.BatchNormalization(momentum=0.9, name=f"{prefix}stem_bn")(x)
-        )
+        stem = {"stride": 1, "activation": act, "se": False, "name": f"{prefix}stem"}
+        x = blocks.block(x, kind, "conv", widths[0], 3, seeds=seeds, **stem)
         for s, width in enumerate(widths):
             stride = 1
             if s > 0 and blocks.can_halve(x):

@@ -17,6 +17,7 @@ import time
 
 from nas.encoding import META_PREFIXES, Architecture
 from nas.kt_private import TrialStatus
+from nas.spaces.base import SPACE_KEY
 
 PRUNED = "pruned"  # prefix of the message of a trial pruned before training
 STOPPED = {"status": TrialStatus.STOPPED, "values": None}
@@ -144,7 +145,7 @@ class SearchControl:
             arch = self.space.sample(rng)
             if self.unique(arch):
                 break
-        return {"status": TrialStatus.RUNNING, "values": {**arch.choices, "nas/space": arch.space}}
+        return {"status": TrialStatus.RUNNING, "values": {**arch.choices, SPACE_KEY: arch.space}}
 
     def violates(self, values: dict) -> str:
         if self.constraint is None:
