@@ -25,7 +25,6 @@ from nas.device import DeviceInfo
 from nas.encoding import Architecture
 from nas.estimation import curve, halving, reevaluate
 from nas.estimation.budget import Budget, stopped_by
-from nas.estimation.fidelity import FULL
 from nas.kt_private import TrialStatus
 from nas.store import TrialStore
 from nas.strategies.base import PRUNED
@@ -284,10 +283,11 @@ class TrialRunner(keras_tuner.Tuner):
             log=self.log,
         )
 
-    def rerun(self, trial_id: str, arch: Architecture, k: int, data, callbacks=()) -> dict:
-        """Train `arch` (trial `trial_id`'s) again from scratch at full fidelity, with seed
-        number `k` of its own: the re-evaluation's run. Returns {"score", "epochs", "wall_s",
-        "complete"}; a complete run is kept in the store and never trained again."""
+    def rerun(self, trial_id: str, build, k: int, data, callbacks=()) -> dict:
+        """Train trial `trial_id`'s model again from scratch on all the data, with seed number
+        `k` of its own: the re-evaluation's run. `build(steps)` returns the compiled model at
+        full fidelity. Returns {"score", "epochs", "wall_s", "complete"}; a complete run is
+        kept in the store and never trained again."""
         done = self.store.rerun(trial_id, k)
         if done is not None:
             return done
@@ -295,7 +295,7 @@ class TrialRunner(keras_tuner.Tuner):
         steps = data.steps_for(1.0, cfg.batch_size)
         keras.utils.set_random_seed(self._seed(run_id))
         with self.device.scope():
-            model = self.space.build_model(arch, FULL, steps=cfg.epochs * steps)
+            model = build(cfg.epochs * steps)
         recorder = curve.CurveStopper(cfg.objective, None, cfg.epochs)  # records, never stops
         self._fit(model, data, 1.0, 0, cfg.epochs, [recorder, *callbacks], run_id)
         values = recorder.values

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 from pathlib import Path
@@ -21,6 +22,8 @@ URI_ENV = "RETRAIN_MLMD_URI"
 PASSWORD_ENV = "RETRAIN_MLMD_PASSWORD"
 PASSFILE_ENV = "RETRAIN_MLMD_PASSFILE"
 RETRIES = 10
+# ML Metadata's schema is in place once its environment table exists.
+SCHEMA_QUERY = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'MLMDEnv'"
 
 
 def metadata_uri(settings) -> str:
@@ -83,15 +86,26 @@ def redact(uri: str) -> str:
 
 
 def prepare(config) -> None:
-    """Before a node connects: create the SQLite file's folder and switch the file to WAL."""
+    """Before a node connects: create the SQLite file's folder, switch the file to WAL and
+    create ML Metadata's schema once, under a file lock beside it. Processes that create the
+    schema at the same moment (concurrent first runs on a fresh store) abort each other's
+    transactions until MLMD gives up ("Concurrent writes aborted after max number of
+    retries", seen with three writers on a fresh file); later connections only read it."""
     if config.WhichOneof("config") != "sqlite":
         return
     path = Path(config.sqlite.filename_uri)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path, timeout=60) as db:
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    if mode.lower() != "wal":
-        raise RuntimeError(f"could not switch ML Metadata's SQLite file {path} to WAL ({mode})")
+    with open(f"{path}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        with sqlite3.connect(path, timeout=60) as db:
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            schema = db.execute(SCHEMA_QUERY).fetchone()
+        if mode.lower() != "wal":
+            raise RuntimeError(f"could not switch ML Metadata's SQLite file {path} to WAL ({mode})")
+        if schema is None:
+            from ml_metadata.metadata_store import metadata_store
+
+            metadata_store.MetadataStore(config)  # creates the schema
 
 
 def describe(config) -> str:

@@ -150,6 +150,12 @@ def log_edge(saved_model, model_uri: str, data: EvalRows, task) -> dict[str, flo
         )
         if agree < 0.99:
             logging.warning("EDGE %s agrees on only %.1f%% of eval rows", variant, 100 * agree)
+    if metrics["edge_dynamic_range_size_kb"] >= metrics["edge_float_size_kb"]:
+        logging.info(
+            "EDGE dynamic_range is no smaller than float: TFLite quantises only weight tensors "
+            "of %d values or more, and this model has none",
+            tflite.MIN_QUANTISED_VALUES,
+        )
     mlflow.log_artifacts(folder, "edge")
     mlflow.log_metrics(metrics)
     return metrics

@@ -8,7 +8,9 @@ candidates are always compared on the same number of runs; a round the time budg
 does not count. The search keeps time for one round (`reserve_s`): it stops when what is left
 of the budget is what the current leaders' runs would take, up to `reevaluate_share` of it.
 When the search trained at full fidelity, a candidate's search score is one of its runs. The
-leaderboard rows of the re-evaluated candidates get `score_mean`, `score_std` and `score_runs`.
+user's baseline model, when it finished, is re-evaluated beside them: it wins only on its mean
+too (compared on its single score, it beat a winner's mean by luck). The leaderboard rows of
+the re-evaluated candidates get `score_mean`, `score_std` and `score_runs`.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import math
 import time
 
 import keras
+import keras_tuner
 import numpy as np
 
+from nas import baseline
 from nas.baseline import BASELINE_ID
 from nas.encoding import Architecture
+from nas.estimation.fidelity import FULL
 
 
 class Deadline(keras.callbacks.Callback):
@@ -35,24 +40,24 @@ class Deadline(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def _finished(row: dict) -> bool:
+    score = row.get("score")
+    return row["status"] == "completed" and score is not None and math.isfinite(score)
+
+
 def top_k(rows: list[dict], k: int, maximize: bool) -> list[dict]:
-    """The k best searched candidates that finished with a finite score."""
-    done = [
-        r
-        for r in rows
-        if r["status"] == "completed"
-        and r.get("score") is not None
-        and math.isfinite(r["score"])
-        and r.get("architecture")
-        and r["trial_id"] != BASELINE_ID
-    ]
-    return sorted(done, key=lambda r: r["score"], reverse=maximize)[:k]
+    """The k best searched candidates that finished with a finite score, then the user's
+    baseline model when it finished (it is compared on the same runs)."""
+    done = [r for r in rows if _finished(r) and r.get("architecture")]
+    done = [r for r in done if r["trial_id"] != BASELINE_ID]
+    mine = [r for r in rows if r["trial_id"] == BASELINE_ID and _finished(r)]
+    return sorted(done, key=lambda r: r["score"], reverse=maximize)[:k] + mine
 
 
 def reserve_s(config, rows: list[dict], maximize: bool) -> float:
-    """Seconds one re-evaluation round of the current leaders would take (each leader's
-    measured seconds per epoch times the full epochs), at most `reevaluate_share` of the time
-    budget; 0 with fewer than two leaders, without a time budget or without re-evaluation."""
+    """Seconds one re-evaluation round of the current leaders (and the baseline) would take
+    (each one's measured seconds per epoch times the full epochs), at most `reevaluate_share`
+    of the time budget; 0 with fewer than two, without a time budget or without re-evaluation."""
     leaders = top_k(rows, config.reevaluate_top, maximize)
     if not config.reevaluates or len(leaders) < 2 or not config.time_budget_min:
         return 0.0
@@ -62,8 +67,8 @@ def reserve_s(config, rows: list[dict], maximize: bool) -> float:
 
 def reevaluate(runner, data, log=print) -> str | None:
     """Re-evaluate the search's top candidates (see the module's docstring). Returns the
-    winner's trial id, or None when fewer than two candidates or no complete round exist (the
-    search's best single score then decides)."""
+    winner's trial id (`BASELINE_ID` when the user's model wins), or None when fewer than two
+    candidates or no complete round exist (the search's best single score then decides)."""
     cfg = runner.config
     leaders = top_k(runner.rows(), cfg.reevaluate_top, runner.maximize)
     if len(leaders) < 2:
@@ -83,9 +88,9 @@ def reevaluate(runner, data, log=print) -> str | None:
         for row in leaders:
             if deadline is not None and time.time() >= deadline:
                 break
-            arch = runner.space.architecture(_choices(row))
             try:
-                result = runner.rerun(row["trial_id"], arch, k, data, [Deadline(deadline)])
+                build = _builder(runner.space, row)
+                result = runner.rerun(row["trial_id"], build, k, data, [Deadline(deadline)])
             except Exception as e:  # the search's result stands without the re-evaluation
                 log(f"NAS re-evaluation failed ({e!r}); the best single score decides")
                 return None
@@ -123,5 +128,17 @@ def reevaluate(runner, data, log=print) -> str | None:
     return max(means, key=lambda tid: sign * means[tid])
 
 
+def _builder(space, row: dict):
+    """`build(steps)`: the row's model, compiled, at full fidelity (the user's model rebuilt
+    from its module with the hyperparameters it declared)."""
+    if row["trial_id"] == BASELINE_ID:
+        hp = keras_tuner.HyperParameters.from_config(row["hyperparameters"])
+        return lambda steps: baseline.build(row["user_module"], space.input_spec, hp)[0]
+    arch = space.architecture(_choices(row))
+    return lambda steps: space.build_model(arch, FULL, steps=steps)
+
+
 def _choices(row: dict) -> dict:
+    if not row.get("architecture"):  # the user's model: no choices of the space
+        return {}
     return Architecture.from_json(row["architecture"]).choices

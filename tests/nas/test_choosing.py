@@ -18,7 +18,10 @@ from nas.estimation import reevaluate
 from nas.report import rank
 from nas.search import run_search, write_outputs
 from nas.spaces import get_space
+from tests.data_cases import REPO
 from tests.nas.conftest import SPECS, config, small
+
+EXAMPLE = str(REPO / "examples" / "baseline_model.py")
 
 
 def test_random_draws_follow_the_priors():
@@ -95,3 +98,22 @@ def test_a_round_the_time_budget_cuts_does_not_count(digits, tmp_path):
     assert reevaluate.reevaluate(runner, data, lines.append) is None
     assert any("does not count" in line for line in lines)
     assert not any("score_mean" in r for r in runner.rows())
+
+
+def test_the_users_baseline_is_rerun_beside_the_leaders_and_judged_on_its_mean(digits, tmp_path):
+    """Compared on its single score against a winner's mean, the baseline won by luck (the
+    Airflow warm run's champion flipped to it); re-evaluated beside the leaders, it is not."""
+    spec, data = small(digits, n_train=300, n_val=100, image=False)
+    cfg = config(
+        max_trials=2, epochs=2, reevaluate_top=2, reevaluate_runs=1, baseline_module=EXAMPLE
+    )
+    lines = []
+    result = run_search(cfg, spec, data, str(tmp_path / "s"), log=lines.append)
+    again = {r["trial_id"]: r for r in result.rows if "score_mean" in r}
+    searched = [r for r in result.rows if r["trial_id"] != "baseline"]
+    assert len(searched) == 2 and set(again) == {"baseline", *(r["trial_id"] for r in searched)}
+    assert all(r["score_runs"] == 2 for r in again.values())
+    means = {tid: r["score_mean"] for tid, r in again.items()}
+    assert result.best_trial_id == max(means, key=means.get)
+    assert (result.architecture is None) == (result.best_trial_id == "baseline")
+    assert any("mean of its re-evaluation runs" in line for line in lines)
