@@ -1,9 +1,14 @@
 """Times the retraining DAG (Airflow 3, `airflow dags test`) against TFX's LocalDagRunner on the
-same pipeline, settings and data, one after the other, each on a fresh ML Metadata store.
+same pipeline, settings and data: `--runs` runs per side in alternating order (local first, then
+the DAG first, ...), each on a fresh ML Metadata store (and a fresh Airflow database for the
+DAG), plus a per-node table: each node's execution in ML Metadata (driver, executor, publisher)
+on both sides and, for the DAG, the Airflow task around it; the difference is the per-node
+overhead of the DAG (Airflow's task start, the node runner, the warm executor's fork).
 
-    .venv/airflow/bin/python bench/dag_vs_local_runner.py [--executor warm|process]
+    .venv/airflow/bin/python bench/dag_vs_local_runner.py [--executor warm|process] [--runs 3]
 
-Run it with nothing else busy on the machine. Appends a line to bench/RESULTS.md.
+Run it with nothing else busy on the machine. Writes bench/dag_vs_local_runner.json and prints
+the Markdown tables that bench/RESULTS.md quotes.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import datetime
 import json
 import os
 import platform
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,49 +29,122 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 AIRFLOW = REPO / ".venv" / "airflow" / "bin" / "airflow"
 TFX_PYTHON = REPO / ".venv" / "tfx" / "bin" / "python"
+OUT = REPO / "bench" / "dag_vs_local_runner.json"
 
 
-def timed(cmd: list[str], env: dict, log: Path) -> float:
+def timed(cmd: list, env: dict, log: Path) -> float:
     t0 = time.monotonic()
     with open(log, "w") as out:
         status = subprocess.run(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     elapsed = time.monotonic() - t0
     if status.returncode != 0:
-        sys.exit(f"{' '.join(cmd[:4])} failed ({status.returncode}); see {log}")
+        sys.exit(f"{' '.join(map(str, cmd[:4]))} failed ({status.returncode}); see {log}")
     return elapsed
+
+
+def node_seconds(store: Path) -> dict[str, float]:
+    """Each node's execution time in an ML Metadata file: last update minus creation."""
+    query = """
+        SELECT c.name, e.create_time_since_epoch, e.last_update_time_since_epoch
+        FROM Execution e JOIN Association a ON a.execution_id = e.id
+        JOIN Context c ON c.id = a.context_id JOIN Type t ON t.id = c.type_id
+        WHERE t.name = 'node'"""
+    with sqlite3.connect(store) as db:
+        rows = db.execute(query).fetchall()
+    return {name.rsplit(".", 1)[-1]: (end - start) / 1000 for name, start, end in rows}
+
+
+def task_seconds(airflow_db: Path) -> dict[str, float]:
+    """Each Airflow task's wall time (the DAG's node tasks are named after the nodes)."""
+    with sqlite3.connect(airflow_db) as db:
+        rows = db.execute(
+            "SELECT task_id, start_date, end_date FROM task_instance WHERE end_date IS NOT NULL"
+        ).fetchall()
+    parse = datetime.datetime.fromisoformat
+    return {t: (parse(end) - parse(start)).total_seconds() for t, start, end in rows}
+
+
+def local_run(work: Path, env: dict) -> dict:
+    state = work / "local"
+    wall = timed([TFX_PYTHON, "bench/local_runner.py", state], env, work / "local.log")
+    return {"wall_s": wall, "nodes": node_seconds(state / "metadata.sqlite")}
+
+
+def dag_run(work: Path, env: dict, executor: str) -> dict:
+    env = dict(env, AIRFLOW_HOME=str(work / "airflow"), RETRAIN_STATE_DIR=str(work / "dag"))
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, check=True)
+    conf = json.dumps({"executor": executor})
+    wall = timed([AIRFLOW, "dags", "test", "retrain", "-c", conf], env, work / "dag.log")
+    stores = list((work / "dag").rglob("metadata.sqlite"))
+    return {
+        "wall_s": wall,
+        "nodes": node_seconds(stores[0]),
+        "tasks": task_seconds(work / "airflow" / "airflow.db"),
+    }
+
+
+def tables(runs: list[dict]) -> str:
+    local = [r for r in runs if r["side"] == "local"]
+    dag = [r for r in runs if r["side"] == "dag"]
+    med = statistics.median
+    lines = [
+        "| run | order | LocalDagRunner | Airflow DAG | ratio |",
+        "|-----|-------|---------------:|------------:|------:|",
+    ]
+    for i, (lo, da) in enumerate(zip(local, dag, strict=True), 1):
+        order = "local, DAG" if lo["order"] < da["order"] else "DAG, local"
+        ratio = da["wall_s"] / lo["wall_s"]
+        lines.append(
+            f"| {i} | {order} | {lo['wall_s']:.0f} s | {da['wall_s']:.0f} s | {ratio:.2f}x |"
+        )
+    lo_m, da_m = med(r["wall_s"] for r in local), med(r["wall_s"] for r in dag)
+    lines.append(f"| median | | {lo_m:.0f} s | {da_m:.0f} s | {da_m / lo_m:.2f}x |")
+    lines += [
+        "",
+        "| node | local execution | DAG execution | DAG task | task - execution |",
+        "|------|----------------:|--------------:|---------:|-----------------:|",
+    ]
+    for node in sorted(local[0]["nodes"], key=lambda n: min(r["nodes"].get(n, 0) for r in local)):
+        lo_n = med(r["nodes"].get(node, 0) for r in local)
+        da_n = med(r["nodes"].get(node, 0) for r in dag)
+        task = [r["tasks"][t] for r in dag for t in r["tasks"] if t.lower() == node.lower()]
+        if not task:
+            lines.append(f"| {node} | {lo_n:.1f} | {da_n:.1f} | - | - |")
+            continue
+        lines.append(
+            f"| {node} | {lo_n:.1f} | {da_n:.1f} | {med(task):.1f} | {med(task) - da_n:.1f} |"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--executor", default="warm", choices=["warm", "process"])
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-"))
-    env = dict(
-        os.environ,
-        AIRFLOW_HOME=str(work / "airflow"),
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "RETRAIN_"))}
+    env.update(
         AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        RETRAIN_STATE_DIR=str(work / "dag"),
         PYTHONPATH=str(REPO),
     )
-    subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, check=True)
-
-    local_s = timed(
-        [str(TFX_PYTHON), "bench/local_runner.py", str(work / "local")], env, work / "local.log"
-    )
-    conf = json.dumps({"executor": args.executor})
-    dag_s = timed([str(AIRFLOW), "dags", "test", "retrain", "-c", conf], env, work / "dag.log")
-    ratio = dag_s / local_s
-    line = (
-        f"| {datetime.date.today()} | {platform.node()} ({os.cpu_count()} cores) | "
-        f"{args.executor} | {local_s:.0f} s | {dag_s:.0f} s | {ratio:.2f}x |"
-    )
-    print(
-        f"LocalDagRunner {local_s:.1f} s, Airflow DAG ({args.executor}) {dag_s:.1f} s, "
-        f"ratio {ratio:.2f}x (logs in {work})"
-    )
-    with open(REPO / "bench" / "RESULTS.md", "a") as f:
-        f.write(line + "\n")
+    runs, order = [], 0
+    for i in range(args.runs):
+        sides = ["local", "dag"] if i % 2 == 0 else ["dag", "local"]
+        for side in sides:
+            work = Path(tempfile.mkdtemp(prefix=f"bench-{side}-"))
+            run = local_run(work, env) if side == "local" else dag_run(work, env, args.executor)
+            runs.append({"side": side, "order": order, "work": str(work), **run})
+            print(f"run {i + 1} {side}: {run['wall_s']:.1f} s ({work})", flush=True)
+            order += 1
+    result = {
+        "date": str(datetime.date.today()),
+        "machine": f"{platform.node()} ({os.cpu_count()} cores)",
+        "executor": args.executor,
+        "runs": runs,
+    }
+    OUT.write_text(json.dumps(result, indent=1))
+    print(tables(runs))
 
 
 if __name__ == "__main__":

@@ -226,9 +226,11 @@ def test_champion_run_logs_explanations_and_edge_models_that_agree(runs, registr
         assert run.data.metrics[f"edge_{variant}_agreement"] >= 0.99
         assert run.data.metrics[f"edge_{variant}_size_kb"] > 0
         assert run.data.metrics[f"edge_{variant}_latency_ms"] > 0
-    # Quantised, never larger; smaller only when a weight tensor has 1,024 values (the warm
-    # run's champion may be the user's small baseline model; test_edge checks both sides).
-    assert run.data.metrics["edge_dynamic_range_size_kb"] <= run.data.metrics["edge_float_size_kb"]
+    # Smaller only when a weight tensor has 1,024 values, else the float file give or take a
+    # few bytes (the warm run's champion may be the user's small baseline model); test_edge
+    # checks both sides.
+    sizes = [run.data.metrics[f"edge_{v}_size_kb"] for v in ("dynamic_range", "float")]
+    assert sizes[0] <= 1.01 * sizes[1]
     result = champion_check("check_edge", mlflow_server)
     assert result["rows"] == 344
     for variant in ("float", "dynamic_range"):
@@ -319,6 +321,8 @@ def test_warm_run_seeds_the_champion_and_lists_the_users_baseline(mode_runs, reg
     assert rows["0"]["seed"] == "champion" and rows["0"]["start"].startswith("warm from champion")
     assert rows["baseline"]["summary"] == "your model: baseline_model.py"
     assert rows["baseline"]["score"] is not None and rows["baseline"]["rank"] is not None
+    # Re-evaluated beside the leaders (default: 2 more runs each), and judged on its mean too.
+    assert rows["baseline"]["score_runs"] == rows["0"]["score_runs"] == 3
     searched = [r for r in rows.values() if r["trial_id"] != "baseline"]
     assert len(searched) == 2  # a quarter of max_trials=6, rounded up
     assert "warm start: " in mode_runs["warm"]["log"]

@@ -99,5 +99,5 @@ def test_dynamic_range_shrinks_only_weight_tensors_large_enough(units, tmp_path)
     size = {v: len(open(f"{folder}/{v}.tflite", "rb").read()) for v in tflite.VARIANTS}
     if 16 * units >= tflite.MIN_QUANTISED_VALUES:
         assert size["dynamic_range"] < 0.7 * size["float"]
-    else:
-        assert size["dynamic_range"] >= size["float"]
+    else:  # the same file, give or take a few bytes
+        assert abs(size["dynamic_range"] - size["float"]) <= 0.01 * size["float"]

@@ -1,0 +1,39 @@
+"""Tiny-settings smoke runs of the benchmark scripts of the TFX-facing layer: bench/edge_tolerance
+(the README's edge-tolerance figure) and bench/beam_modes (its Beam table). The benchmarks are
+run by hand (bench/RESULTS.md says how); these keep the scripts working."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from pipelines.settings import REPO
+
+
+def run(args: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_the_edge_tolerance_benchmark_measures_a_quantised_model(tmp_path):
+    out = tmp_path / "edge.json"
+    done = run(["bench/edge_tolerance.py", "--seeds", "3", "--epochs", "1", "--out", str(out)])
+    [row] = json.loads(out.read_text())["rows"]
+    float_kb, quantised_kb = row["float"]["size_kb"], row["dynamic_range"]["size_kb"]
+    assert quantised_kb < float_kb  # the script picks a draw that TFLite quantises
+    assert row["float"]["max_shift_share"] < 1e-3 < row["dynamic_range"]["max_shift_share"]
+    assert 0.0 <= row["dynamic_range"]["agreement"] <= 1.0
+    assert "| 3 |" in done.stdout
+
+
+def test_the_beam_benchmark_times_the_nodes_it_runs(tmp_path):
+    out = tmp_path / "beam.json"
+    cmd = ["bench/beam_modes.py", "--modes", "in-memory", "--last", "ExampleGen"]
+    done = run([*cmd, "--out", str(out)])
+    [seconds] = json.loads(out.read_text())["seconds"]["in-memory"]
+    assert list(seconds)[-1] == "ExampleGen" and seconds["ExampleGen"] > 0
+    assert "| none (in-memory DirectRunner" in done.stdout
