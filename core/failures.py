@@ -97,6 +97,9 @@ PERMANENT_TYPES = frozenset(
         "TypeCheckError",  # Beam
         "DataValidationError",  # components/data_validator: the data was rejected
         "LeaderboardError",  # a promote_trial or warm start that names nothing
+        # nas/search.py: no trial finished. A retry resumes the search, whose failed trials
+        # stay failed, and fails the same way; the trial messages above say why each failed.
+        "SearchFailed",
         "ExplainError",
         "EdgeExportError",
     }

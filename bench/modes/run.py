@@ -1,7 +1,7 @@
 """Retraining modes benchmark: does `warm` reach the previous champion's accuracy within 0.01
 with at most a third of `full`'s compute?
 
-    .venv/tfx/bin/python bench/modes/run.py [--seeds 0 1 2]
+    .venv/tfx/bin/python bench/modes/run.py [--seeds 1 2 3]
 
 The scenario is a scheduled retrain: the previous run searched the old data (the first half of
 the training rows of scikit-learn's digits, as 8x8 images) and its winner, trained by the
@@ -159,7 +159,8 @@ def one_seed(seed: int, tmp: str) -> dict:
 def main() -> int:
     global MAX_TRIALS, EPOCHS
     p = argparse.ArgumentParser()
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    # The search config wants seeds >= 1 (the table of 2026-11-28 used 0, 1, 2).
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--max-trials", type=int, default=MAX_TRIALS)
     p.add_argument("--epochs", type=int, default=EPOCHS)
     p.add_argument("--out", default=HERE)

@@ -19,6 +19,7 @@ import pytest
 
 from core import failures
 from core.tfrecord import TFRecordError
+from nas.search import SearchFailed
 
 
 def raised(make):
@@ -63,6 +64,7 @@ PERMANENT = [
     named("FailedPreconditionError")("uninitialized value"),
     named("DecodeError", module="google.protobuf.message")("Error parsing message"),
     named("LeaderboardError", RuntimeError)("no finished search"),
+    SearchFailed("no trial of the evolution search finished; see the trial messages above"),
 ]
 TRANSIENT = [
     ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"),
