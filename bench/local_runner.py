@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
+# The repository first: the script's own folder (bench/) holds a `nas` package of its own.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 t0 = time.monotonic()
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # noqa: E402
 
