@@ -151,15 +151,15 @@ def _result(runner, input_spec: InputSpec, log, chosen: str | None = None) -> Se
     mine = next((r for r in rows if r["trial_id"] == baseline.BASELINE_ID), None)
     sign = 1 if runner.maximize else -1
     if chosen is not None:  # re-evaluated on the mean, the baseline beside the leaders
-        mine = mine if chosen == baseline.BASELINE_ID else None
-        if mine is None:
+        mine_wins = chosen == baseline.BASELINE_ID
+        if not mine_wins:
             best = runner.oracle.trials[chosen]
             best_score = next(r["score_mean"] for r in rows if r["trial_id"] == chosen)
+    else:
+        mine_wins = mine is not None and (best is None or sign * mine["score"] > sign * best_score)
     how = "mean of its re-evaluation runs" if chosen else "score"
-    if mine is not None and (
-        chosen is not None or best is None or sign * mine["score"] > sign * best_score
-    ):
-        score = mine.get("score_mean", mine["score"]) if chosen else mine["score"]
+    if mine_wins:
+        score = mine["score_mean"] if chosen else mine["score"]
         log(
             f"NAS search done ({reason}): your baseline model wins, {how}={score:.4f} "
             f"({mine['summary']})"

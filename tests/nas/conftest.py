@@ -15,6 +15,10 @@ import pytest  # noqa: E402
 from nas.config import SearchConfig  # noqa: E402
 from nas.data import SearchData  # noqa: E402
 from nas.inputs import Feature, InputSpec, from_arrays  # noqa: E402
+from tests.data_cases import REPO  # noqa: E402
+
+# The user's baseline model of the README (Param baseline_module).
+EXAMPLE = str(REPO / "examples" / "baseline_model.py")
 
 SPECS = {
     "tabular": InputSpec((Feature("a", "numeric"), Feature("b", "categorical", 5)), 3),

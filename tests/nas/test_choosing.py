@@ -18,10 +18,7 @@ from nas.estimation import reevaluate
 from nas.report import rank
 from nas.search import run_search, write_outputs
 from nas.spaces import get_space
-from tests.data_cases import REPO
-from tests.nas.conftest import SPECS, config, small
-
-EXAMPLE = str(REPO / "examples" / "baseline_model.py")
+from tests.nas.conftest import EXAMPLE, SPECS, config, small
 
 
 def test_random_draws_follow_the_priors():

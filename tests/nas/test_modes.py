@@ -15,10 +15,7 @@ from nas import baseline
 from nas.estimation.fidelity import FULL
 from nas.search import run_search, write_outputs
 from nas.spaces import get_space
-from tests.data_cases import REPO
-from tests.nas.conftest import config, small
-
-EXAMPLE = str(REPO / "examples" / "baseline_model.py")
+from tests.nas.conftest import EXAMPLE, config, small
 
 
 def quiet(_line):
