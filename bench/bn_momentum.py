@@ -1,6 +1,6 @@
 """Batch normalisation's momentum on a short training budget: why the NAS spaces use 0.9.
 
-    .venv/tfx/bin/python bench/bn_momentum.py
+    .venv/tfx/bin/python bench/bn_momentum.py [--epochs 5 20]
 
 scikit-learn's 8x8 digits (80% to train, 20% to validate, one fixed shuffle), a small conv net
 shaped like a chain-space winner (separable conv 32 + BN, conv 64 + BN, conv 64, global average
@@ -21,6 +21,7 @@ training accuracy move in the third digit. The validation figures were the same.
 
 from __future__ import annotations
 
+import argparse
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -62,9 +63,12 @@ def build(momentum: float) -> keras.Model:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, nargs="+", default=[5, 20])
+    args = parser.parse_args()
     (xt, yt), val = data()
     for momentum in (0.99, 0.9):
-        for epochs in (5, 20):
+        for epochs in args.epochs:
             train = tf.data.Dataset.from_tensor_slices((xt, yt))
             train = train.shuffle(2000, seed=0).repeat().batch(BATCH)
             h = (

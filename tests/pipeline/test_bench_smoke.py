@@ -1,6 +1,7 @@
 """Tiny-settings smoke runs of the benchmark scripts of the TFX-facing layer: bench/edge_tolerance
-(the README's edge-tolerance figure) and bench/beam_modes (its Beam table). The benchmarks are
-run by hand (bench/RESULTS.md says how); these keep the scripts working."""
+(the README's edge-tolerance figure), bench/beam_modes (its Beam table) and bench/bn_momentum
+(why the spaces' batch normalisation uses momentum 0.9). The benchmarks are run by hand
+(bench/RESULTS.md says how); these keep the scripts working."""
 
 from __future__ import annotations
 
@@ -37,3 +38,15 @@ def test_the_beam_benchmark_times_the_nodes_it_runs(tmp_path):
     [seconds] = json.loads(out.read_text())["seconds"]["in-memory"]
     assert list(seconds)[-1] == "ExampleGen" and seconds["ExampleGen"] > 0
     assert "| none (in-memory DirectRunner" in done.stdout
+
+
+def test_the_batch_norm_momentum_benchmark_trains_both_momenta():
+    done = run(["bench/bn_momentum.py", "--epochs", "1"])
+    lines = [line for line in done.stdout.splitlines() if line.startswith("momentum ")]
+    assert [line.split(":")[0] for line in lines] == [
+        "momentum 0.99 epochs 1",
+        "momentum 0.9 epochs 1",
+    ]
+    for line in lines:
+        val = float(line.split(" val ")[1])
+        assert 0.0 <= val <= 1.0
