@@ -64,14 +64,17 @@ def task_seconds(airflow_db: Path) -> dict[str, float]:
     return {t: (parse(end) - parse(start)).total_seconds() for t, start, end in rows}
 
 
-def local_run(work: Path, env: dict) -> dict:
+def local_run(work: Path, env: dict, settings: dict) -> dict:
     state = work / "local"
-    wall = timed([TFX_PYTHON, "bench/local_runner.py", state], env, work / "local.log")
+    cmd = [TFX_PYTHON, "bench/local_runner.py", state, json.dumps(settings)]
+    wall = timed(cmd, env, work / "local.log")
     return {"wall_s": wall, "nodes": node_seconds(state / "metadata.sqlite")}
 
 
-def dag_run(work: Path, env: dict, executor: str) -> dict:
+def dag_run(work: Path, env: dict, executor: str, settings: dict) -> dict:
     env = dict(env, AIRFLOW_HOME=str(work / "airflow"), RETRAIN_STATE_DIR=str(work / "dag"))
+    if settings:
+        env["RETRAIN_SETTINGS"] = json.dumps(settings)
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, check=True)
     conf = json.dumps({"executor": executor})
     wall = timed([AIRFLOW, "dags", "test", "retrain", "-c", conf], env, work / "dag.log")
@@ -121,7 +124,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--executor", default="warm", choices=["warm", "process"])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--settings", default="{}", help="settings for both sides (JSON)")
+    parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
+    settings = json.loads(args.settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "RETRAIN_"))}
     env.update(
         AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
@@ -133,7 +139,10 @@ def main() -> None:
         sides = ["local", "dag"] if i % 2 == 0 else ["dag", "local"]
         for side in sides:
             work = Path(tempfile.mkdtemp(prefix=f"bench-{side}-"))
-            run = local_run(work, env) if side == "local" else dag_run(work, env, args.executor)
+            if side == "local":
+                run = local_run(work, env, settings)
+            else:
+                run = dag_run(work, env, args.executor, settings)
             runs.append({"side": side, "order": order, "work": str(work), **run})
             print(f"run {i + 1} {side}: {run['wall_s']:.1f} s ({work})", flush=True)
             order += 1
@@ -141,9 +150,10 @@ def main() -> None:
         "date": str(datetime.date.today()),
         "machine": f"{platform.node()} ({os.cpu_count()} cores)",
         "executor": args.executor,
+        "settings": settings,
         "runs": runs,
     }
-    OUT.write_text(json.dumps(result, indent=1))
+    Path(args.out).write_text(json.dumps(result, indent=1))
     print(tables(runs))
 
 

@@ -4,6 +4,7 @@ small budgets; then the registered `models:/<name>@champion` pyfunc on raw rows 
 
     make conformance [ARGS='--only iris,signals --force']
     .venv/tfx/bin/python bench/conformance/run.py [--only NAME[,NAME]] [--force] [--root DIR]
+        [--epochs N] [--max-trials N] [--report DIR]
 
 Each dataset gets a fresh data folder and a state directory of its own (ML Metadata, pipeline
 root, its own MLflow store and registry) under --root (default .local/conformance/); one Airflow
@@ -235,7 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the corpus and exit")
     parser.add_argument("--epochs", type=int, default=BUDGET["epochs"])
     parser.add_argument("--max-trials", type=int, default=BUDGET["max_trials"])
+    parser.add_argument(
+        "--report",
+        default=str(HERE),
+        help="folder of RESULTS.md and results.json (the smoke test's)",
+    )
     args = parser.parse_args(argv)
+    report_dir = Path(args.report)
     BUDGET.update(epochs=args.epochs, max_trials=args.max_trials)
     if args.list:
         for e in corpus.CORPUS:
@@ -262,9 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:  # noqa: BLE001 (one dataset's trouble never stops the run)
             results[entry.name] = {"name": entry.name, "runner_error": f"{type(e).__name__}: {e}"}
         save(results_path, results)
-        report.write(results, HERE, BUDGET, OPERATOR)
+        report.write(results, report_dir, BUDGET, OPERATOR)
         print(report.line(entry, results[entry.name]), flush=True)
-    report.write(results, HERE, BUDGET, OPERATOR)
+    report.write(results, report_dir, BUDGET, OPERATOR)
     done = [results[e.name] for e in chosen if e.name in results]
     good = sum(report.conforms(r) for r in done)
     print(
