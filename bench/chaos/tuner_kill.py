@@ -1,10 +1,12 @@
 """Chaos benchmark: kill -9 the Tuner node mid-trial and mid-epoch in many DAG runs.
 
     .venv/airflow/bin/python bench/chaos/tuner_kill.py --rounds 20 [--kinds mid-trial,mid-epoch]
+        [--max-trials 6] [--max-skips 3] [--out bench/chaos/results.json]
 
 Each round is one `airflow dags test retrain` (warm executor, Airflow retries with a 1 s delay)
 whose Tuner process is killed once per kind; tests/airflow/chaos.py has the driver, and
-tests/airflow/test_tuner_kill.py is the fast variant in `make test`. Every round is checked
+tests/airflow/test_tuner_kill.py runs this script as the fast variant in `make test` (one round,
+three kills over four trials, no skipped chances). Every round is checked
 against one uninterrupted reference run with the same seed and data:
 
 - the run succeeds, with one RETRAIN RETRY line per kill and no RETRAIN FAILED;
@@ -41,7 +43,7 @@ from tests.airflow.conftest import AIRFLOW  # noqa: E402
 NOISE = 0.05
 
 
-def check(run_id, state, log, kills, kinds, state_dir, reference) -> dict:
+def check(run_id, state, log, kills, kinds, reference, max_trials) -> dict:
     out = {"run_id": run_id, "state": state, "kills": kills, "problems": []}
     problems = out["problems"]
     if [k["kind"] for k in kills] != kinds:
@@ -58,7 +60,11 @@ def check(run_id, state, log, kills, kinds, state_dir, reference) -> dict:
     redone = {t: n for t, n in finished.items() if n != 1}
     if redone:
         problems.append(f"trials reported finished more than once: {redone}")
+    if len(finished) != max_trials:
+        problems.append(f"{len(finished)} of {max_trials} trials finished")
     rows = chaos.leaderboard(log)
+    if len({r["trial_id"] for r in rows}) != len(rows):
+        problems.append("a trial is listed twice in the leaderboard")
     arch = {r["trial_id"]: r["architecture"] for r in rows}
     if arch != reference["arch"]:
         problems.append("architectures differ from the reference")
@@ -72,6 +78,8 @@ def check(run_id, state, log, kills, kinds, state_dir, reference) -> dict:
     out["resumed_trials"] = [
         r["trial_id"] for r in rows if str(r.get("start", "")).startswith("resumed")
     ]
+    if not out["resumed_trials"]:
+        problems.append("no trial resumed from its checkpoint")
     return out
 
 
@@ -79,16 +87,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--kinds", default="mid-trial,mid-epoch")
+    parser.add_argument("--max-trials", type=int, default=chaos.CONF["max_trials"])
+    parser.add_argument(
+        "--max-skips", type=int, default=3, help="each kill lets 0 to this many chances go by"
+    )
     parser.add_argument("--out", default=str(HERE / "results.json"))
     args = parser.parse_args()
     kinds = args.kinds.split(",")
+    base = {**chaos.CONF, "max_trials": args.max_trials}
     import subprocess
 
     subprocess.run([AIRFLOW, "db", "migrate"], check=True, capture_output=True)
     work = Path(tempfile.mkdtemp(prefix="chaos-"))
     state_dir = work / "state"
     t0 = time.time()
-    ref = chaos.Run(chaos.CONF, state_dir, retries=0, log_path=work / "reference.log")
+    ref = chaos.Run(base, state_dir, retries=0, log_path=work / "reference.log")
     ref_id, ref_state, ref_log = ref.finish(timeout=1800)
     if ref_state != "success":
         print(ref_log[-5000:])
@@ -106,13 +119,14 @@ def main() -> int:
     results = []
     for i in range(args.rounds):
         t = time.time()
-        conf = {**chaos.CONF, "time_budget_min": 30 + (i + 1) / 100}
-        # each kill lets 0 to 3 chances go by, so the rounds hit different trials and epochs
-        skips = [random.Random(i * 100 + k).randrange(4) for k in range(len(kinds))]
+        conf = {**base, "time_budget_min": 30 + (i + 1) / 100}
+        # each kill lets a few chances go by, so the rounds hit different trials and epochs
+        rng = [random.Random(i * 100 + k) for k in range(len(kinds))]
+        skips = [r.randrange(args.max_skips + 1) for r in rng]
         run_id, state, log, kills = chaos.run_with_kills(
             state_dir, kinds, work / f"round-{i}.log", conf=conf, skips=skips
         )
-        r = check(run_id, state, log, kills, kinds, state_dir, reference)
+        r = check(run_id, state, log, kills, kinds, reference, args.max_trials)
         r["wall_s"] = round(time.time() - t, 1)
         results.append(r)
         landed = [(k["kind"], k["trial"], k["epoch"]) for k in kills]
@@ -129,7 +143,7 @@ def main() -> int:
         "kills_planned": len(kinds) * len(results),
         "max_score_diff": max((r.get("score_diff") or 0) for r in results) if results else None,
         "noise": NOISE,
-        "conf": chaos.CONF,
+        "conf": base,
         "settings": chaos.SETTINGS,
         "reference": {k: v for k, v in reference.items() if k != "arch"},
         "results": results,
