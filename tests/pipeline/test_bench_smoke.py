@@ -1,6 +1,7 @@
 """Tiny-settings smoke runs of the benchmark scripts of the TFX-facing layer: bench/edge_tolerance
-(the README's edge-tolerance figure), bench/beam_modes (its Beam table) and bench/bn_momentum
-(why the spaces' batch normalisation uses momentum 0.9). The benchmarks are run by hand
+(the README's edge-tolerance figure), bench/beam_modes (its Beam table), bench/bn_momentum
+(why the spaces' batch normalisation uses momentum 0.9) and bench/import_times (the imports a
+fresh node process pays). The benchmarks are run by hand
 (bench/RESULTS.md says how); these keep the scripts working."""
 
 from __future__ import annotations
@@ -50,3 +51,15 @@ def test_the_batch_norm_momentum_benchmark_trains_both_momenta():
     for line in lines:
         val = float(line.split(" val ")[1])
         assert 0.0 <= val <= 1.0
+
+
+def test_the_import_benchmark_times_each_import_in_a_fresh_process(tmp_path):
+    out = tmp_path / "imports.json"
+    done = run(
+        ["bench/import_times.py", "--modules", "json", "csv", "--repeats", "2"]
+        + ["--out", str(out)]
+    )
+    seconds = json.loads(out.read_text())["seconds"]
+    assert list(seconds) == ["json", "csv"]
+    assert all(len(runs) == 2 and all(0 <= s < 5 for s in runs) for runs in seconds.values())
+    assert "| `json` |" in done.stdout
