@@ -65,8 +65,15 @@ class Airflow:
     def trigger(self, dag_id: str, conf: dict) -> tuple[int, object]:
         return self.call("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
 
-    def unpause(self, dag_id: str) -> tuple[int, object]:
-        return self.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+    def unpause(self, dag_id: str, wait_s: float = 300) -> tuple[int, object]:
+        """Unpauses the DAG. A stack that has just started may not have parsed its DAGs yet (the
+        API answers 404 until the dag-processor has): waits up to `wait_s` for it to appear."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            status, body = self.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+            if status != 404 or time.monotonic() > deadline:
+                return status, body
+            time.sleep(3)
 
     def run(self, dag_id: str, run_id: str) -> dict:
         status, body = self.call("GET", f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}")
