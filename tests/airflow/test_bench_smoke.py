@@ -3,7 +3,12 @@
 bench/conformance/run.py (one corpus dataset), each on a one-trial, one-epoch search. The
 benchmarks are run by hand (bench/RESULTS.md says how); these keep the scripts working
 (dag_vs_local_runner was broken for a day unnoticed while nothing ran it). The chaos benchmark's
-smoke run is tests/airflow/test_tuner_kill.py."""
+smoke run is tests/airflow/test_tuner_kill.py.
+
+Both cost about 8.5 min on a slow 2-core machine (dag_vs_local 341 s, conformance 169 s in a
+clean clone's make test on 2026-12-01), which puts make test past its 75-minute budget there, so
+they run only with RETRAIN_BENCH_SMOKES=1 until the suite makes room for them:
+    RETRAIN_BENCH_SMOKES=1 .venv/airflow/bin/python -m pytest tests/airflow/test_bench_smoke.py"""
 
 from __future__ import annotations
 
@@ -12,7 +17,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.airflow.conftest import REPO, TFX_PYTHON
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("RETRAIN_BENCH_SMOKES") != "1",
+    reason="whole-DAG bench smoke runs: RETRAIN_BENCH_SMOKES=1 (make test's time budget)",
+)
 
 TINY = {
     "max_trials": 1,
