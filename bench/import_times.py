@@ -5,8 +5,8 @@ what the OS keeps), `--repeats` times in turn, the median reported. This is the 
 
     .venv/tfx/bin/python bench/import_times.py [--repeats 3] [--out bench/import_times.json]
 
-Run it with nothing else busy on the machine. Prints the Markdown table that the README's
-performance section quotes; `--modules json os` is the smoke test's.
+Run it with nothing else busy on the machine. Prints a Markdown table; `--modules json csv`
+is the smoke test's.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "import_times.json"
-# The imports of a node task, in the order of their weight (the README's list).
+# The heavy imports of a node task.
 MODULES = (
     "tensorflow",
     "tensorflow_data_validation",

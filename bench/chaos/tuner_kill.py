@@ -121,8 +121,9 @@ def main() -> int:
         t = time.time()
         conf = {**base, "time_budget_min": 30 + (i + 1) / 100}
         # each kill lets a few chances go by, so the rounds hit different trials and epochs
-        rng = [random.Random(i * 100 + k) for k in range(len(kinds))]
-        skips = [r.randrange(args.max_skips + 1) for r in rng]
+        skips = [
+            random.Random(i * 100 + k).randrange(args.max_skips + 1) for k in range(len(kinds))
+        ]
         run_id, state, log, kills = chaos.run_with_kills(
             state_dir, kinds, work / f"round-{i}.log", conf=conf, skips=skips
         )
