@@ -18,7 +18,8 @@ Tuner's Celery worker under the real scheduler, many rounds.
    exactly one model version came from the run.
 
 Writes bench/production/results.json; bench/production/RESULTS.md is written from it by hand.
-`--pairs 0 --kill-rounds 1` is the smoke run.
+`--pairs 0 --kill-rounds 1` is the smoke run; tests/airflow/test_production.py's DAG run is one
+kill round through `kill_round` on the test's own stack, in `make test`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -91,19 +93,37 @@ def profile_run(airflow: Airflow, conf: dict) -> dict:
     }
 
 
-def kill_round(stack: Stack, airflow: Airflow, mlflow: MLflow, work: Path, i: int) -> dict:
+def kill_round(
+    stack: Stack,
+    airflow: Airflow,
+    mlflow: MLflow,
+    work: Path,
+    i: int,
+    data: Path | None = None,
+    also: Callable[[str], None] | None = None,
+) -> dict:
+    """One round: trigger, kill the Tuner's worker mid-trial, wait, check. `data` (a copy of
+    the bundled penguins by default) and `also(run_id)`, called at every poll beside the
+    killer (tests/airflow/test_production.py restarts PostgreSQL from it during Transform)."""
     before = celery_chaos.TunerKiller.searches_now(stack)
     versions_before = len(mlflow.versions(MODEL))
-    conf = {**celery_chaos.CONF, "data": str(data_copy(work, f"kill-{i}"))}
+    conf = {**celery_chaos.CONF, "data": str(data or data_copy(work, f"kill-{i}"))}
     start = time.monotonic()
     status, run = airflow.trigger(DAG, conf)
     assert status == 200, run
     run_id = run["dag_run_id"]
     killer = celery_chaos.TunerKiller(stack, airflow, DAG, run_id, before)
-    state = airflow.wait(DAG, run_id, 3600, killer.poll)
+
+    def poll() -> None:
+        if also:
+            also(run_id)
+        killer.poll()
+
+    state = airflow.wait(DAG, run_id, 3600, poll)
     out = celery_chaos.outcome(stack, airflow, DAG, run_id, killer, state)
     out.update(
         round=i,
+        run_id=run_id,
         seconds=round(time.monotonic() - start, 1),
         killed=killer.killed,
         holder_gone=killer.holder_gone() if killer.killed else None,
