@@ -34,6 +34,9 @@ tf_engine.install()  # the engine's TensorFlow device setup, as in the pipeline
 # already been seen. Development seeds, where configurations are chosen: 7 and 8.
 SEEDS = (11, 12, 13, 14, 15)
 DEV_SEEDS = (7, 8)
+# Seeds for the re-chosen `nas-best` (one rung at epoch 3), named on 2026-12-01 before its run:
+# seeds 11-15 had been seen when it was re-chosen.
+RECHOICE_SEEDS = (16, 17, 18, 19, 20)
 
 EPOCHS = 9  # full fidelity
 BATCH = 32
@@ -54,15 +57,21 @@ OURS = {
     "reinforce": {"strategy": "reinforce"},
     # Random proposals through the surrogate predictor (a ridge regressor on the choices ranks
     # 32 sampled candidates; the top ones are trained), at full fidelity with successive halving
-    # inside the search: at epochs 1 and 3 a trial goes on only if it is in the top third of
-    # earlier trials there. The search stops at Hyperband's compute.
-    "nas-best": {"strategy": "random", "surrogate": True, **HALVING},
+    # inside the search: at epoch 3 a trial goes on only if it is in the top third of earlier
+    # trials there. The search stops at Hyperband's compute. Re-chosen on 2026-12-01 (it was
+    # `surrogate-halving13`, rungs at epochs 1 and 3): an epoch-1 rung ranks poorly (Kendall
+    # tau 0.35 on digits, 0.66 at epoch 3), and on the development seeds this configuration
+    # (the candidate `surrogate-halving3` there) chose champions that tested higher (0.986 and
+    # 0.914 against 0.981 and 0.886), though its best validation scores were lower.
+    "nas-best": {"strategy": "random", "surrogate": True, **HALVING, "halving_rungs": [3]},
     # The control: random proposals at full fidelity in our runner, with nothing else.
     "random-full": {"strategy": "random"},
 }
 # Configurations tried on development seeds 7 and 8 (not reported seeds) before fixing
 # `nas-best`; `--methods` runs any of them.
 CANDIDATES = {
+    # `nas-best` until 2026-12-01 (the seeds 11-15 tables' `nas-best`).
+    "surrogate-halving13": {"strategy": "random", "surrogate": True, **HALVING},
     "evo-halving": {
         "strategy": "evolution",
         "strategy_options": {"population_size": 8, "sample_size": 3},
