@@ -90,7 +90,8 @@ lint: $(AIRFLOW_ENV)/.synced
 # The two trees run side by side, each line of their output prefixed with the tree's name: on a
 # 2-core machine the Airflow tree leaves a core mostly idle (servers, subprocesses, waiting on
 # the scheduler), and one after the other they took past CI's 90 minutes on a slow machine.
-test: setup
+# The system tools are installed first (both trees use PostgreSQL's binaries).
+test: setup test-tools
 	@status=0
 	$(MAKE) --no-print-directory lint || status=1
 	{ $(MAKE) --no-print-directory test-pipeline 2>&1 | sed -u 's/^/[pipeline] /'; } &

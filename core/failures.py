@@ -145,6 +145,19 @@ MLFLOW_TRANSIENT_CODES = frozenset(
     {"TEMPORARILY_UNAVAILABLE", "DEADLINE_EXCEEDED", "REQUEST_LIMIT_EXCEEDED", "RESOURCE_EXHAUSTED"}
 )
 GRPC_TRANSIENT_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"})
+# A metadata database that went away or is restarting, as ML Metadata reports it: an
+# InternalError whose text is the server's (seen with PostgreSQL restarted under a store:
+# "PostgreSQL metadata source error: FATAL: terminating connection due to administrator
+# command", then "PostgreSQL metadata source error: " on every call over the dead connection).
+# Transient by type, so that a permanent error raised while handling it (TFX wraps some) does
+# not make the node fail at once.
+DATABASE_LOST = re.compile(
+    r"metadata source error|server closed the connection|terminating connection"
+    r"|could not connect to server|connection to server .* failed|Connection refused"
+    r"|the database system is (?:starting up|shutting down|in recovery mode)"
+    r"|MySQL server has gone away|Lost connection to MySQL",
+    re.IGNORECASE,
+)
 
 TRANSIENT_TEXT = re.compile(
     r"Connection refused|Connection reset|Connection aborted|Broken pipe|Max retries exceeded"
@@ -238,6 +251,8 @@ def by_type(e: BaseException) -> str | None:
         return TRANSIENT if name in GRPC_TRANSIENT_CODES else (PERMANENT if name else None)
     if "CalledProcessError" in names:
         return TRANSIENT if (getattr(e, "returncode", 0) or 0) < 0 else None
+    if "StatusError" in names and DATABASE_LOST.search(str(e)):  # ML Metadata's errors' base
+        return TRANSIENT
     if any(n in TRANSIENT_TYPES for n in names):
         return TRANSIENT
     if isinstance(e, OSError) and e.errno in TRANSIENT_ERRNOS:

@@ -119,7 +119,23 @@ def first_run(prod, tmp_path_factory):
         prod, operator, mlflow, work, 0, prod.sample, restart_postgres_during_transform
     )
     print("PostgreSQL restarted; services the stack restarted:", prod.restarts)
+    # Each failed try's one-line reason (the node runner's RETRAIN FAILED line in its task log).
+    failures = sorted(
+        line.strip()
+        for log in (prod.root / "airflow").rglob("*.log")
+        for line in log.read_text(errors="replace").splitlines()
+        if "RETRAIN FAILED" in line
+    )
+    print("failed tries:", failures or "none")
+    if seen["state"] != "success":  # the end of each unfinished task's logs, for the report
+        tis = operator.task_instances(DAG, seen["run_id"])
+        bad = {t["task_id"] for t in tis if t["state"] != "success"}
+        for log in sorted((prod.root / "airflow").rglob("*.log")):
+            if any(f"task_id={task}" in str(log) for task in bad):
+                print(f"--- {log.relative_to(prod.root)}")
+                print("\n".join(log.read_text(errors="replace").splitlines()[-25:]))
     return {
+        "failures": failures,
         "run_id": seen["run_id"],
         "state": seen["state"],
         "refused": refused,
@@ -139,6 +155,7 @@ def test_the_run_survives_a_postgres_restart_and_uses_both_workers(prod, first_r
     assert first_run["restarted"], "Transform was never seen running"
     tis = operator.task_instances(DAG, run_id)
     assert first_run["state"] == "success", (
+        first_run["failures"],
         [(t["task_id"], t["state"], t["try_number"]) for t in tis],
         prod.log_tail("scheduler"),
     )

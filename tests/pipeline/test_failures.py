@@ -311,3 +311,44 @@ def test_the_classification_imports_only_the_standard_library():
     repo = Path(__file__).resolve().parents[2]
     out = sp.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_ml_metadata_on_a_restarted_postgres_is_transient(tmp_path):
+    """A real ML Metadata store on a throwaway PostgreSQL server (stack/postgres.py, Debian's
+    binaries): what the store raises once the server has restarted under it is transient,
+    also behind a permanent wrapper (a ValueError raised while handling it), so the node is
+    retried, not failed at once. tests/airflow/test_production.py restarts the stack's
+    PostgreSQL during Transform."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    from stack.native import free_port
+    from stack.postgres import Postgres
+
+    pg = Postgres(tmp_path, free_port())
+    try:
+        pg.start()
+        pg.create_database("mlmd", "mlmd", "a-password")
+        config = metadata_store_pb2.ConnectionConfig()
+        db = config.postgresql
+        db.host, db.port, db.user, db.password, db.dbname = (
+            "127.0.0.1",
+            str(pg.port),
+            "mlmd",
+            "a-password",
+            "mlmd",
+        )
+        store = metadata_store.MetadataStore(config)
+        type_id = store.put_execution_type(metadata_store_pb2.ExecutionType(name="node"))
+        pg.restart()
+        with pytest.raises(Exception) as lost:
+            store.put_executions([metadata_store_pb2.Execution(type_id=type_id)])
+    finally:
+        pg.remove()
+    verdict = failures.classify(lost.value)
+    assert verdict.kind == failures.TRANSIENT and "StatusError" not in verdict.line, verdict
+    assert "metadata source error" in verdict.line, verdict
+    try:
+        raise ValueError("could not publish the node's outputs") from lost.value
+    except ValueError as wrapped:
+        assert failures.classify(wrapped).kind == failures.TRANSIENT, failures.classify(wrapped)
