@@ -8,7 +8,7 @@ tests/airflow/test_production.py's DAG run.
 
 They live in this tree, not in tests/airflow, though both drive Airflow (its CLI, in its own
 environment, as subprocesses): make test runs the two trees side by side, and the Airflow tree
-is the longer one (about 8.5 min for these two on a slow 2-core machine)."""
+is the longer one. In a clean clone's make test on 2026-12-01 these two took 427 s and 154 s."""
 
 from __future__ import annotations
 
