@@ -149,8 +149,9 @@ GRPC_TRANSIENT_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_
 # InternalError whose text is the server's (seen with PostgreSQL restarted under a store:
 # "PostgreSQL metadata source error: FATAL: terminating connection due to administrator
 # command", then "PostgreSQL metadata source error: " on every call over the dead connection).
-# Transient by type, so that a permanent error raised while handling it (TFX wraps some) does
-# not make the node fail at once.
+# Transient by type, so that a permanent error raised while handling it (a wrapper's
+# ValueError, say) does not make the node fail at once. Any "metadata source error" is retried:
+# the text does not tell a lost server from a failed statement, and a retry is the safe side.
 DATABASE_LOST = re.compile(
     r"metadata source error|server closed the connection|terminating connection"
     r"|could not connect to server|connection to server .* failed|Connection refused"
