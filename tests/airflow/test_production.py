@@ -119,21 +119,22 @@ def first_run(prod, tmp_path_factory):
         prod, operator, mlflow, work, 0, prod.sample, restart_postgres_during_transform
     )
     print("PostgreSQL restarted; services the stack restarted:", prod.restarts)
+    logs = {
+        log: log.read_text(errors="replace").splitlines()
+        for log in sorted((prod.root / "airflow").rglob("*.log"))
+    }
     # Each failed try's one-line reason (the node runner's RETRAIN FAILED line in its task log).
     failures = sorted(
-        line.strip()
-        for log in (prod.root / "airflow").rglob("*.log")
-        for line in log.read_text(errors="replace").splitlines()
-        if "RETRAIN FAILED" in line
+        line.strip() for lines in logs.values() for line in lines if "RETRAIN FAILED" in line
     )
     print("failed tries:", failures or "none")
     if seen["state"] != "success":  # the end of each unfinished task's logs, for the report
         tis = operator.task_instances(DAG, seen["run_id"])
         bad = {t["task_id"] for t in tis if t["state"] != "success"}
-        for log in sorted((prod.root / "airflow").rglob("*.log")):
+        for log, lines in logs.items():
             if any(f"task_id={task}" in str(log) for task in bad):
                 print(f"--- {log.relative_to(prod.root)}")
-                print("\n".join(log.read_text(errors="replace").splitlines()[-25:]))
+                print("\n".join(lines[-25:]))
     return {
         "failures": failures,
         "run_id": seen["run_id"],

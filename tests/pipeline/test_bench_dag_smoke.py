@@ -18,8 +18,7 @@ import subprocess
 import sys
 
 from pipelines.settings import REPO
-
-AIRFLOW_PYTHON = REPO / ".venv" / "airflow" / "bin" / "python"
+from tests.pipeline.test_settings_contract import AIRFLOW_PYTHON
 
 TINY = {
     "max_trials": 1,
