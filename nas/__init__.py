@@ -12,9 +12,11 @@ One concept per module or package:
   model), starting each as `start.py` says and keeping its files with `store.py`.
 - `search.py`: the entry points (`run_search`, `run_worker`, `write_outputs`); `build.py`
   assembles a search from its `config.py`; `distributed.py` runs parallel trials.
-- `data.py` (the search's data), `latency.py` (latency measures, by kind), `device.py`
-  (GPU and mixed precision, by backend), `report.py` (leaderboard, Pareto front, HTML),
-  `task.py` (task types), `inputs.py` (input specs), `kt_private.py` (KerasTuner's internals).
+- `data.py` (the search's data, by rows: `SearchData`, `ArrayData`), `epochs.py` (what each
+  epoch trained and was scored on, counted as it runs), `latency.py` (latency measures, by
+  kind), `device.py` (GPU and mixed precision, by backend), `report.py` (leaderboard, Pareto
+  front, HTML), `task.py` (task types), `inputs.py` (input specs), `kt_private.py`
+  (KerasTuner's internals).
 
 The engine imports only `keras`, `keras_tuner` and numpy (tests/nas/test_engine_imports.py), so
 it runs on any Keras backend. TensorFlow-only pieces (its device setup, TFLite latency) are

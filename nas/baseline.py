@@ -5,10 +5,11 @@ the search's candidates on the same data, fidelity and budget, as the leaderboar
 `hp` is a KerasTuner `HyperParameters`: values you declare on it take their defaults and are
 saved with the row, so the Trainer rebuilds the same model. `input_spec` is the search's
 `InputSpec` (nas/inputs.py): one feature per model input, with `.name`, `.kind`
-("numeric", "categorical", "signal", "image"), `.size` (vocabulary size or length) and
-`.shape`, plus `.n_outputs` classes. Return a Keras 3 model whose inputs are named after the
-features and whose output is the class probabilities. If it is not compiled, it is compiled
-with Adam, sparse categorical cross-entropy and accuracy.
+("numeric", "categorical", "signal", "image", "tokens": free text as word ids, 0 the
+padding), `.size` (vocabulary size or length) and `.shape`, plus `.n_outputs` classes.
+Return a Keras 3 model whose inputs are named after the features and whose output is the
+class probabilities. If it is not compiled, it is compiled with Adam, sparse categorical
+cross-entropy and accuracy.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from nas import task
 from nas.config import SearchConfig
 from nas.encoding import Architecture
 from nas.estimation.fidelity import FULL
+from nas.estimation.inherit import copy_matching
 from nas.inputs import InputSpec
 from nas.runner import TrialRunner
 from nas.spaces import SPACE_KEY, get_space
@@ -28,11 +29,19 @@ def param_limit(space, limit: int):
     return check
 
 
-def build_oracle(config: SearchConfig, input_spec: InputSpec, log=print):
-    """(device, space, oracle) for `config` (its space resolved: `SearchConfig.resolved`)."""
+def build_oracle(config: SearchConfig, input_spec: InputSpec, log=print, rows: int = 0):
+    """(device, space, oracle) for `config` (its space resolved: `SearchConfig.resolved`) over
+    `rows` training rows (they narrow the batch sizes offered; 0: unknown, all offered)."""
     config = config.resolved(input_spec)
     dev = device_module.configure(config.mixed)
-    space = get_space(config.space, input_spec, fidelity=config.search_fidelity, seed=config.seed)
+    space = get_space(
+        config.space,
+        input_spec,
+        fidelity=config.search_fidelity,
+        seed=config.seed,
+        rows=rows,
+        batch_size=config.batch_size,
+    )
     oracle = make_oracle(
         config.strategy,
         space,
@@ -58,7 +67,8 @@ def build_oracle(config: SearchConfig, input_spec: InputSpec, log=print):
 
 
 def seed_values(seeds, space, log=print) -> list[dict]:
-    """Trial values for the seeds that fit `space` (others are named and skipped)."""
+    """Trial values for the seeds that fit `space` (others are named and skipped), their batch
+    size moved into the range this search offers."""
     out = []
     for seed in seeds:
         if seed["space"] != space.name:
@@ -68,7 +78,7 @@ def seed_values(seeds, space, log=print) -> list[dict]:
             )
             continue
         try:
-            arch = space.architecture(seed["choices"])
+            arch = space.offer(space.architecture(seed["choices"]))
         except ValueError as e:
             log(f"NAS seed {seed['label']!r} does not fit space {space.name!r} ({e}): skipped")
             continue
@@ -87,10 +97,12 @@ def build_runner(
     log=print,
     built=None,
     rendezvous: str = "",
+    rows: int = 0,
 ) -> TrialRunner:
-    """The trial runner of the search in `state_dir` (`built`: a `build_oracle` result to use)."""
+    """The trial runner of the search in `state_dir` over `rows` training rows (`built`: a
+    `build_oracle` result to use)."""
     config = config.resolved(input_spec)
-    dev, space, oracle = built or build_oracle(config, input_spec, log)
+    dev, space, oracle = built or build_oracle(config, input_spec, log, rows)
     os.makedirs(state_dir, exist_ok=True)
     runner = TrialRunner(
         oracle,
@@ -105,7 +117,30 @@ def build_runner(
     )
     log(
         f"NAS search: space={config.space} strategy={config.strategy} "
-        f"max_trials={config.max_trials} fidelity={space.fidelity.label()} {dev.describe()} "
+        f"max_trials={config.max_trials} fidelity={space.fidelity.label()} "
+        f"batch_size={'|'.join(map(str, space.choice('batch_size').values))} {dev.describe()} "
         f"state={runner.project_dir}"
     )
     return runner
+
+
+def winner_model(
+    arch: Architecture,
+    input_spec: InputSpec,
+    *,
+    seed: int,
+    steps: int = 0,
+    weights: str = "",
+    fidelity=FULL,
+):
+    """The winner as the Trainer trains it: `arch` at full fidelity (its learning-rate schedule
+    over `steps`), warm-started, wherever the shapes match, from `weights` (saved by `arch`
+    built at `fidelity`, the search's). Returns (model, the layers copied: None without
+    weights)."""
+    model = get_space(arch.space, input_spec, seed=seed).build_model(arch, steps=steps)
+    if not weights or not os.path.exists(weights):
+        return model, None
+    donor = get_space(arch.space, input_spec, fidelity=fidelity, seed=seed)
+    donor = donor.build_model(arch, compile=False)
+    donor.load_weights(weights)
+    return model, copy_matching(donor, model)

@@ -14,6 +14,7 @@ import json
 
 from nas.estimation.fidelity import Fidelity
 from nas.knobs import declared, knob, problems_of
+from nas.task import CLASS_WEIGHTS, RARE_SHARE
 from nas.task import NAMES as TASKS
 
 # The engine's catalogues. The registries in nas/spaces and nas/strategies map these names to
@@ -23,6 +24,15 @@ AUTO = "auto"  # the space by the data: stages for signals and images, chain for
 STRATEGIES = ("evolution", "reinforce", "random", "bayesian", "hyperband", "grid")
 LATENCIES = ("keras", "tflite")
 MIXED_PRECISION = ("auto", "on", "off")
+# A scored validation sample is at least this many rows: below it, a score's standard error
+# (about 0.003 at accuracy 0.9) is too wide to rank candidates that differ by a point.
+MIN_VALIDATION_SAMPLE = 10_000
+# row_fidelity "auto" turns on from this many training rows (nas/estimation/halving.py).
+ROW_FIDELITY_ROWS = 100_000
+# Every batch size a candidate can train with: one list for every table, so an architecture
+# found on one rebuilds anywhere. The training rows narrow what a search offers
+# (nas/spaces/base.py `batch_sizes`).
+BATCH_SIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,12 +57,53 @@ class SearchConfig:
     )
     max_trials: int = knob(3, "Search trials.", minimum=1)
     epochs: int = knob(10, "Full-fidelity epochs per trial and for training.", minimum=1)
-    batch_size: int = knob(32, "Examples per training batch.", minimum=1)
+    batch_size: int = knob(
+        0,
+        "Rows per training batch. 0: searched, from the sizes that make an epoch over the "
+        "training rows 512 to 2,048 steps (32 for 16,000 rows, 128 to 256 for 160,000, 1,024 "
+        "to 2,048 for 1.6 million: fewer, bigger batches trained a teacher-network table of "
+        "160,000 rows to 0.887 in six epochs at 2,048, 0.903 at 256); a size fixes it.",
+        choices=(0, *BATCH_SIZES),
+    )
+    validation_sample: int = knob(
+        50_000,
+        "Validation rows every trial is scored on: all of them when there are fewer, else this "
+        "fixed sample, the same rows for every trial (0: all, always; else at least 10,000). "
+        "50,000 rows put a score's standard error at 0.0022 or less, and scoring them costs "
+        "about what training on a sixth as many rows does.",
+        minimum=0,
+    )
     seed: int = knob(42, "Seed of the search's proposals and of each trial.", minimum=1)
+    class_weight: str = knob(
+        "none",
+        "Classification: weigh each class by n / (k x its rows) in training (the loss; the "
+        f"validation loss and scores are not weighted). auto: when the smallest class holds "
+        f"less than {RARE_SHARE:.0%} of the training rows; balanced: always; none: never. "
+        "Measured on rare positives (bench/rare/RESULTS.md), with the decision threshold chosen "
+        "on the validation rows, weights lost PR AUC (0.50 against 0.57 unweighted at 1% "
+        "positives) and calibration, so the default is none.",
+        choices=CLASS_WEIGHTS,
+    )
     time_budget_min: float = knob(
         30.0,
         "Search time budget in minutes: the search stops after the epoch in which it is spent.",
         exclusive_minimum=0,
+    )
+    plan: str = knob(
+        AUTO,
+        "With a time budget, plan the search from the first trial's measured throughput "
+        "(nas/estimation/planner.py): the trials after it train on a share of the training "
+        "rows and fewer epochs where plan_min_trials trials of every row and every epoch do "
+        "not fit in the budget (at 1.6 million rows a 4-minute budget ran one trial without "
+        "it; bench/scale/RESULTS.md). A small table keeps every row and epoch. auto: on; off: "
+        "trials at the search fidelity until the budget runs out.",
+        choices=(AUTO, "off"),
+    )
+    plan_min_trials: int = knob(
+        8,
+        "Trials the plan makes room for (at most max_trials): fewer than this is not a search "
+        "(evolution's first population, a few halving rungs' worth of candidates).",
+        minimum=1,
     )
     patience: int = knob(
         0, "Stop after this many finished trials without improvement (0: never).", minimum=0
@@ -110,6 +161,21 @@ class SearchConfig:
     )
     halving_rungs: tuple = knob((1, 3), "Epoch counts at which successive halving compares.")
     halving_eta: int = knob(3, "Successive halving keeps the top 1/eta at a rung.", minimum=2)
+    row_fidelity: str = knob(
+        AUTO,
+        "Successive halving on row subsamples: a trial's epochs up to halving rung i train on "
+        "halving_row_fractions[i] of the training rows (after the last rung: all of them), "
+        "and a trial outside the top 1/halving_eta at a rung stops there. on; off; auto: on "
+        f"from {ROW_FIDELITY_ROWS:,} training rows, where an epoch is long and a ninth of "
+        "it still holds over 10,000 rows (bench/nas/RESULTS.md, the rank study).",
+        choices=(AUTO, "on", "off"),
+    )
+    halving_row_fractions: tuple = knob(
+        (1 / 9, 1 / 3),
+        "Row fidelity's shares of the training rows for the epochs up to each halving rung, "
+        "in rung order, each in (0, 1] and none below the one before; a rung without one "
+        "trains on all rows.",
+    )
     reevaluate_top: int = knob(
         3,
         "Before choosing the winner, train the top k candidates again with other seeds at "
@@ -160,6 +226,7 @@ class SearchConfig:
 
         object.__setattr__(self, "seeds", tuple(dict(s) for s in self.seeds))
         object.__setattr__(self, "halving_rungs", tuple(self.halving_rungs))
+        object.__setattr__(self, "halving_row_fractions", tuple(self.halving_row_fractions))
         if self.task in TASKS and not self.objective:
             object.__setattr__(self, "objective", task.get(self.task).objective)
         problems = problems_of(self)
@@ -167,9 +234,23 @@ class SearchConfig:
             missing = {"label", "space", "choices"} - set(seed)
             if missing:
                 problems.append(f"seed {i} lacks {sorted(missing)}")
+        if 0 < self.validation_sample < MIN_VALIDATION_SAMPLE:
+            problems.append(
+                f"validation_sample={self.validation_sample} must be 0 (all rows) or at least "
+                f"{MIN_VALIDATION_SAMPLE:,}: fewer rows cannot rank candidates"
+            )
         if any(not isinstance(r, int) or r < 1 for r in self.halving_rungs):
             problems.append(
                 f"halving_rungs must be epoch counts >= 1, got {list(self.halving_rungs)}"
+            )
+        fractions = self.halving_row_fractions
+        if any(
+            isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 1
+            for f in fractions
+        ) or list(fractions) != sorted(fractions):
+            problems.append(
+                f"halving_row_fractions must be shares in (0, 1], none below the one before, "
+                f"got {list(fractions)}"
             )
         if problems:
             raise ValueError("invalid search config: " + "; ".join(problems))
@@ -180,6 +261,17 @@ class SearchConfig:
             return self
         space = "chain" if input_spec.body_kind == "vector" else "stages"
         return dataclasses.replace(self, space=space)
+
+    @property
+    def plans(self) -> bool:
+        """Whether the search plans trials x rows x epochs for its time budget."""
+        return self.plan == AUTO
+
+    def row_fidelity_on(self, train_rows: int) -> bool:
+        """Whether halving's rungs train on row subsamples for `train_rows` training rows."""
+        if self.row_fidelity == AUTO:
+            return train_rows >= ROW_FIDELITY_ROWS
+        return self.row_fidelity == "on"
 
     @property
     def reevaluates(self) -> bool:

@@ -5,9 +5,13 @@ Kinds:
 - `categorical`: one integer id per example, `size` = vocabulary size including OOV buckets.
 - `signal`: a fixed-length float vector treated as a 1-D signal, shape (length, channels).
 - `image`: a fixed-length float vector reshaped to (height, width, channels).
+- `tokens`: a fixed-length sequence of integer word ids (free text), `size` = vocabulary size
+  including the padding id 0 and OOV buckets, `shape` = (length,). The text ops
+  (nas/spaces/text.py) encode it into a vector that joins the tabular ones.
 
-Inference: a float feature of length 1 is numeric, an integer feature is categorical, a float
-feature of fixed length > 1 is a signal unless a shape of rank 2 or 3 is given (then an image).
+Inference: a float feature of length 1 is numeric, an integer feature of length 1 categorical
+and longer one tokens, a float feature of fixed length > 1 is a signal unless a shape of rank 2
+or 3 is given (then an image).
 `overrides` maps a feature name to a kind or to {"kind": ..., "shape": [...]}.
 """
 
@@ -17,7 +21,7 @@ import dataclasses
 import json
 import math
 
-KINDS = ("numeric", "categorical", "signal", "image")
+KINDS = ("numeric", "categorical", "signal", "image", "tokens")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,12 +31,15 @@ class Feature:
 
     name: str
     kind: str
-    size: int = 1  # vocabulary size for categorical, flat length otherwise
-    shape: tuple = ()  # signal: (length, channels); image: (height, width, channels)
+    size: int = 1  # vocabulary size for categorical and tokens, flat length otherwise
+    shape: tuple = ()  # signal: (length, channels); image: (height, width, channels); tokens:
+    # (length,)
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"feature {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+        if self.kind == "tokens" and len(self.shape) != 1:
+            raise ValueError(f"feature {self.name!r}: tokens need a shape (length,)")
         if self.kind in ("signal", "image") and math.prod(self.shape) != self.size:
             raise ValueError(
                 f"feature {self.name!r}: shape {list(self.shape)} does not hold {self.size} values"
@@ -55,6 +62,10 @@ class InputSpec:
     @property
     def tabular(self) -> list[Feature]:
         return [f for f in self.features if f.kind in ("numeric", "categorical")]
+
+    @property
+    def texts(self) -> list[Feature]:
+        return [f for f in self.features if f.kind == "tokens"]
 
     @property
     def tensors(self) -> list[Feature]:
@@ -109,21 +120,21 @@ def infer_feature(
     kind = override.get("kind")
     if kind is None:
         if is_integer:
-            kind = "categorical"
+            kind = "categorical" if length == 1 else "tokens"
         elif length == 1 and not shape:
             kind = "numeric"
         elif len(shape) in (2, 3):
             kind = "image"
         else:
             kind = "signal"
-    if kind == "categorical":
+    if kind in ("categorical", "tokens"):
         vocab = int(override.get("size", vocab))
         if not vocab:
             raise ValueError(
-                f"categorical feature {name!r} needs a vocabulary size: give it as "
-                f"input_overrides {{{name!r}: {{'kind': 'categorical', 'size': N}}}}"
+                f"{kind} feature {name!r} needs a vocabulary size: give it as "
+                f"input_overrides {{{name!r}: {{'kind': {kind!r}, 'size': N}}}}"
             )
-        return Feature(name, kind, int(vocab))
+        return Feature(name, kind, int(vocab), (length,) if kind == "tokens" else ())
     if kind == "numeric":
         if length != 1:
             raise ValueError(f"feature {name!r} has {length} values; numeric needs 1")

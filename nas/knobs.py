@@ -3,6 +3,14 @@ values, bounds), so one declaration gives the default, the check and the descrip
 
 Standard library only: the pipeline's settings contract reads these declarations in the
 Airflow environment too (core/settings.py).
+
+Why the engine checks its knobs itself (`problems_of`) instead of through jsonschema, the
+pipeline's validator: the engine is a library that imports only the standard library, Keras,
+KerasTuner and numpy (tests/nas/test_engine_imports.py), and it must refuse a bad config from
+any caller (a bench, a notebook, another orchestrator), not only from the pipeline. The rules
+are still declared once, here: the contract turns these declarations into JSON Schema, and
+jsonschema checks a pipeline's values against them before the engine sees them
+(core/schema.py), so this check is the engine's own last line, never a second set of rules.
 """
 
 from __future__ import annotations

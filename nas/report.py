@@ -9,19 +9,29 @@ import html
 import io
 import json
 
+from nas import scores
+
+# The leaderboard's columns, in order (CSV, and the HTML table without HTML_LEAVES_OUT).
 COLUMNS = (
     "rank",
     "trial_id",
     "status",
     "score",
+    "score_se",
     "score_mean",
     "score_std",
     "score_runs",
+    "val_loss",
     "params",
     "latency_ms",
     "summary",
     "fidelity",
+    "batch_size",
     "epochs",
+    "best_epoch",
+    "steps_per_epoch",
+    "rows_per_epoch",
+    "validation_rows",
     "examples_seen",
     "wall_s",
     "early_stopped",
@@ -32,6 +42,7 @@ COLUMNS = (
     "runner",
     "architecture",
 )
+HTML_LEAVES_OUT = ("latency_ms", "stopped_by", "mutation", "runner", "architecture")
 
 
 def pareto_front(rows: list[dict], maximize: bool = True) -> set[str]:
@@ -54,18 +65,10 @@ def pareto_front(rows: list[dict], maximize: bool = True) -> set[str]:
 def rank(rows: list[dict], maximize: bool = True) -> list[dict]:
     """Rows sorted best first (unscored last), with `rank` and `pareto` filled in. Candidates
     the re-evaluation trained again (nas/estimation/reevaluate.py) come first, by their mean
-    score: the winner was chosen among them on it."""
+    score: the winner was chosen among them on it. Equal scores: the lower validation loss
+    first (nas/scores.py)."""
     front = pareto_front(rows, maximize)
-    sign = -1 if maximize else 1
-    ordered = sorted(
-        rows,
-        key=lambda r: (
-            r.get("score") is None,
-            r.get("score_mean") is None,
-            sign * (r.get("score_mean", r.get("score")) or 0),
-            r["trial_id"],
-        ),
-    )
+    ordered = sorted(rows, key=lambda r: scores.rank_key(r, maximize))
     out = []
     for i, r in enumerate(ordered, 1):
         out.append(
@@ -171,29 +174,16 @@ def render_html(rows_in_order: list[dict], title: str, maximize: bool = True, me
         log_x=True,
         highlight=front,
     )
-    head = (
-        "rank",
-        "trial_id",
-        "status",
-        "score",
-        "score_mean",
-        "score_std",
-        "score_runs",
-        "params",
-        "summary",
-        "fidelity",
-        "epochs",
-        "wall_s",
-        "early_stopped",
-        "parent",
-        "pareto",
-    )
+    head = [c for c in COLUMNS if c not in HTML_LEAVES_OUT]
     table = ["<table><tr>" + "".join(f"<th>{c}</th>" for c in head) + "</tr>"]
     for r in ranked:
         cells = []
         for c in head:
             v = r.get(c)
-            v = f"{v:.4f}" if isinstance(v, float) and c.startswith("score") else v
+            if c == "score":  # with its standard error: 0.9312±0.0040
+                v = scores.shown(v, r.get("score_se"))
+            elif isinstance(v, float) and c.startswith(("score", "val_loss")):
+                v = f"{v:.4f}"
             cells.append(f"<td>{html.escape('' if v is None else str(v))}</td>")
         table.append("<tr>" + "".join(cells) + "</tr>")
     table.append("</table>")

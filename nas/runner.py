@@ -19,18 +19,25 @@ import keras
 import keras_tuner
 import numpy as np
 
-from nas import latency, start
+from nas import latency, scores, start, task
 from nas.candidate import Candidate, Proposal
 from nas.device import DeviceInfo
 from nas.encoding import Architecture
-from nas.estimation import curve, halving, reevaluate
+from nas.epochs import ROWS_PER_EPOCH, EpochLog, count_rows, epoch_counts
+from nas.estimation import curve, halving
 from nas.estimation.budget import Budget, stopped_by
+from nas.estimation.meter import Meter
+from nas.estimation.planning import Planning
 from nas.kt_private import TrialStatus
+from nas.spaces import BATCH_SIZE, batch_size_of
 from nas.store import TrialStore
 from nas.strategies.base import PRUNED
 
+LATENCY_BATCH = 32  # every candidate's latency is measured on batches of this many rows
+VALIDATION_BATCH = 512  # validation batches hold at least this many rows (inference only)
 
-class TrialRunner(keras_tuner.Tuner):
+
+class TrialRunner(Planning, keras_tuner.Tuner):
     """Runs the search's trials (KerasTuner calls `run_trial`) and fixed candidates
     (`run_fixed`), keeping their files in a `TrialStore` under the project directory.
 
@@ -75,6 +82,11 @@ class TrialRunner(keras_tuner.Tuner):
 
     # ---- bookkeeping --------------------------------------------------------------------
     @property
+    def is_worker(self) -> bool:
+        """Whether this runner is a worker of a parallel search (distributed.py)."""
+        return self._is_worker()
+
+    @property
     def maximize(self) -> bool:
         return self.oracle.objective.direction == "max"
 
@@ -94,11 +106,6 @@ class TrialRunner(keras_tuner.Tuner):
             if history is not None:
                 out.append(history)
         return out
-
-    def _keep_reserve(self) -> None:
-        """Tell the oracle how much of the time budget the re-evaluation will need."""
-        if not self._is_worker():
-            self.oracle.reserve_s = reevaluate.reserve_s(self.config, self.rows(), self.maximize)
 
     def _record(self, row: dict, arch: Architecture | None, history: dict) -> None:
         self.recorded.append(row["trial_id"])
@@ -121,7 +128,7 @@ class TrialRunner(keras_tuner.Tuner):
         left = self.oracle.time_left()
         if left is not None:
             eta = min(eta, max(left, 0))
-        score = "-" if row.get("score") is None else f"{row['score']:.4f}"
+        score = scores.shown(row.get("score"), row.get("score_se"))
         best_s = "-" if best is None else f"{best:.4f}"
         self.log(
             f"NAS trial {row['trial_id']} ({done}/{total}) strategy={self.config.strategy} "
@@ -154,7 +161,8 @@ class TrialRunner(keras_tuner.Tuner):
         row.update(fields)
         return row
 
-    def _seed(self, trial_id: str) -> int:
+    def seed_of(self, trial_id: str) -> int:
+        """The seed of a trial (or of a run, an epoch), fixed by the search's seed and its id."""
         return zlib.crc32(f"{self.config.seed}:{trial_id}".encode()) % (2**31)
 
     # ---- running candidates -------------------------------------------------------------
@@ -184,31 +192,40 @@ class TrialRunner(keras_tuner.Tuner):
             self.store.discard_checkpoints(c.trial_id)
         scheduled = "tuner/epochs" in c.values  # Hyperband's schedule: no other early stop
         epochs = int(c.values["tuner/epochs"]) if scheduled else self._full_epochs()
-        fraction = self.space.fidelity.data_fraction
-        keras.utils.set_random_seed(self._seed(c.trial_id))
+        batch = self.batch_size(c)
+        halves = c.searched and not scheduled and self.halves(data)
+        planned = c.searched and not scheduled  # a plan cuts its rows and epochs
+        rows = self.epoch_rows(data, epochs, halves, planned)
+        keras.utils.set_random_seed(self.seed_of(c.trial_id))
         with self.device.scope():
-            model = c.build(self.space, steps=epochs * data.steps_for(fraction, cfg.batch_size))
+            model = c.build(self.space, steps=sum(data.steps_for(r, batch) for r in rows))
+        count_rows(model)
         params = c.params(self.space, model)
-        latency_ms = latency.measure(model, data.sample_batch(cfg.batch_size), kind=cfg.latency)
+        latency_ms = latency.measure(model, data.sample_batch(LATENCY_BATCH), kind=cfg.latency)
         if c.searched:
             self._check_limits(c, params, latency_ms, t0)
 
         begin = self._start(c, model) if c.searched else start.Start()
         history = begin.history
-        callbacks = [self.store.checkpoint(c.trial_id, history, cfg.objective, self.maximize)]
+        meter = Meter(batch, data.validation_rows, started=t0)
+        callbacks = [
+            EpochLog(),  # first: the others read the rows it logs
+            self.store.checkpoint(c.trial_id, history, cfg.objective, self.maximize),
+            meter,
+        ]
         stopper = rungs = None
         if c.searched and cfg.curve_stop and not scheduled:
             stopper = curve.CurveStopper(
                 cfg.objective,
-                self._curve_target(),
-                epochs,
+                curve.target(self),
+                len(rows),  # the plan's epochs, for a planned trial
                 maximize=self.maximize,
                 confidence=cfg.curve_confidence,
                 min_epochs=cfg.curve_min_epochs,
                 history=history.get(cfg.objective, []),
             )
             callbacks.append(stopper)
-        if c.searched and cfg.successive_halving and not scheduled:
+        if halves:
             earlier = self.earlier_histories(c.trial_id)
             rungs = halving.RungStopper(
                 cfg.objective,
@@ -219,55 +236,67 @@ class TrialRunner(keras_tuner.Tuner):
                 history=history.get(cfg.objective, []),
             )
             callbacks.append(rungs)
-        per_epoch = data.examples_per_epoch(fraction, cfg.batch_size)
-        trained = len(history.get(cfg.objective, []))  # epochs of this trial before a restart
-        budget = Budget(self.oracle, per_epoch, seen=trained * per_epoch)
+        # example-epochs of this trial before a restart, as its epochs logged them
+        seen = sum(history.get(ROWS_PER_EPOCH, []))
+        budget = Budget(self.oracle, rows[0], seen=seen, meter=meter, known=self.costs)
         callbacks.append(budget)
+        probe = self.prober(meter, data, rows, epochs, halves, planned)
         if begin.initial_epoch < epochs:
-            self._fit(model, data, fraction, begin.initial_epoch, epochs, callbacks, c.trial_id)
+            self.fit_epochs(
+                model, data, batch, rows, begin.initial_epoch, callbacks, c.trial_id, probe
+            )
+        self.costs = meter.costs() or self.costs
+        self._plan(data)  # a probe the budget stopped early plans with what it measured
+        if not self._is_worker():  # start no trial with less time left than one needed
+            self.oracle.min_trial_s = max(self.oracle.min_trial_s, meter.least_s())
         values_seen = history.get(cfg.objective, [])
         if not values_seen:
             raise c.missing_objective(cfg.objective)
-        score = float(max(values_seen) if self.maximize else min(values_seen))
+        best = self.scored(history)
         row = self._row(
             c,
-            score=score,
+            **best,
             params=int(params),
             latency_ms=round(latency_ms, 3),
             epochs=len(values_seen),
-            examples_seen=len(values_seen) * per_epoch,
             wall_s=round(time.time() - t0, 2),
             early_stopped=bool(stopper and stopper.stopped_epoch)
             or bool(rungs and rungs.stopped_epoch)
             or budget.hit,
             stopped_by=stopped_by(stopper, rungs, budget),
             start=begin.label,
+            batch_size=batch,
+            **epoch_counts(history),
         )
+        if planned and self.plan is not None and not self.plan.is_full:
+            row["fidelity"] += "; " + self.plan.describe()
+        elif halves and cfg.row_fidelity_on(data.train_rows):
+            row["fidelity"] += "; " + halving.describe_rows(
+                cfg.halving_rungs, cfg.halving_row_fractions
+            )
         self._record(row, c.arch, history)
-        self.store.finish(c.trial_id, score, history, row)
+        self.store.finish(c.trial_id, best["score"], history, row)
         return row
+
+    def scored(self, history: dict) -> dict:
+        """A trial's (or run's) score from its per-epoch history (nas/scores.py `score_of`)."""
+        return scores.score_of(history, self.config.objective, self.maximize)
+
+    def halves(self, data) -> bool:
+        """Whether searched trials stop at halving rungs: successive halving, or row fidelity
+        (`row_fidelity`: on, or auto on a large table), which needs the rungs."""
+        return self.config.successive_halving or self.config.row_fidelity_on(data.train_rows)
+
+    def batch_size(self, c: Candidate) -> int:
+        """A candidate's batch size: its architecture's; for the user's baseline model, the
+        search's fixed one or the middle of the sizes this search offers."""
+        if c.arch is not None:
+            return batch_size_of(c.arch.choices)
+        offered = self.space.choice(BATCH_SIZE).values
+        return self.config.batch_size or offered[len(offered) // 2]
 
     def _full_epochs(self) -> int:
         return self.space.fidelity.epochs_for(self.config.epochs)
-
-    def _curve_target(self):
-        """The score the learning-curve stop must see a trial beat, or None while it waits:
-        until `curve_min_trials` trials have trained all their epochs, or `curve_wait_share`
-        of the search's budget (time, compute or trials, whichever is furthest) is spent."""
-        cfg, oracle = self.config, self.oracle
-        full, rows = self._full_epochs(), self.rows()
-        done = [r for r in rows if r["status"] == "completed" and r["epochs"] >= full]
-        # A parallel search's worker sees neither budget (the chief keeps them): trials decide.
-        max_trials = 0 if self._is_worker() else oracle.max_trials
-        shares = [len(rows) / max_trials if max_trials else 0.0]
-        left = oracle.time_left()
-        if left is not None:
-            shares.append(1 - left / oracle.time_budget_s)
-        if not self._is_worker() and oracle.compute_budget:
-            shares.append(oracle.compute_spent / oracle.compute_budget)
-        if len(done) >= cfg.curve_min_trials or max(shares) >= cfg.curve_wait_share:
-            return oracle.best_score()
-        return None
 
     def _start(self, c: Candidate, model) -> start.Start:
         return start.choose(
@@ -279,37 +308,9 @@ class TrialRunner(keras_tuner.Tuner):
             arch=c.arch,
             values=c.values,
             trial_id=c.trial_id,
-            seed=self._seed(c.trial_id),
+            seed=self.seed_of(c.trial_id),
             log=self.log,
         )
-
-    def rerun(self, trial_id: str, build, k: int, data, callbacks=()) -> dict:
-        """Train trial `trial_id`'s model again from scratch on all the data, with seed number
-        `k` of its own: the re-evaluation's run. `build(steps)` returns the compiled model at
-        full fidelity. Returns {"score", "epochs", "wall_s", "complete"}; a complete run is
-        kept in the store and never trained again."""
-        done = self.store.rerun(trial_id, k)
-        if done is not None:
-            return done
-        t0, cfg, run_id = time.time(), self.config, f"{trial_id}:rerun{k}"
-        steps = data.steps_for(1.0, cfg.batch_size)
-        keras.utils.set_random_seed(self._seed(run_id))
-        with self.device.scope():
-            model = build(cfg.epochs * steps)
-        recorder = curve.CurveStopper(cfg.objective, None, cfg.epochs)  # records, never stops
-        self._fit(model, data, 1.0, 0, cfg.epochs, [recorder, *callbacks], run_id)
-        values = recorder.values
-        if not values:
-            raise keras_tuner.errors.FailedTrialError(f"rerun {run_id} reported no {cfg.objective}")
-        result = {
-            "score": float(max(values) if self.maximize else min(values)),
-            "epochs": len(values),
-            "wall_s": round(time.time() - t0, 2),
-            "complete": len(values) >= cfg.epochs,
-        }
-        if result["complete"]:
-            self.store.keep_rerun(trial_id, k, result)
-        return result
 
     def _check_limits(self, c: Candidate, params: int, latency_ms: float, t0: float) -> None:
         cfg = self.config
@@ -319,32 +320,40 @@ class TrialRunner(keras_tuner.Tuner):
             reason = f"latency {latency_ms:.2f} ms > limit {cfg.max_latency_ms} ms"
             self._prune(c, reason, t0, params)
 
-    def _fit(self, model, data, fraction, initial, epochs, callbacks, trial_id):
-        """Arrays: one fit call per epoch with a permutation fixed by (seed, trial, epoch), so a
-        resumed trial sees the batches an uninterrupted one would. Datasets: one fit call."""
-        kwargs = data.fit_kwargs(fraction, self.config.batch_size)
-        if not data.is_arrays:
+    def fit_epochs(self, model, data, batch, rows, initial, callbacks, trial_id, after=None):
+        """Train epochs `initial` to `len(rows)`, epoch e on the first `rows[e]` training rows
+        (one pass: `data.steps_for`), scored on every validation row. One fit call per epoch,
+        each with the data's order for that epoch and a seed fixed by (seed, trial, epoch), so
+        a resumed trial sees the batches an uninterrupted one would. `after(epoch)` runs after
+        each epoch and may change the later epochs' `rows` in place."""
+        order_seed = self.seed_of(trial_id)
+        validation = data.validation_batches(max(batch, VALIDATION_BATCH))
+        weights = self.class_weights(data)
+        epoch = initial
+        while epoch < len(rows):
+            keras.utils.set_random_seed(self.seed_of(f"{trial_id}:{epoch}"))
             model.fit(
-                epochs=epochs, initial_epoch=initial, callbacks=callbacks, verbose=0, **kwargs
-            )
-            return
-        x, y = kwargs.pop("x"), kwargs.pop("y")
-        kwargs["shuffle"] = False
-        for epoch in range(initial, epochs):
-            seed = self._seed(f"{trial_id}:{epoch}")
-            keras.utils.set_random_seed(seed)
-            order = np.random.default_rng(seed).permutation(len(y))
-            model.fit(
-                {k: v[order] for k, v in x.items()},
-                y[order],
+                data.train_batches(
+                    batch, rows[epoch], seed=order_seed, epoch=epoch, class_weight=weights
+                ),
+                steps_per_epoch=data.steps_for(rows[epoch], batch),
+                validation_data=validation,
                 epochs=epoch + 1,
                 initial_epoch=epoch,
                 callbacks=callbacks,
                 verbose=0,
-                **kwargs,
             )
             if model.stop_training:
                 return
+            if after is not None:
+                after(epoch)
+            epoch += 1
+
+    def class_weights(self, data) -> dict | None:
+        """The class weights every trial trains with (`class_weight` knob, nas/task.py)."""
+        if self.space.input_spec.task != "classification":
+            return None
+        return task.class_weights(data.class_counts, self.config.class_weight)
 
     def _prune(self, c: Candidate, reason: str, t0: float, params=None):
         row = self._row(

@@ -6,7 +6,7 @@ chief of a parallel search), run a worker of a parallel search, and write the ou
 
 Outputs (`OUTPUT_FILES`): best_architecture.json, best_hyperparameters.json (KerasTuner config,
 the format of TFX's Tuner), best.weights.h5, leaderboard.json / .csv, report.html,
-input_spec.json and search_config.json.
+input_spec.json, search_config.json and plan.json (the time budget's plan; null without one).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import shutil
 
 import keras_tuner
 
-from nas import baseline, distributed, report, task
+from nas import baseline, distributed, report, scores, task
 from nas.build import build_oracle, build_runner
 from nas.config import SearchConfig
 from nas.data import SearchData
@@ -37,6 +37,7 @@ OUTPUT_FILES = {
     "input_spec": "input_spec.json",
     "search_config": "search_config.json",
     "weights": "best.weights.h5",
+    "plan": "plan.json",
 }
 NO_SEARCH = "none (no search)"  # the device of a result trained without a search
 
@@ -60,6 +61,7 @@ class SearchResult:
     rows: list
     stop_reason: str
     device: str
+    plan: dict | None = None  # the time budget's plan (nas/estimation/planner.py), if any
 
     @classmethod
     def of(
@@ -74,6 +76,7 @@ class SearchResult:
         rows: list | None = None,
         stop_reason: str | None = None,
         device: str = NO_SEARCH,
+        plan: dict | None = None,
     ) -> SearchResult:
         """The result whose winner is the leaderboard row `winner`. Without `rows`, a candidate
         trained without a search (a promotion, a retrain): its row is the only one, its status
@@ -88,6 +91,7 @@ class SearchResult:
             rows=[winner] if rows is None else rows,
             stop_reason=winner["status"] if stop_reason is None else stop_reason,
             device=device,
+            plan=plan,
         )
 
     @property
@@ -120,18 +124,36 @@ def run_search(
     """The search. With `config.parallel_trials` > 0 this process is the chief of a parallel
     search: it serves the oracle to that many workers (`run_worker`), announced in `rendezvous`
     together with `worker_info`, and runs trials itself too."""
+    log(f"NAS data: {data.describe()}{_weights_note(config, input_spec, data)}")
     if config.parallel_trials:
         runner = _run_as_chief(
             config, input_spec, data, state_dir, tracker, log, rendezvous, worker_info or {}
         )
     else:
-        runner = build_runner(config, input_spec, state_dir, tracker, log)
+        runner = build_runner(config, input_spec, state_dir, tracker, log, rows=data.train_rows)
         done = len(runner.rows())
         if done:
             log(f"NAS search resumes: {done} trial(s) already finished are kept")
         _search(runner, data)
-    chosen = reevaluate.reevaluate(runner, data, log) if runner.config.reevaluates else None
+    plan = runner.plan
+    chosen = None
+    if runner.config.reevaluates and (plan is None or plan.reevaluate):
+        chosen = reevaluate.reevaluate(runner, data, log)
+    elif runner.config.reevaluates:
+        log("NAS re-evaluation skipped: one round at full fidelity does not fit the budget")
     return _result(runner, input_spec, log, chosen)
+
+
+def _weights_note(config: SearchConfig, input_spec: InputSpec, data: SearchData) -> str:
+    """What the class weights are (nas/task.py class_weights), for the data line."""
+    if input_spec.task != "classification" or not data.class_counts:
+        return ""
+    weights = task.class_weights(data.class_counts, config.class_weight)
+    share = min(c for c in data.class_counts if c) / max(1, sum(data.class_counts))
+    if weights is None:
+        return f"; no class weights (class_weight={config.class_weight}, minority {share:.1%})"
+    shown = ", ".join(f"{k}: {v:.2f}" for k, v in weights.items())
+    return f"; class weights {{{shown}}} (class_weight={config.class_weight}, minority {share:.1%})"
 
 
 def _search(runner, data: SearchData) -> None:
@@ -145,18 +167,21 @@ def _result(runner, input_spec: InputSpec, log, chosen: str | None = None) -> Se
     """The search's result; `chosen`: the re-evaluation's winner (else the best score wins)."""
     config, rows = runner.config, runner.rows()
     reason = runner.oracle.stop_reason or f"max trials ({config.max_trials}) reached"
-    best = runner.oracle.get_best_trials(1)
-    best = best[0] if best and best[0].score is not None else None
-    best_score = None if best is None else best.score
+    # The best score wins, ties broken by the validation loss (nas/scores.py).
+    searched = [r for r in reevaluate.top_k(rows, 1, runner.maximize) if r.get("architecture")]
+    best = runner.oracle.trials[searched[0]["trial_id"]] if searched else None
+    best_score = searched[0]["score"] if searched else None
     mine = next((r for r in rows if r["trial_id"] == baseline.BASELINE_ID), None)
-    sign = 1 if runner.maximize else -1
     if chosen is not None:  # re-evaluated on the mean, the baseline beside the leaders
         mine_wins = chosen == baseline.BASELINE_ID
         if not mine_wins:
             best = runner.oracle.trials[chosen]
             best_score = next(r["score_mean"] for r in rows if r["trial_id"] == chosen)
     else:
-        mine_wins = mine is not None and (best is None or sign * mine["score"] > sign * best_score)
+        key = scores.rank_key
+        mine_wins = reevaluate.finished(mine) and (
+            not searched or key(mine, runner.maximize) < key(searched[0], runner.maximize)
+        )
     how = "mean of its re-evaluation runs" if chosen else "score"
     if mine_wins:
         score = mine["score_mean"] if chosen else mine["score"]
@@ -193,13 +218,14 @@ def _result(runner, input_spec: InputSpec, log, chosen: str | None = None) -> Se
         rows=rows,
         stop_reason=reason,
         device=runner.device.describe(),
+        plan=runner.plan.to_dict() if runner.plan is not None else None,
     )
 
 
 def _run_as_chief(config, input_spec, data, state_dir, tracker, log, rendezvous, worker_info):
     if not rendezvous:
         raise ValueError("a parallel search (workers > 0) needs a rendezvous folder")
-    built = build_oracle(config, input_spec, log)
+    built = build_oracle(config, input_spec, log, data.train_rows)
     oracle = built[2]
     oracle._set_project_dir(state_dir, "search")
     if os.path.exists(os.path.join(oracle._project_dir, "oracle.json")):
@@ -243,7 +269,13 @@ def run_worker(
     distributed.set_client_env(chief["host"], chief["port"], distributed.worker_id(index))
     try:
         runner = build_runner(
-            job.config, job.input_spec, state_dir, job.tracker, log, rendezvous=rendezvous
+            job.config,
+            job.input_spec,
+            state_dir,
+            job.tracker,
+            log,
+            rendezvous=rendezvous,
+            rows=job.data.train_rows,
         )
         runner.search(job.data, verbose=0)
     finally:
@@ -276,10 +308,12 @@ def write_outputs(result: SearchResult, out_dir: str) -> dict:
                 "trials": len(result.rows),
                 "device": result.device,
                 "fidelity": result.config.search_fidelity.label(),
+                "plan": result.plan["line"] if result.plan else "none",
             },
         ),
         "input_spec": result.input_spec.to_json(),
         "search_config": result.config.to_json(),
+        "plan": json.dumps(result.plan, indent=1, sort_keys=True),
     }
     for name, text in files.items():
         with open(paths[name], "w") as f:

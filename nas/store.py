@@ -15,6 +15,8 @@ import os
 import keras
 import numpy as np
 
+from nas import scores
+
 RESULT = "result.json"
 INFLIGHT = "inflight.json"
 LAST = "last.weights.h5"
@@ -62,23 +64,27 @@ def load_optimizer(model, path: str) -> bool:
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """After each epoch: the weights, the best weights and the history, written atomically."""
+    """After each epoch: the weights, the best epoch's weights (nas/scores.py: the best
+    `monitor`, ties broken by the lowest validation loss) and the history, written
+    atomically."""
 
     def __init__(self, trial_dir: str, history: dict, monitor: str, maximize: bool):
         super().__init__()
         self.dir, self.history, self.monitor, self.maximize = trial_dir, history, monitor, maximize
-        values = history.get(monitor, [])
-        self.best = (max(values) if maximize else min(values)) if values else None
+        i = scores.best_epoch(history, monitor, maximize)
+        self.best = None if i is None else history[monitor][i]
+        self.best_loss = None if i is None else (history.get(scores.LOSS) or [None] * (i + 1))[i]
 
     def on_epoch_end(self, epoch, logs=None):
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(float(v))
         value = (logs or {}).get(self.monitor)
+        loss = (logs or {}).get(scores.LOSS)
         tmp = os.path.join(self.dir, "tmp.weights.h5")
-        if value is not None and (
-            self.best is None or (value > self.best if self.maximize else value < self.best)
+        if value is not None and scores.improves(
+            value, loss, self.best, self.best_loss, self.maximize
         ):
-            self.best = float(value)
+            self.best, self.best_loss = float(value), loss
             self.model.save_weights(tmp)
             os.replace(tmp, os.path.join(self.dir, BEST))
         self.model.save_weights(tmp)

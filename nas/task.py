@@ -49,14 +49,19 @@ class Task:
         return 1 if self.rescaled else n_classes
 
     def metrics(self) -> list:
+        """The task's metrics, and the row count of what each epoch trained and scored on
+        (nas/epochs.py)."""
         import keras
+
+        from nas.epochs import RowCount
 
         if self.rescaled:
             return [
                 keras.metrics.RootMeanSquaredError(name="rmse"),
                 keras.metrics.MeanAbsoluteError(name="mae"),
+                RowCount(),
             ]
-        return ["accuracy"]
+        return ["accuracy", RowCount()]
 
     def compile_args(self) -> dict:
         """`loss` and `metrics` for `model.compile`."""
@@ -90,6 +95,27 @@ CLASSIFICATION = Task(
 REGRESSION = Task("regression", "val_rmse", None, "mean_squared_error", True)
 TASKS: dict[str, Task] = {t.name: t for t in (CLASSIFICATION, REGRESSION)}
 NAMES = tuple(TASKS)
+
+
+# Class weights (`class_weights`): the modes, and the minority share below which `auto` weighs.
+CLASS_WEIGHTS = ("auto", "balanced", "none")
+RARE_SHARE = 0.2
+
+
+def class_weights(counts, mode: str) -> dict[int, float] | None:
+    """Keras `class_weight` for training rows with `counts` per class (class-index order):
+    `balanced` weighs class i by n / (k * n_i) over the k classes present, so each class
+    carries the same total weight; `auto` does so only when the smallest class holds less than
+    RARE_SHARE of the rows; `none`, and counts with fewer than two classes, give None."""
+    if mode not in CLASS_WEIGHTS:
+        raise ValueError(f"class_weight {mode!r} is not one of {list(CLASS_WEIGHTS)}")
+    present = [int(c) for c in (counts or ()) if c > 0]
+    if mode == "none" or len(present) < 2:
+        return None
+    total = sum(present)
+    if mode == "auto" and min(present) / total >= RARE_SHARE:
+        return None
+    return {i: total / (len(present) * int(c)) for i, c in enumerate(counts) if c > 0}
 
 
 def get(name: str) -> Task:

@@ -12,6 +12,7 @@ best finished trial: with the stated confidence it cannot beat it.
 
 from __future__ import annotations
 
+import math
 import statistics
 
 import numpy as np
@@ -23,7 +24,16 @@ MIN_SIGMA = 0.005  # floor on the residual spread: metrics are noisy even when c
 
 
 def t_quantile(p: float, dof: int) -> float:
-    """Student's t quantile (Cornish-Fisher expansion; within 2% for dof >= 2)."""
+    """Student's t quantile: exact for 1 and 2 degrees of freedom, a Cornish-Fisher expansion
+    above (within 0.3% of scipy.stats.t.ppf for p <= 0.95, 2% at 0.99; tests/nas/test_curve_t.py).
+
+    Not scipy's `t.ppf`: the engine imports only the standard library, Keras, KerasTuner and
+    numpy (tests/nas/test_engine_imports.py), and scipy is not a dependency of KerasTuner
+    itself, only of its optional `bayesian` extra."""
+    if dof == 1:  # Cauchy
+        return math.tan(math.pi * (p - 0.5))
+    if dof == 2:
+        return (2 * p - 1) / math.sqrt(2 * p * (1 - p))
     z = statistics.NormalDist().inv_cdf(p)
     v = float(dof)
     return (
@@ -92,3 +102,27 @@ class CurveStopper(EpochStopper):
         if len(self.values) >= self.horizon:
             return False
         return cannot_beat(self.values, self.target, self.horizon, self.confidence, self.maximize)
+
+
+def target(runner):
+    """The score the learning-curve stop must see a trial of `runner` (a nas.runner.TrialRunner)
+    beat, or None while it waits: until `curve_min_trials` trials have trained all their
+    epochs, or `curve_wait_share` of the search's budget (time, compute or trials, whichever
+    is furthest) is spent."""
+    cfg, oracle = runner.config, runner.oracle
+    full, rows = runner.space.fidelity.epochs_for(cfg.epochs), runner.rows()
+    if getattr(runner, "plan", None) is not None:  # the time budget's plan trains fewer
+        full = min(full, runner.plan.epochs)
+    done = [r for r in rows if r["status"] == "completed" and r["epochs"] >= full]
+    # A parallel search's worker sees neither budget (the chief keeps them): trials decide.
+    worker = runner.is_worker
+    max_trials = 0 if worker else oracle.max_trials
+    shares = [len(rows) / max_trials if max_trials else 0.0]
+    left = oracle.time_left()
+    if left is not None:
+        shares.append(1 - left / oracle.time_budget_s)
+    if not worker and oracle.compute_budget:
+        shares.append(oracle.compute_spent / oracle.compute_budget)
+    if len(done) >= cfg.curve_min_trials or max(shares) >= cfg.curve_wait_share:
+        return oracle.best_score()
+    return None

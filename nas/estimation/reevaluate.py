@@ -10,7 +10,8 @@ of the budget is what the current leaders' runs would take, up to `reevaluate_sh
 When the search trained at full fidelity, a candidate's search score is one of its runs. The
 user's baseline model, when it finished, is re-evaluated beside them: it wins only on its mean
 too (compared on its single score, it beat a winner's mean by luck). The leaderboard rows of
-the re-evaluated candidates get `score_mean`, `score_std` and `score_runs`.
+the re-evaluated candidates get `score_mean`, `score_std`, `score_runs` and `val_loss_mean`:
+equal means are told apart by the mean validation loss (nas/scores.py).
 """
 
 from __future__ import annotations
@@ -25,33 +26,76 @@ import numpy as np
 from nas import baseline
 from nas.baseline import BASELINE_ID
 from nas.encoding import Architecture
+from nas.epochs import EpochLog, count_rows, epoch_counts
 from nas.estimation.fidelity import FULL
+from nas.scores import rank_key
+from nas.spaces import DEFAULT_BATCH_SIZE
 
 
 class Deadline(keras.callbacks.Callback):
-    """Stops training after the epoch in which wall-clock time `deadline` passes."""
+    """Stops training at the batch in which wall-clock time `deadline` passes: a run the
+    deadline cuts does not count, so finishing its epoch (on a big table, minutes past the
+    budget) would be time spent for nothing."""
 
     def __init__(self, deadline: float | None):
         super().__init__()
         self.deadline = deadline
 
-    def on_epoch_end(self, epoch, logs=None):
+    def _check(self, *_args, **_kwargs):
         if self.deadline is not None and time.time() >= self.deadline:
             self.model.stop_training = True
 
+    on_train_batch_end = on_epoch_end = _check
 
-def _finished(row: dict) -> bool:
+
+def rerun(runner, trial_id: str, build, k: int, data, callbacks=(), batch=None) -> dict:
+    """Train trial `trial_id`'s model again from scratch on all the data, with seed number
+    `k` of its own: the re-evaluation's run. `build(steps)` returns the compiled model at
+    full fidelity; `batch`: its batch size (the search's by default). Returns {"score",
+    "epochs", "wall_s", "complete"} and what its epochs trained on (`epoch_counts`); a
+    complete run is kept in the store and never trained again."""
+    done = runner.store.rerun(trial_id, k)
+    if done is not None:
+        return done
+    t0, cfg, run_id = time.time(), runner.config, f"{trial_id}:rerun{k}"
+    batch = batch or cfg.batch_size or DEFAULT_BATCH_SIZE
+    rows = [data.train_rows] * cfg.epochs
+    keras.utils.set_random_seed(runner.seed_of(run_id))
+    with runner.device.scope():
+        model = build(sum(data.steps_for(r, batch) for r in rows))
+    count_rows(model)
+    log = EpochLog()
+    runner.fit_epochs(model, data, batch, rows, 0, [log, *callbacks], run_id)
+    values = log.history.get(cfg.objective)
+    if not values:
+        raise keras_tuner.errors.FailedTrialError(f"rerun {run_id} reported no {cfg.objective}")
+    result = {
+        **runner.scored(log.history),
+        "epochs": len(values),
+        "wall_s": round(time.time() - t0, 2),
+        "complete": len(values) >= cfg.epochs,
+        **epoch_counts(log.history),
+    }
+    if result["complete"]:
+        runner.store.keep_rerun(trial_id, k, result)
+    return result
+
+
+def finished(row: dict | None) -> bool:
+    """Whether a leaderboard row finished training with a finite score."""
+    if row is None or row["status"] != "completed":
+        return False
     score = row.get("score")
-    return row["status"] == "completed" and score is not None and math.isfinite(score)
+    return score is not None and math.isfinite(score)
 
 
 def top_k(rows: list[dict], k: int, maximize: bool) -> list[dict]:
     """The k best searched candidates that finished with a finite score, then the user's
     baseline model when it finished (it is compared on the same runs)."""
-    done = [r for r in rows if _finished(r) and r.get("architecture")]
+    done = [r for r in rows if finished(r) and r.get("architecture")]
     done = [r for r in done if r["trial_id"] != BASELINE_ID]
-    mine = [r for r in rows if r["trial_id"] == BASELINE_ID and _finished(r)]
-    return sorted(done, key=lambda r: r["score"], reverse=maximize)[:k] + mine
+    mine = [r for r in rows if r["trial_id"] == BASELINE_ID and finished(r)]
+    return sorted(done, key=lambda r: rank_key(r, maximize))[:k] + mine
 
 
 def reserve_s(config, rows: list[dict], maximize: bool) -> float:
@@ -77,7 +121,8 @@ def reevaluate(runner, data, log=print) -> str | None:
     if runner.oracle.started_at is not None and cfg.time_budget_min:
         deadline = runner.oracle.started_at + 60 * cfg.time_budget_min
     full = runner.space.fidelity.is_full
-    runs = {r["trial_id"]: ([r["score"]] if full else []) for r in leaders}
+    # (score, validation loss) of each run; the search's own when it trained at full fidelity
+    runs = {r["trial_id"]: ([(r["score"], r.get("val_loss"))] if full else []) for r in leaders}
     log(
         f"NAS re-evaluation: the top {len(leaders)} candidates, {cfg.reevaluate_runs} more "
         f"run(s) each at full fidelity ({', '.join(runs)})"
@@ -90,34 +135,44 @@ def reevaluate(runner, data, log=print) -> str | None:
                 break
             try:
                 build = _builder(runner.space, row)
-                result = runner.rerun(row["trial_id"], build, k, data, [Deadline(deadline)])
+                result = rerun(
+                    runner,
+                    row["trial_id"],
+                    build,
+                    k,
+                    data,
+                    [Deadline(deadline)],
+                    row.get("batch_size"),
+                )
             except Exception as e:  # the search's result stands without the re-evaluation
                 log(f"NAS re-evaluation failed ({e!r}); the best single score decides")
                 return None
             if not result["complete"]:
                 break
-            round_scores[row["trial_id"]] = result["score"]
+            round_scores[row["trial_id"]] = (result["score"], result.get("val_loss"))
         if len(round_scores) < len(leaders):
             log(f"NAS re-evaluation: the time budget ended round {k + 1}; it does not count")
             break
-        for tid, score in round_scores.items():
-            runs[tid].append(score)
+        for tid, run in round_scores.items():
+            runs[tid].append(run)
         rounds += 1
     if not rounds:
         return None
     sign = 1 if runner.maximize else -1
-    means = {}
+    ranked = []
     for row in leaders:
-        scores = np.asarray(runs[row["trial_id"]], dtype=float)
+        scores = np.asarray([s for s, _ in runs[row["trial_id"]]], dtype=float)
+        losses = np.asarray([math.inf if v is None else v for _, v in runs[row["trial_id"]]])
         # A run that diverged (NaN) makes the candidate the worst: it is not reliable.
         mean = float(scores.mean()) if np.isfinite(scores).all() else -sign * math.inf
-        means[row["trial_id"]] = mean
         row = {
             **row,
             "score_mean": round(mean, 6),
             "score_std": round(float(scores.std()), 6),
             "score_runs": len(scores),
+            "val_loss_mean": round(float(losses.mean()), 6) if np.isfinite(losses).all() else None,
         }
+        ranked.append(row)
         runner.store.append(row)
         if runner.tracker is not None:  # the trial's own run gets the mean and the spread
             runner.tracker.log_trial(row, _choices(row), {})
@@ -125,7 +180,8 @@ def reevaluate(runner, data, log=print) -> str | None:
             f"NAS re-evaluation: trial {row['trial_id']} mean={row['score_mean']:.4f} "
             f"std={row['score_std']:.4f} over {len(scores)} run(s) ({row['summary']})"
         )
-    return max(means, key=lambda tid: sign * means[tid])
+    # The best mean wins; on a tie, the lowest mean validation loss (nas/scores.py).
+    return min(ranked, key=lambda r: rank_key(r, runner.maximize))["trial_id"]
 
 
 def _builder(space, row: dict):

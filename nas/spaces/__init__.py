@@ -4,7 +4,14 @@ registry covers exactly the catalogue, checked at import)."""
 from __future__ import annotations
 
 from nas import config
-from nas.spaces.base import SPACE_KEY, SearchSpace
+from nas.spaces.base import (
+    BATCH_SIZE,
+    DEFAULT_BATCH_SIZE,
+    SPACE_KEY,
+    SearchSpace,
+    batch_size_of,
+    batch_sizes,
+)
 from nas.spaces.cells import CellSpace
 from nas.spaces.chain import ChainSpace
 from nas.spaces.graph import GraphSpace
@@ -20,8 +27,8 @@ SPACES: dict[str, type[SearchSpace]] = {name: _CLASSES[name] for name in config.
 
 
 def get_space(name: str, input_spec, **kwargs) -> SearchSpace:
-    """The space `name` over `input_spec` (kwargs: `fidelity`, `seed`); `auto` resolves by the
-    features (`SearchConfig.resolved`)."""
+    """The space `name` over `input_spec` (kwargs: `fidelity`, `seed`, and `rows` / `batch_size`
+    for the batch sizes it offers); `auto` resolves by the features (`SearchConfig.resolved`)."""
     if name == config.AUTO:
         name = config.SearchConfig(space=name).resolved(input_spec).space
     if name not in SPACES:
@@ -29,4 +36,13 @@ def get_space(name: str, input_spec, **kwargs) -> SearchSpace:
     return SPACES[name](input_spec, **kwargs)
 
 
-__all__ = ["SPACES", "SPACE_KEY", "SearchSpace", "get_space"]
+__all__ = [
+    "BATCH_SIZE",
+    "DEFAULT_BATCH_SIZE",
+    "SPACES",
+    "SPACE_KEY",
+    "SearchSpace",
+    "batch_size_of",
+    "batch_sizes",
+    "get_space",
+]

@@ -53,6 +53,20 @@ class ChainSpace(SearchSpace):
     def active(self, arch: Architecture) -> list[str]:
         return active_up_to_depth(self, arch)
 
+    def first(self) -> Architecture | None:
+        """On tables, what a careful engineer writes first: two dense layers of 64 with ReLU,
+        no normalisation or dropout, Adam at 1e-3, the smallest batch size offered. On a big
+        table a time budget may allow one or two trials (bench/scale: one trial in 4 minutes
+        on 2 million rows), and a random draw can be a linear model."""
+        if self.kind != "vector":
+            return None
+        layer = {"op": "dense", "width": 64, "activation": "relu", "norm": "none", "dropout": 0.0}
+        values = {**self.default().choices, "depth": 2}
+        for i in range(2):
+            values.update({f"{k}_{i}": v for k, v in layer.items()})
+        values.update(optimizer="adam", learning_rate=0.001, initializer="he_normal")
+        return Architecture(self.name, values)
+
     def describe(self, arch: Architecture) -> str:
         c = arch.choices
         layers = " > ".join(

@@ -58,6 +58,9 @@ class SearchControl:
         # Seconds of the time budget kept for the re-evaluation after the search: the trial
         # runner sets it from its leaderboard (nas/estimation/reevaluate.py).
         self.reserve_s = 0.0
+        # Seconds the least trial takes (built, one epoch's set-up and validation pass): the
+        # search starts none with less left. The trial runner sets it from measured costs.
+        self.min_trial_s = 0.0
         self.constraint = constraint  # Architecture -> None (ok) or a reason string
         self.started_at = None
         self.stop_reason = ""
@@ -81,9 +84,11 @@ class SearchControl:
         if self.max_trials and len(self.trials) >= self.max_trials:
             return f"max trials ({self.max_trials}) reached"
         left = self.time_left()
-        if left is not None and left < 0:
+        if left is not None and left < max(0.0, self.min_trial_s):
             kept = f", {self.reserve_s:.0f} s of it kept for the re-evaluation"
             spent = f"time budget ({self.time_budget_s:.0f} s) spent"
+            if left >= 0:
+                spent += f" ({left:.0f} s left, less than a trial takes)"
             return spent + (kept if self.reserve_s else "")
         if self.compute_budget and self.compute_spent >= self.compute_budget:
             return f"compute budget ({self.compute_budget:,} example-epochs) spent"

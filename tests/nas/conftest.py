@@ -13,11 +13,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from nas.config import SearchConfig  # noqa: E402
-from nas.data import SearchData  # noqa: E402
+from nas.data import ArrayData  # noqa: E402
 from nas.inputs import Feature, InputSpec, from_arrays  # noqa: E402
 from tests.data_cases import REPO  # noqa: E402
 
-# The user's baseline model of the README (Param baseline_module).
+# The user's baseline model of docs/evaluation.md (Param baseline_module).
 EXAMPLE = str(REPO / "examples" / "baseline_model.py")
 
 SPECS = {
@@ -54,6 +54,8 @@ def batch(spec: InputSpec, n: int = 4, seed: int = 0) -> dict:
     for f in spec.features:
         if f.kind == "categorical":
             out[f.name] = rng.integers(0, f.size, (n, 1)).astype("int64")
+        elif f.kind == "tokens":
+            out[f.name] = rng.integers(0, f.size, (n, *f.shape)).astype("int64")
         elif f.kind == "numeric":
             out[f.name] = rng.normal(size=(n, 1)).astype("float32")
         else:
@@ -104,11 +106,11 @@ def digits():
 
 
 def small(digits, n_train=600, n_val=200, image=True):
-    """(input spec, SearchData) of digits: 8x8 images, or 64-long signals."""
+    """(input spec, ArrayData) of digits: 8x8 images, or 64-long signals."""
     x, y = digits
     overrides = {"pixels": {"shape": [8, 8]}} if image else {"pixels": "signal"}
     spec = from_arrays({"pixels": x}, 10, overrides=overrides)
-    data = SearchData(
+    data = ArrayData(
         ({"pixels": x[:n_train]}, y[:n_train]),
         ({"pixels": x[n_train : n_train + n_val]}, y[n_train : n_train + n_val]),
     )

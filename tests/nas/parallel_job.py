@@ -12,7 +12,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from nas.config import SearchConfig  # noqa: E402
-from nas.data import SearchData  # noqa: E402
+from nas.data import ArrayData  # noqa: E402
 from nas.inputs import from_arrays  # noqa: E402
 from nas.search import WorkerInputs, run_search, run_worker  # noqa: E402
 from tests.nas.conftest import AS_WRITTEN, load_digits  # noqa: E402
@@ -30,7 +30,7 @@ CONFIG = {
 def main(role: str, state: str, rendezvous: str, out: str, n: int) -> None:
     x, y = load_digits()
     spec = from_arrays({"pixels": x}, 10, overrides={"pixels": {"shape": [8, 8]}})
-    data = SearchData(({"pixels": x[:600]}, y[:600]), ({"pixels": x[600:800]}, y[600:800]))
+    data = ArrayData(({"pixels": x[:600]}, y[:600]), ({"pixels": x[600:800]}, y[600:800]))
     log = lambda line: print(line, flush=True)  # noqa: E731
     os.makedirs(out, exist_ok=True)
     if role == "chief":

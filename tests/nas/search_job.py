@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from nas.config import SearchConfig  # noqa: E402
-from nas.data import SearchData  # noqa: E402
+from nas.data import ArrayData  # noqa: E402
 from nas.inputs import from_arrays  # noqa: E402
 from nas.search import run_search  # noqa: E402
 from tests.nas.conftest import AS_WRITTEN  # noqa: E402
@@ -36,7 +36,7 @@ def main(state: str, out: str) -> None:
     idx = np.random.default_rng(0).permutation(len(y))
     x, y = x[idx], y[idx]
     spec = from_arrays({"pixels": x}, 10, overrides={"pixels": {"shape": [8, 8]}})
-    data = SearchData(({"pixels": x[:1200]}, y[:1200]), ({"pixels": x[1200:]}, y[1200:]))
+    data = ArrayData(({"pixels": x[:1200]}, y[:1200]), ({"pixels": x[1200:]}, y[1200:]))
     result = run_search(
         SearchConfig.from_dict(CONFIG), spec, data, state, log=lambda line: print(line, flush=True)
     )

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from nas.build import build_runner
-from nas.estimation import reevaluate
+from nas.estimation import curve, reevaluate
 from nas.report import rank
 from nas.search import run_search, write_outputs
 from nas.spaces import get_space
@@ -42,7 +42,7 @@ def test_the_curve_stop_waits_for_full_trials_or_a_budget_share(digits, tmp_path
     def target(**kw):
         cfg = config(max_trials=10, epochs=2, curve_stop=True, **kw)
         runner = build_runner(cfg, spec, state, log=lambda _l: 0)
-        return runner._curve_target(), runner.oracle.best_score()
+        return curve.target(runner), runner.oracle.best_score()
 
     got, best = target(curve_min_trials=3, curve_wait_share=1.0)
     assert got == best is not None  # three full trials: the stop may act
@@ -54,7 +54,7 @@ def test_the_curve_stop_waits_for_full_trials_or_a_budget_share(digits, tmp_path
 
 def test_the_top_candidates_are_rerun_and_the_best_mean_wins(digits, tmp_path):
     spec, data = small(digits, n_train=300, n_val=100)
-    cfg = config(max_trials=4, epochs=2, reevaluate_top=3, reevaluate_runs=2)
+    cfg = config(max_trials=4, epochs=2, reevaluate_top=3, reevaluate_runs=2, seed=4)
     lines = []
     state = str(tmp_path / "s")
     result = run_search(cfg, spec, data, state, log=lines.append)
@@ -70,7 +70,7 @@ def test_the_top_candidates_are_rerun_and_the_best_mean_wins(digits, tmp_path):
     assert board[0]["trial_id"] == result.best_trial_id
     paths = write_outputs(result, str(tmp_path / "out"))
     with open(paths["leaderboard_csv"]) as f:
-        assert f.readline().startswith("rank,trial_id,status,score,score_mean,score_std")
+        assert f.readline().startswith("rank,trial_id,status,score,score_se,score_mean,score_std")
     assert any("mean of its re-evaluation runs" in line for line in lines)
 
     # Resumed: every run is kept, none trains again, and the winner is the same.

@@ -45,10 +45,10 @@ def test_settings_become_a_valid_search_config():
     assert cfg.successive_halving and cfg.halving_rungs == (1, 3)
 
 
-def test_the_readme_s_benchmark_winner_is_a_valid_setting():
+def test_the_docs_benchmark_winner_is_a_valid_setting():
     import re
 
-    readme = (retrain.REPO / "README.md").read_text()
+    readme = (retrain.REPO / "docs" / "nas.md").read_text()
     [raw] = re.findall(r"`(\{\"strategy\": \"random\".*?\})`", readme, re.S)
     s = retrain.Settings.from_json(raw.replace("\n", " "))
     cfg = SearchConfig.from_dict(s.search_config())

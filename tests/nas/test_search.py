@@ -12,7 +12,7 @@ import pytest
 
 from components.nas_tuner.tracking import Tracker
 from nas.config import SearchConfig
-from nas.data import SearchData
+from nas.data import ArrayData
 from nas.inputs import from_arrays
 from nas.search import run_search, write_outputs
 from tests.nas.conftest import config, small
@@ -48,6 +48,19 @@ def test_search_logs_every_trial_and_writes_a_report(digits, tmp_path):
     assert board[0]["rank"] == 1 and board[0]["score"] == result.best_score
     for row in board:
         assert row["architecture"] and row["params"] > 0 and row["examples_seen"] == 2 * 600
+        # Logged from what ran: each epoch a pass over the 600 training rows (ceil(600 / 32)
+        # steps), scored on all 200 validation rows.
+        assert (row["steps_per_epoch"], row["rows_per_epoch"]) == (19, 600)
+        assert row["validation_rows"] == 200
+        # The score's standard error over those 200 rows, and the tie-break's loss.
+        p = row["score"]
+        assert row["score_se"] == pytest.approx((p * (1 - p) / 200) ** 0.5)
+        assert row["val_loss"] > 0 and 1 <= row["best_epoch"] <= 2
+        assert f"score={p:.4f}±{row['score_se']:.4f}" in "".join(trial_lines)
+    for run in runs:  # the tracker's per-epoch history has them too
+        for key, want in (("rows_per_epoch", 600), ("validation_rows", 200)):
+            history = tracker.client.get_metric_history(run.info.run_id, key)
+            assert [m.value for m in history] == [want, want], key
     arch = json.loads(open(paths["best_architecture"]).read())
     assert arch["space"] == "chain" and arch["choices"] == result.architecture.choices
     hp = json.loads(open(paths["best_hyperparameters"]).read())
@@ -77,7 +90,7 @@ def test_regression_gets_a_linear_head_and_ranks_the_lowest_rmse_first(tmp_path,
     y = (30 * x[:, 0] + 5 * b[:, 0] + rng.normal(size=500)).astype("float32")
     spec = from_arrays({"x": x, "b": b}, 1, vocab={"b": 4}, task="regression")
     spec = dataclasses.replace(spec, target_mean=float(y.mean()), target_std=float(y.std()))
-    data = SearchData(
+    data = ArrayData(
         ({"x": x[:400], "b": b[:400]}, y[:400]), ({"x": x[400:], "b": b[400:]}, y[400:])
     )
     # latency as an edge device sees it: each candidate timed as a dynamic-range TFLite model
@@ -184,3 +197,26 @@ def test_successive_halving_and_the_compute_budget_stop_trials_and_the_search(di
 def test_bad_config_is_named(raw, message):
     with pytest.raises(ValueError, match=message):
         SearchConfig.from_dict(raw)
+
+
+def test_row_fidelity_trains_each_rung_on_its_share_of_the_rows(digits, tmp_path):
+    from nas.estimation.halving import row_fractions
+
+    assert row_fractions((1, 3), (1 / 9, 1 / 3), 5) == [1 / 9, 1 / 3, 1 / 3, 1.0, 1.0]
+    assert row_fractions((3,), (1 / 9, 1 / 3), 4) == [1 / 9, 1 / 9, 1 / 9, 1.0]
+    assert config(row_fidelity="auto").row_fidelity_on(100_000)
+    assert not config(row_fidelity="auto").row_fidelity_on(99_999)
+    with pytest.raises(ValueError, match="halving_row_fractions"):
+        config(halving_row_fractions=[0.5, 0.2])
+    spec, data = small(digits, n_train=900, image=False)
+    cfg = config(max_trials=5, epochs=4, row_fidelity="on", halving_eta=2)
+    result = run_search(cfg, spec, data, str(tmp_path), log=lambda _: None)
+    store = tmp_path / "search"
+    for row in result.rows:
+        history = json.loads((store / f"trial_{row['trial_id']}" / "result.json").read_text())
+        rows = history["history"]["rows_per_epoch"]
+        assert rows == [100, 300, 300, 900][: row["epochs"]], rows  # 1/9, 1/3 to rung 3, all
+        assert row["examples_seen"] == sum(rows)
+        assert "rows 1/9 to epoch 1, 1/3 to 3" in row["fidelity"]
+    assert result.rows[0]["epochs"] == 4  # the first trial has nothing to lose to
+    assert any(r["stopped_by"] == "halving at epoch 1" for r in result.rows)

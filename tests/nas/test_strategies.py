@@ -135,3 +135,37 @@ def test_surrogate_trains_its_top_ranked_candidates(tmp_path):
     late = slice(8, 30)  # 22 trials: fewer left the comparison to the luck of the draws
     mean = lambda ts: sum(linear(t.hyperparameters.values) for t in ts) / len(ts)  # noqa: E731
     assert mean(filt[late]) > mean(plain[late])
+
+
+def test_the_time_budget_stops_a_trial_inside_an_epoch(tmp_path):
+    """On a big table one epoch can outlast the whole budget: the trial stops at the batch in
+    which the budget runs out, and Keras still scores that epoch on the validation rows."""
+    import keras
+    import numpy as np
+
+    from nas.estimation.budget import Budget
+
+    space = get_space("chain", SPECS["tabular"])
+    o = oracle_for("random", space, tmp_path, max_trials=5, time_budget_s=1.0)
+    o.started_at = time.time()
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    class Slow(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            time.sleep(0.01)
+
+    x, y = np.random.default_rng(0).normal(size=(20_000, 4)), np.zeros(20_000, dtype=int)
+    budget = Budget(o, per_epoch=len(y))
+    t0 = time.time()
+    hist = model.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=3,
+        validation_data=(x[:64], y[:64]),
+        callbacks=[Slow(), budget],
+        verbose=0,
+    )  # 2,500 batches an epoch: 25 s
+    assert budget.hit and time.time() - t0 < 10
+    assert len(hist.history["val_accuracy"]) == 1  # the interrupted epoch, scored
