@@ -50,6 +50,7 @@ PER_DATASET = {
     "pipeline_name": "it is the dataset's name (the file's name)",
     "lineage": "the DAG sets it for each run",
     "mlflow_tracking_uri": "all datasets share one MLflow store ($MLFLOW_TRACKING_URI)",
+    "data_snapshot": "the DAG sets it for each run on a postgresql:// source",
 }
 PRESETS = ("@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
 PRESETS += ("@annually", "@continuous")
@@ -196,11 +197,17 @@ def _setting(file: Path, key: str, value, known: list[str]):
 
 def _named_label(manifest: Path) -> bool:
     """Whether a data folder's dataset.json names a label (pipelines/settings.py reads it)."""
+    return bool(manifest_label(manifest.parent))
+
+
+def manifest_label(folder: Path) -> str:
+    """The label a data folder's dataset.json names ("" when it names none, or is unreadable)."""
     try:
-        raw = json.loads(manifest.read_text(encoding="utf-8"))
+        raw = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(raw, dict) and isinstance(raw.get("label"), str) and bool(raw["label"])
+        return ""
+    label = raw.get("label") if isinstance(raw, dict) else None
+    return label if isinstance(label, str) else ""
 
 
 def settable() -> list[str]:

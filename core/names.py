@@ -52,6 +52,27 @@ TAG_ROLLBACK_REASON = "rollback.reason"
 TAG_ROLLBACK_FROM = "rollback.from_version"
 TAG_ROLLBACK_AT = "rollback.at"
 TAG_LAST_ROLLBACK = "rollback.last"
+# Every move of @champion (core/promotion.py: make_champion), on the version it moved to: when,
+# by whom ("pipeline", a user, "rollback"), why, and the version it replaced. Retention keeps the
+# last champions by these, and rollback goes back along them.
+TAG_CHAMPION_AT = "champion.at"
+TAG_CHAMPION_BY = "champion.by"
+TAG_CHAMPION_REASON = "champion.reason"
+TAG_CHAMPION_FROM = "champion.from_version"
+# The gate's evidence on a registered version (core/gate.py), on the test split's rows: the gate
+# metric's name and direction, the candidate's value, the trivial baseline's and the champion's
+# on the same rows, the paired bootstrap's 95% interval of candidate minus champion, the decision
+# (core/promotion.py's states) and its one-line reason.
+TAG_GATE_METRIC = "gate.metric"
+TAG_GATE_VALUE = "gate.value"
+TAG_GATE_TRIVIAL = "gate.trivial"
+TAG_GATE_CHAMPION = "gate.champion"
+TAG_GATE_CHAMPION_VERSION = "gate.champion_version"
+TAG_GATE_DIFF_LOW = "gate.diff_low"
+TAG_GATE_DIFF_HIGH = "gate.diff_high"
+TAG_GATE_ROWS = "gate.rows"
+TAG_GATE_DECISION = "gate.decision"
+TAG_GATE_REASON = "gate.reason"
 CHAMPION = "champion"  # the model in service, the Evaluator's baseline
 CHALLENGER = "challenger"  # the latest blessed version
 
@@ -63,6 +84,12 @@ BEST_HYPERPARAMETERS = "best_hyperparameters.txt"
 KERAS_DIR = "Format-Keras"
 KERAS_WEIGHTS = "model.weights.h5"
 KERAS_HYPERPARAMETERS = "hyperparameters.json"
+# Beside Format-Serving in a Model artifact: what the Trainer did (pipelines/training.py): the best
+# epoch, each epoch's metrics and rows, the batch size, the classes and their training counts or
+# the training mean, and a binary model's decision threshold. The gate and the pusher read it.
+TRAINING_RECORD = "training.json"
+# In an Evaluator's ModelEvaluation artifact: the gate's decision and evidence (core/gate.py).
+GATE_RECORD = "gate.json"
 # A search's leaderboard inside its MLflow run (the search's outputs are logged under "search").
 SEARCH_ARTIFACTS = "search"
 LEADERBOARD_ARTIFACT = f"{SEARCH_ARTIFACTS}/leaderboard.json"
@@ -100,6 +127,12 @@ SAFE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 TRANSFORMED_SUFFIX = "_xf"
 
 
+def label_counts(label: str) -> str:
+    """The vocabulary file of the label's training counts per class (`count class` lines),
+    which Transform writes beside the label's own vocabulary (`feature_name(label)`)."""
+    return f"{feature_name(label)}__counts"
+
+
 def feature_name(column: str) -> str:
     """A data column's name as the pipeline's own names use it: the transformed feature (with
     `xf`), the Keras input, the vocabulary file, the Evaluator's label key. A name of ASCII
@@ -121,6 +154,12 @@ def feature_name(column: str) -> str:
 def xf(column: str) -> str:
     """The transformed feature (and Keras input) of a data column: `feature_name` + `_xf`."""
     return feature_name(column) + TRANSFORMED_SUFFIX
+
+
+def time_xf(column: str, part: str) -> str:
+    """A time column's transformed feature for one of its parts (core/columns.py's TIME_PARTS):
+    `feature_name` + `__` + the part + `_xf` (`created_at__hour_sin_xf`)."""
+    return f"{feature_name(column)}__{part}{TRANSFORMED_SUFFIX}"
 
 
 def xf_base(transformed: str) -> str:

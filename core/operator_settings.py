@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.schema import Setting
+from core import columns
+from core.schema import DAG, Setting
 
 REPO = Path(__file__).resolve().parent.parent
 LOCAL = REPO / ".local"
@@ -57,15 +58,33 @@ OPERATOR_SETTINGS = [
     Setting(
         "steps_per_epoch",
         "integer",
-        20,
-        "Training steps per epoch, of each trial and of the Trainer; evaluation runs a quarter.",
-        minimum=1,
+        0,
+        "An optional cap on training steps per epoch, of each trial and of the Trainer. 0 (the "
+        "default): an epoch is one pass over the training split.",
+        minimum=0,
     ),
     Setting(
-        "max_accuracy_drop",
-        "number",
-        0.02,
-        "Classification: the largest accuracy drop against the champion the Evaluator accepts.",
+        "split_ratios",
+        "object",
+        {},
+        'ExampleGen\'s split by a hash of the row, as whole-number shares, e.g. {"train": 8, '
+        '"validation": 1, "test": 1} (the default; core/splits.py says which split serves '
+        "what). A row lands in the same split on every retrain of the same rows.",
+    ),
+    Setting(
+        "split_column",
+        "string",
+        "",
+        "A column whose values name each row's split (train, validation or test) instead of "
+        "the hash; it is not a feature. Empty: the hash split.",
+    ),
+    Setting(
+        "decision_threshold",
+        "string",
+        "best_f1",
+        "A binary model's decision threshold, chosen on the validation split: best_f1, or "
+        "recall:R (the highest threshold reaching recall R) or precision:P (the lowest reaching "
+        "precision P). Stored with the model; the pyfunc applies it.",
     ),
     Setting(
         "drift_thresholds",
@@ -101,6 +120,65 @@ OPERATOR_SETTINGS = [
         "folder's dataset.json names them.",
     ),
     Setting(
+        "missing_tokens",
+        "array",
+        (),
+        "Cell values that mean 'missing' in a CSV column that is otherwise numeric (compared "
+        "case-insensitively; the empty cell always is). The column stays numeric, those cells "
+        "missing. Empty: the data folder's dataset.json names them, else core/columns.py's "
+        "MISSING_TOKENS (n/a, NA, null, none, nil, -, --, ?, #N/A, missing).",
+        items={"type": "string"},
+    ),
+    Setting(
+        "max_unlabelled_share",
+        "number",
+        0.5,
+        "Rows without a label value are left out of training and evaluation, and counted; a "
+        "table with a larger share of them than this is refused.",
+        minimum=0,
+        maximum=1,
+    ),
+    Setting(
+        "ignore",
+        "array",
+        (),
+        "Columns that are not features (notes, keys): read, never fed to the model. Empty: the "
+        "data folder's dataset.json names them, else none.",
+        items={"type": "string"},
+    ),
+    Setting(
+        "hashed",
+        "array",
+        (),
+        "ID-like columns to keep, as categories over 1000 hash buckets. Otherwise a text or "
+        "integer column whose values are more than 99% distinct is left out as an ID. Empty: "
+        "the data folder's dataset.json names them, else none.",
+        items={"type": "string"},
+    ),
+    Setting(
+        "timestamp",
+        "array",
+        (),
+        "Time columns: ISO 8601 text (YYYY-MM-DD[THH:MM[:SS]], an offset ignored), or numbers "
+        "as epoch seconds. Each becomes hour of day, weekday and month (sin/cos) and the time "
+        "elapsed since the training data's earliest. A text column whose values are nearly all "
+        "ISO 8601 is one without being named. Empty: the data folder's dataset.json names them, "
+        "else those found.",
+        items={"type": "string"},
+    ),
+    Setting(
+        "text",
+        "array",
+        (),
+        f"Free-text columns (reviews, comments): each becomes its first {columns.TEXT_LENGTH} "
+        "words, lower case and without punctuation, as ids over the training data's "
+        f"{columns.TEXT_VOCABULARY:,} most frequent words. A text column whose values are more "
+        f"than {columns.TEXT_SHARE:.0%} distinct (at least {columns.TEXT_MIN_DISTINCT}) and "
+        f"average at least {columns.TEXT_WORDS:g} words is one without being named. Empty: "
+        "the data folder's dataset.json names them, else those found.",
+        items={"type": "string"},
+    ),
+    Setting(
         "registered_model_name",
         "string",
         "",
@@ -133,11 +211,34 @@ OPERATOR_SETTINGS = [
         "array",
         (".",),
         "The trust boundary: folders a trigger's data, schema_file and baseline_module must lie "
-        "in (symbolic links resolved; relative: from the repository). Values equal to the DAG's "
-        "defaults (the operator's, a dataset definition's) and an Asset's folder are trusted. "
-        "Also $RETRAIN_ALLOWED_ROOTS (a JSON array).",
+        "in (symbolic links resolved; relative: from the repository), and URI prefixes a "
+        "postgresql:// data source must lie under (postgresql://USER@HOST:PORT/DB: user, host, "
+        "port and database compared whole). Values equal to the DAG's defaults (the "
+        "operator's, a dataset definition's) and an Asset's folder are trusted. Also "
+        "$RETRAIN_ALLOWED_ROOTS (a JSON array).",
         items={"type": "string"},
         env="RETRAIN_ALLOWED_ROOTS",
+    ),
+    Setting(
+        "postgres_conn_id",
+        "string",
+        "retrain_postgres",
+        "The Airflow Connection whose password reads a postgresql:// data source (e.g. "
+        "$AIRFLOW_CONN_RETRAIN_POSTGRES); its login, host, port and schema, where set, must "
+        "be the source's. The password reaches only the process that reads the snapshot, in "
+        "its environment. Also $RETRAIN_POSTGRES_CONN.",
+        scope=DAG,
+        env="RETRAIN_POSTGRES_CONN",
+        min_length=1,
+    ),
+    Setting(
+        "data_snapshot",
+        "string",
+        "",
+        "Set by the DAG for a postgresql:// data source: the folder its snapshot was read into "
+        "before any node ran (core/pg_snapshot.py; under pipeline_root/_snapshots, named by "
+        "what was read), which the pipeline reads as a folder of Parquet files. Empty for a "
+        "folder.",
     ),
     Setting(
         "allowed_beam_options",
@@ -170,6 +271,98 @@ OPERATOR_SETTINGS = [
         10,
         "The retention DAG keeps the last this many pipeline runs, besides those that registered "
         "@champion and @challenger and any still running (pipelines/retention.py).",
+        minimum=1,
+    ),
+    Setting(
+        "retention_keep_champions",
+        "integer",
+        5,
+        "The retention DAG keeps the last this many champions of each registered model (the "
+        "versions @champion moved to, newest first: core/promotion.py's champion_history), so a "
+        "rollback has somewhere to go; at least 2: the champion and the one before it.",
+        minimum=2,
+    ),
+    Setting(
+        "retention_keep_days",
+        "number",
+        30,
+        "The retention DAG keeps every registered version younger than this many days, besides "
+        "@champion, @challenger (any alias) and the last retention_keep_champions champions; "
+        "older ones go with their MLflow run and model (pipelines/registry_retention.py).",
+        minimum=0,
+    ),
+    Setting(
+        "notify_webhook",
+        "string",
+        "",
+        'A Slack-style incoming webhook (POST {"text": ...}) told of every notified event: a '
+        "failed node, a model promoted, kept as @challenger or NOT BLESSED. Only from "
+        "$RETRAIN_NOTIFY_WEBHOOK (its URL may hold a secret; never in RETRAIN_SETTINGS, never "
+        "logged). Empty: none (dags/retrain_support/notify.py).",
+        scope=DAG,
+        env="RETRAIN_NOTIFY_WEBHOOK",
+        secret=True,
+    ),
+    Setting(
+        "serving_url",
+        "string",
+        "http://127.0.0.1:8000",
+        "The model server's front for @champion (serving/front.py): clients POST raw rows to "
+        "URL/invocations; the front listens on this URL's port, and deploy_new_model switches it "
+        "through URL/-/ (with $RETRAIN_SERVING_TOKEN). From $RETRAIN_SERVING_URL.",
+        scope=DAG,
+        env="RETRAIN_SERVING_URL",
+    ),
+    Setting(
+        "serving_model",
+        "string",
+        "",
+        "The registered model whose @champion the front serves when it starts. Empty: the model "
+        "of the front's last deploy (its state file), else none until deploy_new_model deploys "
+        "one. From $RETRAIN_SERVING_MODEL.",
+        scope=DAG,
+        env="RETRAIN_SERVING_MODEL",
+    ),
+    Setting(
+        "serving_token",
+        "string",
+        "",
+        "The bearer token of the front's control endpoints (URL/-/): only from "
+        "$RETRAIN_SERVING_TOKEN, never logged. Empty: the control endpoints answer loopback "
+        "clients only.",
+        scope=DAG,
+        env="RETRAIN_SERVING_TOKEN",
+        secret=True,
+    ),
+    Setting(
+        "serving_smoke_rows",
+        "integer",
+        5,
+        "How many of the rows saved with a version (its input example: raw eval rows) a deploy's "
+        "smoke test sends to the new model server, whose answers must equal the pyfunc's in "
+        "process. From $RETRAIN_SERVING_SMOKE_ROWS.",
+        scope=DAG,
+        env="RETRAIN_SERVING_SMOKE_ROWS",
+        minimum=1,
+    ),
+    Setting(
+        "serving_drain_s",
+        "number",
+        30,
+        "After a switch, the old model server is stopped once the requests forwarded to it have "
+        "finished, or after this many seconds. From $RETRAIN_SERVING_DRAIN_S.",
+        scope=DAG,
+        env="RETRAIN_SERVING_DRAIN_S",
+        minimum=0,
+    ),
+    Setting(
+        "serving_start_timeout_s",
+        "number",
+        600,
+        "How long a new model server may take to load its version and answer /ping. From "
+        "$RETRAIN_SERVING_START_TIMEOUT_S.",
+        scope=DAG,
+        env="RETRAIN_SERVING_START_TIMEOUT_S",
         minimum=1,
     ),
     Setting(

@@ -4,7 +4,10 @@ its own, so one `killpg` ends it with everything it started; a node whose caller
 it; the executor's socket and logs live in a folder only their owner can open; and a node
 process sees only the environment it needs.
 
-Standard library only (the Airflow DAG imports it). Linux: `prctl` through libc.
+Which processes run, below which, with which command line: psutil, the one reader of /proc
+here (and `thread_names`, which psutil does not give). What psutil lacks stays by hand: the
+parent-death signal (`prctl` through libc, Linux) and `killpg`. Standard library and psutil
+only (the Airflow DAG imports it; psutil is in both environments).
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
+
+from core import waiting
 
 _PR_SET_PDEATHSIG = 1
 try:  # loaded before any fork: a preexec function must not load libraries
@@ -94,25 +101,62 @@ def kill_group(pgid: int) -> bool:
 def alive(pid: int) -> bool:
     """Whether `pid` runs (a zombie, dead but not reaped, does not count)."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except OSError:
+    except psutil.AccessDenied:  # there, and not ours to look at
+        return True
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (none when `pid` is gone)."""
+    try:
+        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def matching(match) -> dict[int, int]:
+    """{pid: parent pid} of the processes whose command line (a list of str) `match` accepts."""
+    found = {}
+    for p in psutil.process_iter(["pid", "ppid", "cmdline"]):
+        if p.info["cmdline"] and match(p.info["cmdline"]):
+            found[p.info["pid"]] = p.info["ppid"]
+    return found
+
+
+def environment(pid: int) -> dict[str, str]:
+    """The environment process `pid` started with."""
+    return psutil.Process(pid).environ()
+
+
+def thread_names() -> list[str]:
+    """The names of this process's threads as Linux shows them (psutil gives thread ids, not
+    names; gRPC names its threads, which the warm executor's fork check looks for); [] where
+    there is no /proc."""
+    names = []
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:  # not Linux
+        return names
+    for tid in tasks:
         try:
-            os.kill(pid, 0)
-            return True
-        except ProcessLookupError:
-            return False
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                names.append(f.read().strip())
+        except OSError:  # the thread just ended
+            pass
+    return names
 
 
 def wait_gone(pids, timeout_s: float = 10) -> list[int]:
     """Waits up to `timeout_s` for `pids` to end; those still alive then."""
-    deadline = time.monotonic() + timeout_s
     left = [p for p in pids if alive(p)]
-    while left and time.monotonic() < deadline:
-        time.sleep(0.1)
-        left = [p for p in left if alive(p)]
+
+    def gone() -> bool:
+        left[:] = [p for p in left if alive(p)]
+        return not left
+
+    waiting.wait_until(gone, timeout_s, every_s=0.1, quiet=True)
     return left
 
 
@@ -125,3 +169,10 @@ def hang_for_test(node: str) -> None:
     sleeper = subprocess.Popen(["sleep", "3600"])
     print(f"RETRAIN TEST HANG pid {os.getpid()} sleeper {sleeper.pid}", flush=True)
     time.sleep(3600)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,8 +1,10 @@
-"""One declared setting (`Setting`) and the subset of JSON Schema the settings contract uses: the
-schema of a setting, the check of a value against it (on the pipeline's side; Airflow checks
-the Params with jsonschema), its Airflow Param, and a Markdown table of settings.
+"""One declared setting (`Setting`): its JSON Schema, the check of a value against it, its
+Airflow Param, and a Markdown table of settings.
 
-Standard library only: the Airflow DAG imports it (through core/settings.py).
+Values are checked by `jsonschema`, the validator Airflow runs on the same Params, so a value
+the trigger form accepts is one the pipeline accepts; its errors are turned into one readable
+line each (`epochs=0 must be >= 1`). Standard library and jsonschema only: the Airflow DAG
+imports it (through core/settings.py).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import dataclasses
 import json
 import math
 import os
-import re
 
 USER, OPERATOR = "user", "operator"
 PIPELINE, DAG = "pipeline", "dag"
@@ -37,7 +38,9 @@ class Setting:
     deployment, $RETRAIN_SETTINGS), what it steers (`pipeline` or only the `dag`) and its rules.
     `optional` settings may be left empty (null in a Param), which means the default, so an
     optional scalar's default is empty too. `env` names an environment variable holding a JSON
-    value that replaces the default (an operator's default). `engine`: a NAS engine knob."""
+    value that replaces the default (an operator's default; a string setting's may be the bare
+    text). `engine`: a NAS engine knob. `secret`: its value is never shown (a URL holding a
+    token)."""
 
     name: str
     type: str
@@ -55,6 +58,7 @@ class Setting:
     optional: bool = False
     env: str = ""
     engine: bool = False
+    secret: bool = False
 
     def __post_init__(self):
         if self.type not in PYTHON_TYPES or self.who not in (USER, OPERATOR):
@@ -70,7 +74,10 @@ class Setting:
     def default_value(self):
         """The default (a fresh copy), or $env's JSON value where the operator set one."""
         raw = os.environ.get(self.env, "") if self.env else ""
-        value = json.loads(raw) if raw.strip() else self.default
+        if self.type == "string" and raw.strip() and not raw.lstrip().startswith('"'):
+            value = raw.strip()  # bare text, e.g. a URL
+        else:
+            value = json.loads(raw) if raw.strip() else self.default
         return tuple(value) if self.type == "array" else copy.deepcopy(value)
 
     def schema(self) -> dict:
@@ -109,41 +116,65 @@ class Setting:
 
 
 def _is_type(kind: str, value) -> bool:
+    """JSON Schema's types for Python values: an array may be a tuple (the pipeline's Settings
+    hold them so), a number is finite, and neither an integer nor a number is a bool."""
     if kind in ("integer", "number") and isinstance(value, bool):
         return False
     if kind == "number":
         return isinstance(value, (int, float)) and math.isfinite(value)
+    if kind == "null":
+        return value is None
     return isinstance(value, (list, tuple) if kind == "array" else PYTHON_TYPES[kind])
 
 
+_VALIDATOR = None
+
+
+def _validator_class():
+    """jsonschema's Draft 2020-12 validator with the types above, made once, imported on first
+    use. jsonschema's optional "iri" format check builds a grammar when it is imported (5 s in
+    the TFX environment, in every node process); the contract uses no formats, so that module
+    is kept from loading unless something loaded it already."""
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        import sys
+
+        sys.modules.setdefault("rfc3987_syntax", None)  # None: an import of it fails at once
+        from jsonschema import Draft202012Validator, validators
+
+        checker = Draft202012Validator.TYPE_CHECKER.redefine_many(
+            {kind: (lambda _c, v, k=kind: _is_type(k, v)) for kind in (*PYTHON_TYPES, "null")}
+        )
+        _VALIDATOR = validators.extend(Draft202012Validator, type_checker=checker)
+    return _VALIDATOR
+
+
+def _line(name: str, error) -> str:
+    """One jsonschema error as one line, named by the path to the value that breaks it."""
+    where = name + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
+    value, rule, kind = error.instance, error.validator_value, error.validator
+    if kind == "type":
+        rule = rule if isinstance(rule, str) else " or ".join(rule)
+        return f"{where}={value!r} is not {'an' if rule[0] in 'aeiou' else 'a'} {rule}"
+    if kind == "enum":
+        return f"{where}={value!r} is not one of {rule}"
+    if kind in ("minimum", "maximum", "exclusiveMinimum"):
+        sign = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">"}[kind]
+        return f"{where}={value} must be {sign} {rule}"
+    if kind == "minLength":
+        return f"{where}={value!r} must have at least {rule} character(s)"
+    if kind == "pattern":
+        return f"{where}={value!r} does not match {rule}"
+    if kind == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        return f"{where}: unknown key(s) {sorted(set(value) - set(known))}; known: {known}"
+    return f"{where}: {error.message}"
+
+
 def problems_of(name: str, schema: dict, value) -> list[str]:
-    """What in `value` breaks JSON Schema `schema` (the subset the contract uses)."""
-    kind = schema["type"]
-    if not _is_type(kind, value):
-        return [f"{name}={value!r} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind}"]
-    out = []
-    if "enum" in schema and value not in schema["enum"]:
-        out.append(f"{name}={value!r} is not one of {schema['enum']}")
-    if "minimum" in schema and value < schema["minimum"]:
-        out.append(f"{name}={value} must be >= {schema['minimum']}")
-    if "maximum" in schema and value > schema["maximum"]:
-        out.append(f"{name}={value} must be <= {schema['maximum']}")
-    if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-        out.append(f"{name}={value} must be > {schema['exclusiveMinimum']}")
-    if "minLength" in schema and len(value) < schema["minLength"]:
-        out.append(f"{name}={value!r} must have at least {schema['minLength']} character(s)")
-    if "pattern" in schema and not re.search(schema["pattern"], value):
-        out.append(f"{name}={value!r} does not match {schema['pattern']}")
-    for i, item in enumerate(value if "items" in schema else ()):
-        out += problems_of(f"{name}[{i}]", schema["items"], item)
-    properties = schema.get("properties")
-    if properties is not None:
-        unknown = sorted(set(value) - set(properties))
-        if unknown and schema.get("additionalProperties") is False:
-            out.append(f"{name}: unknown key(s) {unknown}; known: {sorted(properties)}")
-        for key in sorted(set(value) & set(properties)):
-            out += problems_of(f"{name}.{key}", properties[key], value[key])
-    return out
+    """What in `value` breaks JSON Schema `schema`, one line per problem, in document order."""
+    errors = _validator_class()(schema).iter_errors(value)
+    return [_line(name, e) for e in sorted(errors, key=lambda e: [str(p) for p in e.path])]
 
 
 # ---- Markdown --------------------------------------------------------------------------------
@@ -151,7 +182,7 @@ def problems_of(name: str, schema: dict, value) -> list[str]:
 
 def _shown(value, root: str = "") -> str:
     if root and isinstance(value, str) and value.startswith(root + os.sep):
-        value = value[len(root) + 1 :]  # a path in the repository, as the README names it
+        value = value[len(root) + 1 :]  # a path in the repository, as the docs name it
     if value is None:
         return "null"
     if value == "":

@@ -13,7 +13,8 @@ their declarations (default, doc, choices, bounds) instead of repeated: a knob t
 is an operator setting at once. Standard library only (core/schema.py and the stdlib-only
 engine modules), so the Airflow DAG imports it too.
 
-`python -m core.settings --markdown` prints the README's Params table.
+`python -m core.settings --markdown` prints the Params table (docs/reference/settings.md has it,
+generated at build time by docs/hooks.py).
 """
 
 from __future__ import annotations
@@ -28,11 +29,15 @@ from nas.config import SearchConfig
 from nas.task import NAMES as TASK_NAMES
 
 TASKS = ("auto", *TASK_NAMES)
+# The gate's metric: auto (the task's default) or one of core/metrics.py's (stdlib-only list).
+GATE_METRICS = ("auto", "pr_auc", "roc_auc", "log_loss", "brier", "f1", "precision", "recall")
+GATE_METRICS += ("accuracy", "macro_f1", "rmse", "mae", "r2")
 # Retraining modes (components/nas_tuner/modes.py); the first is the default.
 MODES = ("warm", "full", "retrain")
 EXECUTORS = ("warm", "process")
 ALLOW_PATTERN = r"^(\*:[A-Z_]+|[^:*][^:]*(:[A-Z_*]+)?)$"  # "*" alone would accept everything
 BEAM_PATTERN = r"^--[A-Za-z_]+(=.*)?$"
+DEFAULT_LABEL = "species"  # the label when neither the Param nor dataset.json names one
 
 
 def _json_type(value) -> str:
@@ -73,7 +78,9 @@ _DECLARED = [
         "data",
         "string",
         "data/penguins",
-        "Folder of CSV (or TFRecord) files; relative paths are from the repository.",
+        "Folder of CSV, Parquet or TFRecord files (relative paths are from the repository), or "
+        "a PostgreSQL table or query: postgresql://USER@HOST:PORT/DB?table=NAME or "
+        "?query=SELECT... (URL-encoded; the password comes from an Airflow Connection).",
         USER,
         min_length=1,
     ),
@@ -96,28 +103,11 @@ _DECLARED = [
         choices=TASKS,
     ),
     Setting(
-        "rmse_threshold",
-        "number",
-        0.0,
-        "Regression: the Evaluator's upper bound on RMSE (empty: none).",
-        USER,
-        minimum=0,
-        optional=True,
-    ),
-    Setting(
         "explain",
         "boolean",
         True,
         "Log permutation and SHAP feature importance with each registered version.",
         USER,
-    ),
-    Setting(
-        "max_rmse_increase",
-        "number",
-        0.05,
-        "Regression: the largest relative RMSE increase over the champion (0.05: 5%).",
-        USER,
-        minimum=0,
     ),
     Setting(
         "drift_threshold",
@@ -149,13 +139,24 @@ _DECLARED = [
         optional=True,
     ),
     Setting(
-        "accuracy_threshold",
-        "number",
-        0.9,
-        "Evaluator's absolute accuracy bar.",
+        "gate_metric",
+        "string",
+        "auto",
+        "The metric that gates a model on the test split, beside the trivial baseline's and "
+        "@champion's on the same rows. auto: PR AUC for a binary label, log loss for several "
+        "classes, RMSE for regression (core/metrics.py lists each family's metrics).",
         USER,
-        minimum=0,
-        maximum=1,
+        choices=GATE_METRICS,
+    ),
+    Setting(
+        "gate_min",
+        "number",
+        0.0,
+        "A fixed bar on the gate metric besides the default one, 'clearly better than the "
+        "trivial baseline' (at least this for a metric where higher is better, at most this "
+        "for an error or a loss). Empty: none.",
+        USER,
+        optional=True,
     ),
     *_knobs("space", "strategy", "max_trials", "parallel_trials", "time_budget_min", "epochs"),
     *_knobs("seed"),
@@ -250,7 +251,8 @@ def main(argv: list[str] | None = None) -> None:
         print(markdown_table(chosen, "Param" if args.who == USER else "Setting", str(REPO)))
     else:
         for s in chosen:
-            print(f"{s.name}: {s.type} = {s.default_value()!r} ({s.scope})")
+            value = ("set" if s.default_value() else "not set") if s.secret else s.default_value()
+            print(f"{s.name}: {s.type} = {value!r} ({s.scope})")
 
 
 if __name__ == "__main__":

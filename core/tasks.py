@@ -11,7 +11,8 @@ The engine's side of a task (head, loss, metrics, the search objective and its d
   is `missing_label` and training leaves its rows out (`label_present`); what that means for
   the network's head (`label_outputs`, `input_target`); and back: `classes` reads the class
   values, of the label's own type, from a Transform output;
-- the Evaluator's gate (`gate_metrics`, TFMA MetricConfigs from the settings);
+- the Evaluator's TFMA metrics on the test split (`eval_config`; the gate itself is
+  core/gate.py, on the same rows);
 - the serving signature's output key (`serving_output`) and the MLflow pyfunc's columns
   (`pyfunc_columns`, `output_columns`, `pyfunc_frame`);
 - the explanations' score (`score`, higher is better), the TFLite agreement rule (`agreement`)
@@ -25,7 +26,6 @@ the Airflow side can read the task names cheaply.
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 from core import names
 from nas import task as engine_tasks
@@ -75,8 +75,26 @@ class Task:
         """(name, MLflow type) of the pyfunc's output for these classes."""
         return list(self.pyfunc_columns)
 
-    def gate_metrics(self, settings) -> list:
-        """The Evaluator's metrics with thresholds, from the settings' gate values."""
+    def eval_config(self, label: str, family: str, threshold: float = 0.5):
+        """TFMA's EvalConfig of the candidate on raw rows (the transform_features signature
+        computes the label): the metrics of its family (`metrics_specs`), no thresholds (the
+        gate, core/gate.py, decides)."""
+        import tensorflow_model_analysis as tfma
+
+        spec = tfma.ModelSpec(
+            signature_name="serving_default",
+            prediction_key=self.serving_output,
+            label_key=names.xf(label),
+            preprocessing_function_names=["transform_features"],
+        )
+        return tfma.EvalConfig(
+            model_specs=[spec],
+            slicing_specs=[tfma.SlicingSpec()],
+            metrics_specs=self.metrics_specs(family, threshold),
+        )
+
+    def metrics_specs(self, family: str, threshold: float) -> list:
+        """TFMA MetricsSpecs of the task's metrics for a metric family (core/metrics.py)."""
         raise NotImplementedError
 
     def label_outputs(self, tft_out, label: str) -> int:
@@ -103,9 +121,15 @@ class Task:
         """The share of rows where the edge model's output agrees with the reference's."""
         raise NotImplementedError
 
-    def pyfunc_frame(self, outputs, classes: list[str]):
-        """The serving output as the pyfunc's DataFrame (`pyfunc_columns`)."""
+    def pyfunc_frame(self, outputs, classes: list[str], threshold: float | None = None):
+        """The serving output as the pyfunc's DataFrame (`output_columns`); `threshold`: a
+        binary model's decision threshold (None: the most probable class)."""
         raise NotImplementedError
+
+
+def probability_column(value) -> str:
+    """The pyfunc's column of one class's probability: `probability_` + the class's text."""
+    return f"probability_{class_text(value)}"
 
 
 def class_text(value) -> str:
@@ -115,7 +139,7 @@ def class_text(value) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def _class_key(value):
+def class_key(value):
     """A label value as a key that compares with a class: a number for numbers, "true"/"false"
     and numeric text (an eval row's 2.0 matches the class 2, "true" the class True)."""
     if isinstance(value, bytes):
@@ -138,20 +162,36 @@ class Classification(Task):
 
     missing_label = -1
 
-    def gate_metrics(self, settings) -> list:
-        """Accuracy: a lower bound, and at most `max_accuracy_drop` below the champion."""
+    def metrics_specs(self, family: str, threshold: float) -> list:
+        """Accuracy and log loss; for a binary label also ROC and PR AUC, precision and recall
+        at the decision threshold, of the positive class (class 1)."""
+        import json
+
         import tensorflow_model_analysis as tfma
 
-        threshold = tfma.MetricThreshold(
-            value_threshold=tfma.GenericValueThreshold(
-                lower_bound={"value": settings.accuracy_threshold}
-            ),
-            change_threshold=tfma.GenericChangeThreshold(
-                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                absolute={"value": -settings.max_accuracy_drop},
-            ),
-        )
-        return [tfma.MetricConfig(class_name="SparseCategoricalAccuracy", threshold=threshold)]
+        specs = [
+            tfma.MetricsSpec(
+                metrics=[
+                    tfma.MetricConfig(class_name="ExampleCount"),
+                    tfma.MetricConfig(class_name="SparseCategoricalAccuracy"),
+                    tfma.MetricConfig(class_name="SparseCategoricalCrossentropy"),
+                ]
+            )
+        ]
+        if family == "binary":
+            at = json.dumps({"thresholds": [float(threshold)]})
+            specs.append(
+                tfma.MetricsSpec(
+                    metrics=[
+                        tfma.MetricConfig(class_name="AUC"),
+                        tfma.MetricConfig(class_name="AUCPrecisionRecall"),
+                        tfma.MetricConfig(class_name="Precision", config=at),
+                        tfma.MetricConfig(class_name="Recall", config=at),
+                    ],
+                    binarize=tfma.BinarizationOptions(class_ids={"values": [1]}),
+                )
+            )
+        return specs
 
     def label_present(self, y):
         import tensorflow as tf
@@ -159,14 +199,14 @@ class Classification(Task):
         return tf.reduce_all(y >= 0)
 
     def label_outputs(self, tft_out, label: str) -> int:
-        return int(tft_out.vocabulary_size_by_name(_vocabulary(tft_out, label)))
+        return int(tft_out.vocabulary_size_by_name(label_vocabulary(tft_out, label)))
 
     def classes(self, tft_out, label: str) -> list:
         """The class values, typed as the label is: bools when the vocabulary is
         "false"/"true", else ints (an integer label), floats (a float label) or text."""
         import tensorflow as tf
 
-        texts = [c.decode() for c in tft_out.vocabulary_by_name(_vocabulary(tft_out, label))]
+        texts = [c.decode() for c in tft_out.vocabulary_by_name(label_vocabulary(tft_out, label))]
         raw = tft_out.raw_feature_spec().get(label)
         dtype = None if raw is None else raw.dtype
         if texts and set(texts) <= {"false", "true"}:
@@ -190,14 +230,16 @@ class Classification(Task):
             kind = "long"
         elif kinds and kinds <= {int, float}:
             kind = "double"
-        return [("class", kind), ("probability", "double")]
+        return [("class", kind), ("probability", "double")] + [
+            (probability_column(c), "double") for c in classes
+        ]
 
     def labels(self, raw: list, classes: list):
         """Each raw label's class index (-1: missing or not a class)."""
         import numpy as np
 
-        index = {_class_key(c): i for i, c in enumerate(classes)}
-        return np.array([index.get(_class_key(v), -1) for v in raw])
+        index = {class_key(c): i for i, c in enumerate(classes)}
+        return np.array([index.get(class_key(v), -1) for v in raw])
 
     def score(self, y, outputs) -> float:
         """Accuracy of the argmax."""
@@ -211,41 +253,34 @@ class Classification(Task):
 
         return float(np.mean(reference.argmax(axis=1) == edge.argmax(axis=1)))
 
-    def pyfunc_frame(self, outputs, classes: list):
-        """The most probable class (its own value: 2, True, "Adelie") and its probability."""
+    def pyfunc_frame(self, outputs, classes: list, threshold: float | None = None):
+        """The class (its own value: 2, True, "Adelie"), its probability, and one probability
+        column per class. A binary model with a decision `threshold` says the positive class
+        (the second) when its probability is at least the threshold, else the most probable."""
         import pandas as pd
 
         best = outputs.argmax(axis=1)
-        return pd.DataFrame(
-            {
-                "class": [classes[i] for i in best],
-                "probability": outputs.max(axis=1).astype(float),
-            }
-        )
+        if threshold is not None and outputs.shape[1] == 2:
+            best = (outputs[:, 1] >= threshold).astype(int)
+        frame = {
+            "class": [classes[i] for i in best],
+            "probability": outputs[range(len(best)), best].astype(float),
+        }
+        for i, c in enumerate(classes):
+            frame[probability_column(c)] = outputs[:, i].astype(float)
+        return pd.DataFrame(frame)
 
 
 class Regression(Task):
     """A number per row: the label is the value as a float, the head one unit rescaled to the
     label's scale; gated on RMSE, with MAE reported."""
 
-    def gate_metrics(self, settings) -> list:
-        """RMSE: an upper bound (`rmse_threshold`, 0 for none) and at most `max_rmse_increase`
-        (relative) above the champion's; MAE beside it, ungated."""
+    def metrics_specs(self, family: str, threshold: float) -> list:
+        """RMSE, MSE and MAE (R² is the gate's, core/metrics.py)."""
         import tensorflow_model_analysis as tfma
 
-        threshold = tfma.MetricThreshold(
-            change_threshold=tfma.GenericChangeThreshold(
-                direction=tfma.MetricDirection.LOWER_IS_BETTER,
-                relative={"value": settings.max_rmse_increase},
-            )
-        )
-        # Always a value bound: without a champion TFMA drops the change threshold, and a metric
-        # left with no threshold at all fails validation as "missing_thresholds".
-        threshold.value_threshold.upper_bound.value = settings.rmse_threshold or sys.float_info.max
-        return [
-            tfma.MetricConfig(class_name="RootMeanSquaredError", threshold=threshold),
-            tfma.MetricConfig(class_name="MeanAbsoluteError"),
-        ]
+        names_ = ("ExampleCount", "RootMeanSquaredError", "MeanSquaredError", "MeanAbsoluteError")
+        return [tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name=n) for n in names_])]
 
     missing_label = float("nan")
 
@@ -283,14 +318,14 @@ class Regression(Task):
         tolerance = max(REGRESSION_TOLERANCE * float(np.std(ref)), 1e-6)
         return float(np.mean(np.abs(ref - out) <= tolerance))
 
-    def pyfunc_frame(self, outputs, classes: list):
+    def pyfunc_frame(self, outputs, classes: list, threshold: float | None = None):
         """The predicted value."""
         import pandas as pd
 
         return pd.DataFrame({"prediction": outputs.reshape(-1).astype(float)})
 
 
-def _vocabulary(tft_out, label: str) -> str:
+def label_vocabulary(tft_out, label: str) -> str:
     """The name of the label's vocabulary in a Transform output: `names.feature_name(label)`,
     or the label itself in a transform graph made before names were made safe."""
     name = names.feature_name(label)

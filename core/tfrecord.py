@@ -133,44 +133,36 @@ def _feature(buf: bytes) -> tuple[str, list]:
     return "bytes", []  # an empty Feature
 
 
-def parse_example(payload: bytes) -> dict[str, tuple[str, list]]:
-    """A serialized tf.train.Example as {feature name: (kind, values)}."""
-    out = {}
+def _entries(payload: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """(name, serialized Feature) of each feature of a serialized tf.Example, not decoded."""
     for number, _, features in _fields(payload):
         if number != 1:
             continue
         for n2, _, entry in _fields(features):
             if n2 != 1:
                 continue
-            key, feature = "", b""
+            key, feature = b"", b""
             for n3, _, v in _fields(entry):
                 if n3 == 1:
-                    key = bytes(v).decode("utf-8", "replace")
+                    key = bytes(v)
                 elif n3 == 2:
-                    feature = bytes(v)
-            out[key] = _feature(feature)
-    return out
+                    feature = v
+            yield key, feature
+
+
+def parse_example(payload: bytes) -> dict[str, tuple[str, list]]:
+    """A serialized tf.train.Example as {feature name: (kind, values)}."""
+    return {
+        key.decode("utf-8", "replace"): _feature(bytes(feature))
+        for key, feature in _entries(payload)
+    }
 
 
 def feature_of(payload: bytes, name: str) -> tuple[str, list] | None:
     """One feature of a serialized tf.Example, (kind, values), or None when it has none; the
     other features are skipped, not decoded."""
     key = name.encode()
-    for number, _, features in _fields(payload):
-        if number != 1:
-            continue
-        for n2, _, entry in _fields(features):
-            if n2 != 1:
-                continue
-            found, feature = False, b""
-            for n3, _, v in _fields(entry):
-                if n3 == 1:
-                    found = bytes(v) == key
-                elif n3 == 2:
-                    feature = v
-            if found:
-                return _feature(bytes(feature))
-    return None
+    return next((_feature(bytes(f)) for k, f in _entries(payload) if k == key), None)
 
 
 def column(path: str, name: str, limit: int | None = None) -> Iterator[tuple[str, list] | None]:

@@ -31,10 +31,12 @@ def client(tracking_uri: str):
 
 def use(tracking_uri: str):
     """`client(tracking_uri)`, with MLflow's fluent API (`mlflow.start_run`, `log_model`,
-    `register_model`) pointed at the same store."""
+    `register_model`) pointed at the same store: its tracking URI and its registry URI (one set
+    earlier in the process, by another caller, would otherwise take the registrations)."""
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
     return client(tracking_uri)
 
 

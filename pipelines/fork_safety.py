@@ -7,30 +7,16 @@ fork: a child forked after TensorFlow ran an op can hang in its first op. The ex
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
+
+from core import processes
 
 # The executor's own threads (the idle watch, one per connection); any other thread that
 # appears after the imports belongs to a runtime that a fork would break.
 OWN_THREADS = "warm-executor"
 # Names Linux shows for gRPC core's threads (it names them; TensorFlow's are unnamed).
 GRPC_THREADS = ("grpc_", "event_engine", "lifeguard", "default-executo", "resolver-execu")
-
-
-def _native_thread_names() -> list[str]:
-    names = []
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:  # not Linux
-        return names
-    for tid in tasks:
-        try:
-            with open(f"/proc/self/task/{tid}/comm") as f:
-                names.append(f.read().strip())
-        except OSError:  # the thread just ended
-            pass
-    return names
 
 
 def runtime_started(baseline: frozenset[int] = frozenset()) -> str | None:
@@ -44,7 +30,7 @@ def runtime_started(baseline: frozenset[int] = frozenset()) -> str | None:
         ctx = context.context_safe()
         if ctx is not None and getattr(ctx, "_context_handle", None) is not None:
             reasons.append("TensorFlow's runtime is initialized in the executor")
-    grpc = sorted({n for n in _native_thread_names() if n.startswith(GRPC_THREADS)})
+    grpc = sorted({n for n in processes.thread_names() if n.startswith(GRPC_THREADS)})
     if grpc:
         reasons.append(f"gRPC's threads run in the executor ({', '.join(grpc)})")
     others = sorted(

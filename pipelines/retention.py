@@ -1,21 +1,30 @@
-"""Retention: a weekly job's state stays bounded. Keeps what serving and the next runs need,
-removes the rest.
+"""Retention: a weekly job's state stays bounded. Keeps what serving, rollback and the next runs
+need, removes the rest.
 
-    python -m pipelines.retention --settings JSON [--keep-runs N] [--dry-run]
+    python -m pipelines.retention --settings JSON [--keep-runs N] [--keep-champions K]
+                                  [--keep-days D] [--dry-run]
 
-Kept: the last `retention_keep_runs` pipeline runs (by creation in ML Metadata); the runs that
-registered the versions holding @champion and @challenger (their whole lineage: every artifact
-their executions read or wrote, cached ones included); any run with an execution still NEW or
-RUNNING (a live search). Removed, for every other run:
-- its artifacts under the pipeline root that no kept run uses (files deleted, the ML Metadata
+Registered versions first (pipelines/registry_retention.py): of each registered model, it keeps
+every version holding an alias (@champion, @challenger), the last `retention_keep_champions`
+champions (the rollback targets) and every version younger than `retention_keep_days`; the other
+versions of this store go, with their MLflow run and logged model (artifacts included).
+
+Then pipeline runs. Kept: the last `retention_keep_runs` pipeline runs (by creation in ML
+Metadata); the runs that registered the versions holding @champion and @challenger (their whole
+lineage: every artifact their executions read or wrote, cached ones included); any run with an
+execution still NEW or RUNNING (a live search); and the model artifact of every kept version.
+Removed, for every other run:
+- its artifacts under the pipeline root that nothing kept uses (files deleted, the ML Metadata
   records marked DELETED, as TFX's own garbage collection does);
 - its search state (`_nas_state`), rendezvous and lock folders;
+- the snapshots of a PostgreSQL source (`_snapshots`) no kept run's ExampleGen read;
 - its MLflow search and trial runs and its data profile (experiments NAME-nas, NAME-data), then
-  `mlflow gc` on an SQLite store (a tracking server's operator runs `mlflow gc` on its store).
-Registered model versions and their runs are never removed here: the registry is the record.
+  `mlflow gc` on an SQLite store (a tracking server's operator runs `mlflow gc` on its store to
+  drop the deleted runs' records; their artifacts are already gone).
 Warm executor logs (core/processes.private_dir) left by crashed executors go after a day.
 
-The last line printed is `RESULT {json}`: the runs kept and removed, artifacts and bytes freed.
+The last line printed is `RESULT {json}`: the versions and runs kept and removed, artifacts and
+bytes freed.
 """
 
 from __future__ import annotations
@@ -29,8 +38,8 @@ import sys
 import time
 from pathlib import Path
 
-from core import names, processes, tracking
-from pipelines import metadata_config
+from core import names, processes, results, tracking
+from pipelines import metadata_config, registry_retention
 from pipelines.settings import Settings
 
 LIVE = ("NEW", "RUNNING")
@@ -71,8 +80,9 @@ def protected_runs(client) -> dict[str, str]:
     return out
 
 
-def plan(store, keep_runs: int, protected: dict[str, str]) -> dict:
-    """Which runs to keep (with why) and which artifacts of the others no kept run uses."""
+def plan(store, keep_runs: int, protected: dict[str, str], keep_artifacts=frozenset()) -> dict:
+    """Which runs to keep (with why) and which artifacts of the others nothing kept uses (no
+    kept run, and not `keep_artifacts`: the models of kept registered versions)."""
     from ml_metadata.proto import metadata_store_pb2 as pb
 
     runs = sorted(
@@ -94,12 +104,24 @@ def plan(store, keep_runs: int, protected: dict[str, str]) -> dict:
             keep[ctx.name] = f"registered {protected[ctx.name]}"
         elif any(pb.Execution.State.Name(e.last_known_state) in LIVE for e in executions):
             keep[ctx.name] = "running"
+    kept_runs = set().union(*(ran[r] for r in keep)) if keep else set()
+    inputs = {
+        (e.custom_properties.get("input_base") or e.properties.get("input_base")).string_value
+        for e in store.get_executions_by_id(sorted(kept_runs))
+        if "input_base" in e.custom_properties or "input_base" in e.properties
+    }
     kept_ids = set().union(*(used[r] for r in keep)) if keep else set()
     removed = [c.name for c in runs if c.name not in keep]
     doomed = set().union(*(used[r] for r in removed)) - kept_ids if removed else set()
-    kept_runs = set().union(*(ran[r] for r in keep)) if keep else set()
+    doomed -= set(keep_artifacts)
     gone = set().union(*(ran[r] for r in removed)) - kept_runs if removed else set()
-    return {"keep": keep, "remove": removed, "artifacts": sorted(doomed), "executions": gone}
+    return {
+        "keep": keep,
+        "remove": removed,
+        "artifacts": sorted(doomed),
+        "executions": gone,
+        "inputs": inputs,
+    }
 
 
 def _execution_folders(root: Path, executions: set[int]) -> list[Path]:
@@ -127,6 +149,20 @@ def _run_folders(root: Path, kept: set[str], now: float) -> list[Path]:
         and not p.name.startswith("_")
         and p.name not in folders
         and now - p.stat().st_mtime > 3600
+    ]
+
+
+def snapshot_folders(root: Path, inputs: set[str], now: float) -> list[Path]:
+    """The PostgreSQL snapshots (core/pg_snapshot.py, under `root`) that no kept run's
+    ExampleGen read (`inputs`: their input_base), untouched for a day (a run's check_params
+    may have read one that its ExampleGen has not reached yet)."""
+    if not root.is_dir():
+        return []
+    kept = {os.path.realpath(i) for i in inputs}
+    return [
+        p
+        for p in root.iterdir()
+        if p.is_dir() and os.path.realpath(p) not in kept and now - p.stat().st_mtime > STALE_LOG_S
     ]
 
 
@@ -160,22 +196,32 @@ def apply(settings: Settings, keep_runs: int, dry_run: bool = False) -> dict:
     config = metadata_config.connection_config(settings, with_secret=True)
     store = metadata_store.MetadataStore(config)
     root = Path(settings.path(settings.pipeline_root)).resolve()
-    client = tracking.client(settings.tracking()[0])
-    found = plan(store, keep_runs, protected_runs(client))
+    client = tracking.use(settings.tracking()[0])
+    now = time.time()
+    versions = registry_retention.plan(
+        client,
+        str(root),
+        settings.retention_keep_champions,
+        settings.retention_keep_days,
+        int(now * 1000),
+    )
+    found = plan(store, keep_runs, protected_runs(client), versions.artifacts)
     artifacts = store.get_artifacts_by_id(found["artifacts"]) if found["artifacts"] else []
     artifacts = [a for a in artifacts if a.state != pb.Artifact.DELETED]
-    now = time.time()
     state = Path(settings.nas_state_root)
     folders = [
         *_run_folders(state, set(found["keep"]), now),
         *_run_folders(state / "_rendezvous", set(found["keep"]), now),
         *_run_folders(root / "_locks", set(found["keep"]), now),
         *_execution_folders(root, found["executions"]),
+        *snapshot_folders(root / "_snapshots", found["inputs"], now),
     ]
     mlflow_runs = _mlflow_runs(client, settings, found["remove"])
     summary = {
         "kept": found["keep"],
         "removed_runs": found["remove"],
+        "versions_kept": versions.keep,
+        "versions_removed": [f"{v.name}/{v.version}" for v in versions.remove],
         "artifacts": len(artifacts),
         "folders": len(folders),
         "mlflow_runs": len(mlflow_runs),
@@ -184,7 +230,10 @@ def apply(settings: Settings, keep_runs: int, dry_run: bool = False) -> dict:
     }
     if dry_run:
         return summary
-    freed = 0
+    # The versions first: the registry never points at files already deleted.
+    gone = registry_retention.delete(client, versions)
+    summary["mlflow_runs"] += gone["runs"]
+    freed = gone["bytes_freed"]
     for a in artifacts:
         path = Path(a.uri).resolve() if a.uri else None
         if path is not None and root in path.parents:
@@ -195,7 +244,7 @@ def apply(settings: Settings, keep_runs: int, dry_run: bool = False) -> dict:
     freed += sum(_remove(str(p)) for p in folders)
     for run_id in mlflow_runs:
         client.delete_run(run_id)
-    freed += _gc(settings, bool(mlflow_runs))
+    freed += _gc(settings, bool(mlflow_runs) or bool(gone["versions"]))
     freed += sum(_remove(str(p)) for p in stale_logs(now))
     summary["bytes_freed"] = freed
     return summary
@@ -231,21 +280,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.retention", description=__doc__)
     parser.add_argument("--settings", default="{}", help="pipeline settings (JSON)")
     parser.add_argument("--keep-runs", type=int, default=None, help="default: the setting's")
+    parser.add_argument("--keep-champions", type=int, default=None, help="default: the setting's")
+    parser.add_argument("--keep-days", type=float, default=None, help="default: the setting's")
     parser.add_argument("--dry-run", action="store_true", help="say what would go; remove none")
     args = parser.parse_args(argv)
-    settings = Settings.from_json(args.settings)
+    raw = json.loads(args.settings)
+    for key, value in (
+        ("retention_keep_champions", args.keep_champions),
+        ("retention_keep_days", args.keep_days),
+    ):
+        if value is not None:
+            raw[key] = value
+    settings = Settings.from_json(json.dumps(raw))
     keep = settings.retention_keep_runs if args.keep_runs is None else args.keep_runs
     summary = apply(settings, max(1, keep), args.dry_run)
-    for run, why in summary["kept"].items():
-        print(f"RETENTION keeps run {run}: {why}")
-    print(
-        f"RETENTION {'would remove' if args.dry_run else 'removed'} "
-        f"{len(summary['removed_runs'])} run(s): {summary['artifacts']} artifact(s), "
-        f"{summary['folders']} folder(s), {summary['mlflow_runs']} MLflow run(s); "
-        f"{summary['bytes_freed'] / 1e6:.1f} MB freed"
+    verb = "would remove" if args.dry_run else "removed"
+    lines = [f"RETENTION keeps version {v}: {why}" for v, why in summary["versions_kept"].items()]
+    lines += [f"RETENTION keeps run {run}: {why}" for run, why in summary["kept"].items()]
+    lines.append(
+        f"RETENTION {verb} {len(summary['versions_removed'])} registered version(s) "
+        f"{summary['versions_removed']} and {len(summary['removed_runs'])} run(s): "
+        f"{summary['artifacts']} artifact(s), {summary['folders']} folder(s), "
+        f"{summary['mlflow_runs']} MLflow run(s); {summary['bytes_freed'] / 1e6:.1f} MB freed"
     )
-    print("RESULT " + json.dumps(summary, sort_keys=True), flush=True)
-    return 0
+    return results.finish("\n".join(lines), summary)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 
+from core import columns
 from pipelines.settings import Settings
 
 __all__ = ["SEARCH_NODE", "create_pipeline"]
@@ -20,15 +21,19 @@ SEARCH_NODE = "Tuner"
 
 
 # Data settings a data folder's dataset.json may give too (the settings win when set).
-DATA_SETTINGS = ("classes", "categorical_features", "feature_shapes")
+DATA_SETTINGS = ("classes", "categorical_features", "feature_shapes", "missing_tokens")
+DATA_SETTINGS += columns.COLUMN_KEYS
 
 
-def data_config(s: Settings, data: str, task) -> dict:
-    """What Transform needs to know of the data beyond its types (the user module's
+def data_config(s: Settings, data: str, task) -> tuple[dict, dict]:
+    """(What Transform needs to know of the data beyond its types (the user module's
     custom_config): the label, the task's encoding with the classes, the tensor features'
-    shapes and the integer categoricals (pipelines/task.py reads what is not declared)."""
+    shapes, the integer categoricals, the columns to leave out, hash or read as time
+    (pipelines/task.py and pipelines/data_checks.py read what is not declared); ExampleGen's
+    cleaning of the rows)."""
     from core import settings as contract
     from core import tasks
+    from pipelines import data_checks
     from pipelines import task as data_task
 
     manifest = data_task.manifest(data)
@@ -39,18 +44,45 @@ def data_config(s: Settings, data: str, task) -> dict:
         if bad:
             raise data_task.DataError(f"{data}/{data_task.MANIFEST}: {'; '.join(bad)}")
         declared[name] = value
+    clean = data_checks.cleaning(data, s.label, declared, s.max_unlabelled_share, s.split_column)
     classes: list = []
     if task.name == tasks.CLASSIFICATION.name:
         classes, why = data_task.classes(data, s.label, declared["classes"])
         logging.info("classes of %r: %s (%s)", s.label, classes[:20], why)
+    _judgeable(s, data, task, classes)
     features = data_task.feature_config(
         data, s.label, declared["feature_shapes"], declared["categorical_features"]
     )
-    return {"label": s.label, **task.user_config(classes), **features}
+    sorts = {key: clean[key] for key in columns.COLUMN_KEYS}
+    config = {"label": s.label, **task.user_config(classes), **features, **sorts}
+    return config, clean["example_gen"]
+
+
+def _judgeable(s: Settings, data: str, task, classes: list) -> None:
+    """Refuse, before anything is trained, a label with one value or a test split too small for
+    the gate to tell any model from the trivial baseline (core/gate.py `refusal`)."""
+    from core import gate, metrics, tasks
+    from pipelines import task as data_task
+
+    try:
+        values = [v for v in data_task.label_column(data, s.label).values if v is not None]
+    except data_task.TaskError:
+        values = []
+    if not values:
+        return  # no such column, no values, unreadable: ExampleGen or the validator names it
+    if task.name == tasks.CLASSIFICATION.name:
+        index = {tasks.class_key(c): i for i, c in enumerate(classes)}
+        labels = [index[k] for k in map(tasks.class_key, values) if k in index]
+    else:
+        labels = [float(v) for v in values]
+    family = metrics.kind(task.name, len(classes))
+    why = gate.refusal(family, labels, test_share(s, data), s.gate_metric, classes or None)
+    if why:
+        raise data_task.DataError(f"{data}: label {s.label!r}: {why}")
 
 
 def _single_split(pattern: str):
-    """All files matching `pattern` form one input, which ExampleGen splits 2:1 train/eval."""
+    """All files matching `pattern` form one input, which ExampleGen splits (`split_output`)."""
     from tfx.proto import example_gen_pb2
 
     return example_gen_pb2.Input(
@@ -58,12 +90,45 @@ def _single_split(pattern: str):
     )
 
 
+def split_output(s: Settings):
+    """ExampleGen's output: train / validation / test by a hash of the row, in the settings'
+    shares (core/splits.py: which split serves what)."""
+    from tfx.proto import example_gen_pb2
+
+    from core import splits
+
+    ratios = dict(s.split_ratios) or splits.DEFAULT_RATIOS
+    return example_gen_pb2.Output(
+        split_config=example_gen_pb2.SplitConfig(
+            splits=[
+                example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=int(ratios[name]))
+                for name in splits.SPLITS
+            ]
+        )
+    )
+
+
+def test_share(s: Settings, data: str) -> float:
+    """The test split's expected share of the rows: its hash buckets' share, or the share of
+    rows whose `split_column` says test."""
+    from core import splits
+    from pipelines import task as data_task
+
+    if s.split_column:
+        try:
+            values = data_task.label_column(data, s.split_column).values
+        except data_task.TaskError:
+            return 0.0
+        said = [str(v).strip().lower() for v in values if v is not None]
+        return said.count(splits.TEST) / max(len(values), 1)
+    ratios = dict(s.split_ratios) or splits.DEFAULT_RATIOS
+    return ratios[splits.TEST] / sum(ratios.values())
+
+
 def create_pipeline(s: Settings):
     """The TFX pipeline for settings `s`. Imports TFX lazily: only the node runner calls this."""
-    import tensorflow_model_analysis as tfma
     from tfx.components import (
         CsvExampleGen,
-        Evaluator,
         ImportExampleGen,
         SchemaGen,
         StatisticsGen,
@@ -80,12 +145,13 @@ def create_pipeline(s: Settings):
     from components.data_validator.previous import PreviousSpanStrategy
     from components.mlflow_pusher.champion import ChampionModelStrategy
     from components.mlflow_pusher.component import MlflowPusher
+    from components.model_gate.component import ModelGate
     from components.nas_tuner.component import NasTuner
-    from core import names, tasks
+    from core import names, splits, tasks
     from pipelines import metadata_config
     from pipelines import task as data_task
 
-    data = s.path(s.data)
+    data = s.data_folder()
     if not os.path.isdir(data):
         raise FileNotFoundError(f"data location {data} is not a directory")
     module_file = s.path(s.module_file)
@@ -94,7 +160,7 @@ def create_pipeline(s: Settings):
     task = tasks.get(name)
     search = s.search_config(task.name)
     # The user module's custom_config, complete: it has no defaults of its own.
-    transform_config = data_config(s, data, task)
+    transform_config, cleaning = data_config(s, data, task)
     # The tensor features' kinds and shapes for the search, from the same data settings.
     shapes = transform_config["feature_shapes"]
     search["input_overrides"] = {**data_task.input_overrides(shapes), **search["input_overrides"]}
@@ -105,15 +171,28 @@ def create_pipeline(s: Settings):
         "steps_per_epoch": s.steps_per_epoch,
         "batch_size": s.batch_size,
         "seed": s.seed,
+        "decision_threshold": s.decision_threshold,
+        "class_weight": s.class_weight,
         "nas": search,
     }
     tracking_uri, artifact_location = s.tracking()
 
     files = data_task.data_files(data)  # the data files only: never dataset.json or a README
-    if files.kind == "tfrecord":
-        example_gen = ImportExampleGen(input_base=data, input_config=_single_split(files.pattern))
+    output = split_output(s)
+    if s.split_column or cleaning or files.kind == "parquet":
+        from components.example_gen.component import cleaning_example_gen
+
+        example_gen = cleaning_example_gen(
+            files.kind, data, _single_split(files.pattern), output, s.split_column, cleaning
+        )
+    elif files.kind == "tfrecord":
+        example_gen = ImportExampleGen(
+            input_base=data, input_config=_single_split(files.pattern), output_config=output
+        )
     else:
-        example_gen = CsvExampleGen(input_base=data, input_config=_single_split(files.pattern))
+        example_gen = CsvExampleGen(
+            input_base=data, input_config=_single_split(files.pattern), output_config=output
+        )
     example_gen = example_gen.with_id("ExampleGen")
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     if s.schema_file:
@@ -128,7 +207,7 @@ def create_pipeline(s: Settings):
     # The last accepted data from the same folder: drift reference and reference schema.
     previous = resolver.Resolver(
         strategy_class=PreviousSpanStrategy,
-        config={"data_source": data},
+        config={"data_source": s.data_source()},
         statistics=Channel(type=standard_artifacts.ExampleStatistics),
         schema=Channel(type=standard_artifacts.Schema),
     ).with_id("PreviousSpanResolver")
@@ -138,7 +217,7 @@ def create_pipeline(s: Settings):
         previous_statistics=previous.outputs["statistics"],
         previous_schema=previous.outputs["schema"],
         label=s.label,
-        data_source=data,
+        data_source=s.data_source(),
         drift=json.dumps(s.drift(), sort_keys=True),
         allow=json.dumps(list(s.allowed_anomalies)),
         curated_schema=int(bool(s.schema_file)),
@@ -162,7 +241,9 @@ def create_pipeline(s: Settings):
             "tracking_uri": tracking_uri,
             # Only a champion of the same label and columns is this run's baseline.
             "label": s.label,
-            "schema": names.columns_fingerprint(data_task.columns(data), s.label, shapes),
+            "schema": names.columns_fingerprint(
+                [c for c in data_task.columns(data) if c != s.split_column], s.label, shapes
+            ),
         },
         model=Channel(type=standard_artifacts.Model),
     ).with_id("ChampionResolver")
@@ -170,10 +251,10 @@ def create_pipeline(s: Settings):
     tuner = NasTuner(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
+        statistics=statistics_gen.outputs["statistics"],
         search_config=json.dumps(search, sort_keys=True),
         label=s.label,
-        train_steps=s.steps_per_epoch,
-        eval_steps=max(1, s.steps_per_epoch // 4),
+        steps_cap=s.steps_per_epoch,
         state_root=s.nas_state_root,
         tracking_uri=tracking_uri,
         artifact_location=artifact_location,
@@ -189,32 +270,23 @@ def create_pipeline(s: Settings):
         schema=schema_gen.outputs["schema"],
         hyperparameters=tuner.outputs["best_hyperparameters"],
         base_model=tuner.outputs["best_model"],  # warm start from the search's best weights
-        train_args=trainer_pb2.TrainArgs(num_steps=s.steps_per_epoch),
-        eval_args=trainer_pb2.EvalArgs(num_steps=max(1, s.steps_per_epoch // 4)),
+        # Steps are the user module's: an epoch is a pass over `train` (pipelines/training.py).
+        train_args=trainer_pb2.TrainArgs(splits=[splits.TRAIN]),
+        eval_args=trainer_pb2.EvalArgs(splits=[splits.EARLY_STOPPING]),
         custom_config=training,
     )
-    eval_config = tfma.EvalConfig(
-        model_specs=[
-            tfma.ModelSpec(
-                signature_name="serving_default",
-                prediction_key=task.serving_output,
-                label_key=names.xf(s.label),
-                preprocessing_function_names=["transform_features"],
-            )
-        ],
-        slicing_specs=[tfma.SlicingSpec()],
-        metrics_specs=[
-            tfma.MetricsSpec(
-                metrics=[tfma.MetricConfig(class_name="ExampleCount"), *task.gate_metrics(s)]
-            )
-        ],
-    )
-    evaluator = Evaluator(
+    gate = {
+        "task": task.name,
+        "label": s.label,
+        "metric": s.gate_metric,
+        "min": s.gate_min if s.gate_min else None,
+    }
+    evaluator = ModelGate(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=champion.outputs["model"],  # TFX's name for what it compares with
-        eval_config=eval_config,
-    )
+        gate=json.dumps(gate, sort_keys=True),
+    ).with_id("Evaluator")
     pusher = MlflowPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],

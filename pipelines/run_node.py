@@ -33,7 +33,7 @@ import time
 import traceback
 from pathlib import Path
 
-from core import failures, names, processes, tracking
+from core import failures, names, processes, results, tracking
 from pipelines import metadata_config
 from pipelines.retrain import SEARCH_NODE, create_pipeline
 from pipelines.settings import Settings
@@ -195,7 +195,8 @@ def _launch(settings: Settings, run_id: str, node_id: str, use_cache: bool) -> d
 
 def _pushed(store, execution_id: int) -> dict | None:
     """What the Pusher did, from its output artifact's properties (components/mlflow_pusher):
-    {"pushed": bool, "version", "destination", "reason"}; None for any other node."""
+    {"pushed": bool, "version", "destination", "reason", "promotion", "promotion_reason"};
+    None for any other node."""
     from ml_metadata.proto import metadata_store_pb2
 
     outputs = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
@@ -203,12 +204,14 @@ def _pushed(store, execution_id: int) -> dict | None:
     for artifact in store.get_artifacts_by_id([e.artifact_id for e in events if e.type in outputs]):
         props = artifact.custom_properties
         if "pushed" in props:
-            text = {k: props[k].string_value for k in ("pushed_destination", "not_blessed_reason")}
+            text = {k: props[k].string_value for k in props if k != "pushed"}
             return {
                 "pushed": bool(props["pushed"].int_value),
                 "version": props["pushed_version"].int_value if "pushed_version" in props else None,
-                "destination": text["pushed_destination"] if "pushed_destination" in props else "",
-                "reason": text["not_blessed_reason"] if "not_blessed_reason" in props else "",
+                "destination": text.get("pushed_destination", ""),
+                "reason": text.get("not_blessed_reason", ""),
+                "promotion": text.get("promotion", ""),  # core/promotion.py's state
+                "promotion_reason": text.get("promotion_reason", ""),
             }
     return None
 
@@ -288,10 +291,13 @@ def _main(args: argparse.Namespace, settings: Settings) -> int:
             "state": "COMPLETE",
             **out,
         }
-        print("RESULT " + json.dumps(result, sort_keys=True), flush=True)
+        results.emit(result)
         return failures.EXIT_OK
     result = run_node(settings, args.run_id, args.node, use_cache=not args.no_cache)
-    print("RESULT " + json.dumps(result, sort_keys=True), flush=True)
+    # The node process's peak resident memory (a warm executor's child counts the imports it
+    # inherited): bench/scale reports it per node.
+    result["peak_rss_mb"] = round(processes.peak_rss_mb(), 1)
+    results.emit(result)
     if result["state"] in ("COMPLETE", "CACHED"):
         return failures.EXIT_OK
     report(

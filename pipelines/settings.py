@@ -14,15 +14,27 @@ import copy
 import dataclasses
 import json
 import os
+import re
 from pathlib import Path
 
+from core import pg_source
 from core import settings as contract
 from core.datasets import model_name_for
 from core.schema import PYTHON_TYPES
 from core.settings import LOCAL, REPO
+from pipelines.task import MANIFEST, manifest  # the one reader of dataset.json
 
 __all__ = ["LOCAL", "MANIFEST", "REPO", "Settings", "read_manifest"]
 SQLITE = "sqlite:///"
+THRESHOLD_RULE = re.compile(r"^(best_f1|(recall|precision):(0(\.\d+)?|1(\.0+)?))$")
+
+
+def _source_model_name(data: str) -> str:
+    """The model name of a PostgreSQL source (its table's); `validated` names a bad URI."""
+    try:
+        return pg_source.parse(data).model_name()
+    except pg_source.SourceError:
+        return "model"
 
 
 class SettingsBase:
@@ -32,13 +44,16 @@ class SettingsBase:
         for f in dataclasses.fields(self):  # JSON arrays arrive as lists
             if isinstance(getattr(self, f.name), list):
                 object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
-        data = self.path(self.data) if isinstance(self.data, str) else ""
+        source = pg_source.is_source(self.data)
+        data = self.data_folder() if isinstance(self.data, str) and not source else ""
         manifest = read_manifest(data) if data else {}
         if not self.label:
-            object.__setattr__(self, "label", manifest.get("label") or "species")
+            object.__setattr__(self, "label", manifest.get("label") or contract.DEFAULT_LABEL)
         if not self.registered_model_name:
             # Named after the dataset when nothing names it: never another dataset's model.
-            name = manifest.get("registered_model_name") or model_name_for(data)
+            name = manifest.get("registered_model_name") or (
+                _source_model_name(self.data) if source else model_name_for(data)
+            )
             object.__setattr__(self, "registered_model_name", name)
 
     @classmethod
@@ -71,8 +86,22 @@ class SettingsBase:
                     f"allowed_anomalies {bad_allow}: each entry is 'column', 'column:KIND' or "
                     "'*:KIND' (accepting everything is not allowed)"
                 )
+        if not THRESHOLD_RULE.match(str(self.decision_threshold)):
+            problems.append(
+                f"decision_threshold {self.decision_threshold!r} is not best_f1, recall:R or "
+                "precision:P with R, P between 0 and 1"
+            )
+        if self.split_ratios:
+            from core import splits
+
+            problems += splits.problems(self.split_ratios)
         if self.baseline_module and not os.path.isfile(self.path(self.baseline_module)):
             problems.append(f"baseline_module {self.path(self.baseline_module)} is not a file")
+        if pg_source.is_source(self.data):
+            try:
+                pg_source.parse(self.data)
+            except pg_source.SourceError as e:
+                problems.append(f"data: {e}")
         if self.metadata_uri:
             from pipelines.metadata_config import postgres_target
 
@@ -84,11 +113,30 @@ class SettingsBase:
             raise ValueError("invalid settings: " + "; ".join(problems))
         return self
 
+    def data_folder(self) -> str:
+        """The folder the pipeline reads: `data`, or for a postgresql:// source its snapshot
+        (`data_snapshot`, taken before any node runs: pipelines/snapshot.py)."""
+        if not pg_source.is_source(self.data):
+            return self.path(self.data)
+        if not self.data_snapshot:
+            raise ValueError(
+                f"data {pg_source.parse(self.data).uri} is a PostgreSQL source, and no snapshot "
+                "of it was taken (data_snapshot; python -m pipelines.snapshot takes one)"
+            )
+        return self.path(self.data_snapshot)
+
+    def data_source(self) -> str:
+        """What the data is, across runs (the last accepted data from the same source is the
+        drift reference): the folder, or the PostgreSQL source's URI."""
+        if pg_source.is_source(self.data):
+            return pg_source.parse(self.data).uri
+        return self.path(self.data)
+
     def resolved_task(self) -> tuple[str, str]:
         """(task, why): the setting, or inferred from the label column of the data."""
         from pipelines.task import resolve
 
-        return resolve(self.task, self.path(self.data), self.label)
+        return resolve(self.task, self.data_folder(), self.label)
 
     def search_config(self, task: str = "classification") -> dict:
         """The NAS engine's SearchConfig, as a dict: the engine's knobs as set here (paths
@@ -155,21 +203,12 @@ Settings = dataclasses.make_dataclass(
 # Beside the data: {"label": ..., "registered_model_name": ...}, the defaults for that folder
 # (data/diabetes/dataset.json). Settings given explicitly win; without a name, the model is
 # named after the folder (core/datasets.py: model_name_for).
-MANIFEST = "dataset.json"
 
 
 def read_manifest(data_dir: str) -> dict[str, str]:
     """The defaults a data folder names in its dataset.json ({} when it has none)."""
+    raw = manifest(data_dir)
     path = os.path.join(data_dir, MANIFEST)
-    if not os.path.isfile(path):
-        return {}
-    with open(path) as f:
-        try:
-            raw = json.load(f)
-        except ValueError as e:
-            raise ValueError(f"{path} is not valid JSON: {e}") from e
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path} must hold a JSON object, got {type(raw).__name__}")
     out = {k: raw[k] for k in ("label", "registered_model_name") if k in raw}
     bad = {k: v for k, v in out.items() if not isinstance(v, str) or not v}
     if bad:

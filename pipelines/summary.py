@@ -2,8 +2,9 @@
 
     python -m pipelines.summary --run-id RUN_ID [--settings JSON] [--json]
 
-Prints each node's last execution state in that run, the Evaluator's gated metric (accuracy, or
-RMSE for regression: the task's, core/tasks.py) and blessing, and the MLflow registered model's
+Prints each node's last execution state in that run, the Evaluator's gate (its metric beside the
+trivial baseline's and @champion's on the test rows, the decision and why: core/gate.py), the
+task's headline metric (accuracy, or RMSE for regression), and the MLflow registered model's
 name, version and aliases.
 """
 
@@ -51,12 +52,13 @@ def run_summary(settings: Settings, run_id: str) -> dict:
 
     summary: dict = {"run_id": run_id, "nodes": nodes}
     summary.update(dict.fromkeys(t.metric for t in tasks.TASKS.values()))
-    summary.update(blessed=None, pushed_to=None)
+    summary.update(blessed=None, pushed_to=None, gate=None)
     for a in out_artifacts.get("Evaluator", []):
         if "blessed" in a.custom_properties:
             summary["blessed"] = bool(a.custom_properties["blessed"].int_value)
         elif a.uri and os.path.isdir(a.uri):
             summary.update(_gate_metrics(a.uri))
+            summary["gate"] = _gate(a.uri)
     for a in out_artifacts.get("Pusher", []):
         if "pushed" in a.custom_properties:
             pushed = bool(a.custom_properties["pushed"].int_value)
@@ -93,6 +95,15 @@ def _gate_metrics(eval_uri: str) -> dict[str, float | None]:
     return {k: None if v is None else round(v, 4) for k, v in values.items()}
 
 
+def _gate(eval_uri: str) -> dict | None:
+    """The gate's decision (core/gate.py) in an Evaluator's output, without the full table."""
+    from core import records
+
+    record = records.gate(eval_uri)
+    keys = ("metric", "value", "trivial", "champion", "state", "reason", "rows", "vs_champion")
+    return {k: record.get(k) for k in keys} if record else None
+
+
 def shown_metric(summary: dict) -> str:
     """The metric the run computed (the first task's when none was)."""
     names = [t.metric for t in tasks.TASKS.values()]
@@ -117,8 +128,17 @@ def main(argv: list[str] | None = None) -> int:
     for node, info in s["nodes"].items():
         print(f"  {node:<18} {info['state']:<9} (execution {info['execution_id']})")
     verdict = {True: "BLESSED", False: "NOT BLESSED", None: "not evaluated"}[s["blessed"]]
-    metric = shown_metric(s)
-    print(f"Evaluator: {metric} {s[metric]}  {verdict}")
+    gate = s.get("gate")
+    if gate:
+        champion = "" if gate["champion"] is None else f", @champion {gate['champion']:.4f}"
+        print(
+            f"Evaluator: {gate['metric']} {gate['value']:.4f} (trivial baseline "
+            f"{gate['trivial']:.4f}{champion}) on {gate['rows']} test rows  {verdict}"
+        )
+        print(f"  {gate['reason']}")
+    else:
+        metric = shown_metric(s)
+        print(f"Evaluator: {metric} {s[metric]}  {verdict}")
     reg = s["registered"]
     if reg:
         aliases = ", ".join("@" + a for a in reg["aliases"]) or "no aliases"

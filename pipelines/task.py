@@ -16,9 +16,9 @@ answers are cached per folder state (its files' names, sizes and times) in the p
 - Features: fixed-length vectors (their length from the first FEATURE_SAMPLE examples) and
   declared shapes (`feature_shapes`) are tensors; integer columns listed in
   `categorical_features` are categories; encoded PNG/JPEG bytes are images.
-- Files: the CSV files, else the TFRecord files (plain or gzip, told apart by their content;
-  ImportExampleGen goes by the name, so a gzip file must end in .gz) matched by one pattern
-  that leaves out every other file (dataset.json, README, ...).
+- Files: the CSV files, else the Parquet files, else the TFRecord files (plain or gzip, told
+  apart by their content; ImportExampleGen goes by the name, so a gzip file must end in .gz)
+  matched by one pattern that leaves out every other file (dataset.json, README, ...).
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ import json
 import os
 import struct
 
-from core import tfrecord
+from core import columns as dirty
+from core import parquet, tfrecord
 from nas import task as engine_tasks  # standard library only
 
 TASKS = engine_tasks.NAMES
@@ -74,7 +75,8 @@ def _cached(kind: str, data_dir: str, *key, compute):
 
 @dataclasses.dataclass(frozen=True)
 class DataFiles:
-    """A folder's data: `kind` "csv" or "tfrecord", ExampleGen's `pattern`, the data files."""
+    """A folder's data: `kind` "csv", "parquet" or "tfrecord", ExampleGen's `pattern`, the
+    data files."""
 
     kind: str
     pattern: str
@@ -92,6 +94,9 @@ def _data_files(data_dir: str) -> DataFiles:
     csvs = [n for n in names if n.endswith(".csv")]
     if csvs or not names:
         return DataFiles("csv", "*.csv", tuple(os.path.join(data_dir, n) for n in csvs))
+    parquets = [n for n in names if n.endswith(".parquet")]
+    if parquets:
+        return DataFiles("parquet", "*.parquet", tuple(os.path.join(data_dir, n) for n in parquets))
     try:
         found = tfrecord.data_files(data_dir, names)
     except tfrecord.TFRecordError as e:
@@ -148,19 +153,26 @@ def _label_column(data_dir: str, label: str) -> Column:
     if files.kind == "csv":
         texts: list[str | None] = []
         for path in files.files:
-            with open(path, newline="", encoding="utf-8") as f:
-                reader = csv.DictReader(f)
-                if label not in (reader.fieldnames or []):
-                    raise TaskError(
-                        f"label {label!r} is not a column of {path} "
-                        f"(columns: {', '.join(reader.fieldnames or [])})"
-                    )
-                texts += [(row[label] or "").strip() or None for row in reader]
+            try:
+                with open(path, newline="", encoding="utf-8") as f:
+                    reader = csv.DictReader(f)
+                    bad = dirty.label_problem(label, reader.fieldnames or [], path)
+                    if bad:
+                        raise TaskError(bad)
+                    texts += [(row[label] or "").strip() or None for row in reader]
+            except UnicodeDecodeError:
+                raise TaskError(dirty.utf8_problem(path)) from None
         return _typed(texts)
     kinds, values = set(), []
     try:
         for path in files.files:
-            for feature in tfrecord.column(path, label):
+            if files.kind == "parquet":
+                bad = dirty.label_problem(label, parquet.names(path), path)
+                if bad:
+                    raise TaskError(bad)
+            pq = files.kind == "parquet"
+            rows = (e[label] for e in parquet.examples(path, columns=[label])) if pq else None
+            for feature in rows or tfrecord.column(path, label):
                 kind, got = feature or ("", [])
                 if not got:
                     values.append(None)
@@ -168,10 +180,10 @@ def _label_column(data_dir: str, label: str) -> Column:
                 kinds.add(kind)
                 value = got[0]
                 values.append(value.decode("utf-8", "replace") if kind == "bytes" else value)
-    except tfrecord.TFRecordError as e:
+    except (tfrecord.TFRecordError, parquet.ParquetError) as e:
         raise TaskError(
-            f"cannot read the label {label!r} from the TFRecords in {data_dir} ({e}); set the "
-            "task setting to skip inference"
+            f"cannot read the label {label!r} from the {files.kind} files in {data_dir} ({e}); "
+            "set the task setting to skip inference"
         ) from e
     kind = {"int64": "int", "float": "float"}.get(next(iter(kinds), ""), "text")
     if len(kinds) > 1:
@@ -298,17 +310,18 @@ def png_shape(data: bytes) -> list[int] | None:
 
 
 def _profile(data_dir: str, files: DataFiles) -> dict[str, tuple[str, int, bytes]]:
-    """TFRecords: {feature: (kind, most values in one example, a first bytes value)} over the
-    first FEATURE_SAMPLE examples. CSV: {column: ("csv", 1, b"")} from the header."""
+    """TFRecords, Parquet: {feature: (kind, most values in one example, a first bytes value)}
+    over the first FEATURE_SAMPLE rows. CSV: {column: ("csv", 1, b"")} from the header."""
     out: dict[str, tuple[str, int, bytes]] = {}
     if files.kind == "csv":
         for path in files.files[:1]:
-            with open(path, newline="", encoding="utf-8") as f:
+            with open(path, newline="", encoding="utf-8", errors="replace") as f:
                 out = {c: ("csv", 1, b"") for c in next(csv.reader(f), [])}
         return out
     seen = 0
+    read = parquet.examples if files.kind == "parquet" else tfrecord.examples
     for path in files.files:
-        for example in tfrecord.examples(path, FEATURE_SAMPLE - seen):
+        for example in read(path, FEATURE_SAMPLE - seen):
             seen += 1
             for name, (kind, values) in example.items():
                 _, count, first = out.get(name, (kind, 0, b""))

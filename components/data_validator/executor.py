@@ -120,7 +120,7 @@ class Executor(base_executor.BaseExecutor):
                 f"data validation failed for {source}: "
                 + "; ".join(p.line() for p in first.values())
                 + ". Nothing was trained or registered. To accept a known anomaly, add it to "
-                "the allowed_anomalies setting (README: Data validation)."
+                "the allowed_anomalies setting (docs/your-data.md: Data validation)."
             )
         anomalies.set_string_custom_property(DATA_SOURCE, source)
         anomalies.set_int_custom_property(STATISTICS_ID, stats.id)

@@ -17,8 +17,7 @@ import logging
 
 from tfx.dsl.components.common import resolver
 
-from components.mlflow_pusher import registry
-from core import names, tracking
+from core import names, registry, tracking
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,15 @@ from absl import logging
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
-from components.mlflow_pusher import insight, registry, serving
-from components.mlflow_pusher.evaluation import evaluation_metrics, not_blessed_reason
-from core import names, tasks, tracking
+from components.mlflow_pusher import insight, serving
+from components.mlflow_pusher.evaluation import (
+    evaluation_metrics,
+    gate_metrics,
+    gate_tags,
+    not_blessed_reason,
+    training_metrics,
+)
+from core import names, promotion, records, registry, tasks, tracking
 
 REPO = serving.REPO
 LOCK_FILES = ("requirements.lock", "requirements-airflow.lock")
@@ -49,13 +55,15 @@ class Executor(base_executor.BaseExecutor):
         name = exec_properties["registered_model_name"]
         run_id = getattr(self._context, "pipeline_run_id", None) or "unknown"
 
+        decision = records.gate(evaluation.uri)
         if not model_utils.is_model_blessed(blessing):
-            reason = not_blessed_reason(evaluation.uri)
+            reason = decision.get("reason") or not_blessed_reason(evaluation.uri)
             logging.warning(
                 "NOT BLESSED: %s. Nothing registered in %s; aliases unchanged.", reason, name
             )
             pushed.set_int_custom_property("pushed", 0)
             pushed.set_string_custom_property("not_blessed_reason", reason)
+            pushed.set_string_custom_property("promotion", promotion.NOT_BLESSED)
             return
 
         client = tracking.use(exec_properties["tracking_uri"])
@@ -68,14 +76,17 @@ class Executor(base_executor.BaseExecutor):
                 version.version,
             )
         else:
-            version = self._register(client, input_dict, exec_properties, run_id)
+            version = self._register(client, input_dict, exec_properties, run_id, decision)
         client.set_registered_model_alias(name, names.CHALLENGER, version.version)
-        champion = self._move_champion(client, name, version, _single(input_dict, "champion_model"))
+        champion = self._move_champion(client, name, version, decision)
 
         destination = f"models:/{name}/{version.version}"
         pushed.set_int_custom_property("pushed", 1)
         pushed.set_string_custom_property("pushed_destination", destination)
         pushed.set_int_custom_property("pushed_version", int(version.version))
+        state = promotion.CHAMPION if champion else promotion.CHALLENGER
+        pushed.set_string_custom_property("promotion", state)
+        pushed.set_string_custom_property("promotion_reason", decision.get("reason", ""))
         logging.info(
             "REGISTERED %s version %s (@%s%s): %s",
             name,
@@ -87,7 +98,7 @@ class Executor(base_executor.BaseExecutor):
 
     # ------------------------------------------------------------------ register
 
-    def _register(self, client, input_dict, exec_properties, run_id: str):
+    def _register(self, client, input_dict, exec_properties, run_id: str, decision: dict):
         import mlflow
         import tensorflow_transform as tft
         from tfx.utils import path_utils
@@ -110,14 +121,22 @@ class Executor(base_executor.BaseExecutor):
         tags = self._lineage_tags(input_dict, exec_properties, run_id)
         tags[names.TAG_TASK] = task.name
         tags.update(serving.schema_tags(label, inputs))
+        tags.update(gate_tags(decision))
+        record = records.training(model.uri)
         with mlflow.start_run(experiment_id=experiment, run_name=run_id, tags=tags) as run:
             hp = _hyperparameters(_single(input_dict, "hyperparameters"))
             if hp:
                 mlflow.log_params(hp)
             mlflow.log_metrics(evaluation_metrics(evaluation.uri))
+            mlflow.log_metrics(gate_metrics(decision))
+            mlflow.log_metrics(training_metrics(record))
+            mlflow.log_dict(decision, f"evaluation/{names.GATE_RECORD}")
+            mlflow.log_dict(record, f"training/{names.TRAINING_RECORD}")
             # a few raw eval rows (missing values as None/NaN), as the model takes them
             example = insight.eval_rows(examples.uri, inputs.features, label, 5, inputs.shapes)
-            info = serving.log_pyfunc(serving_dir, inputs, classes, task, example.rows)
+            info = serving.log_pyfunc(
+                serving_dir, inputs, classes, task, example.rows, record.get("threshold")
+            )
             # Explanations and the edge files, before the version exists (failures are logged).
             insight.log_all(
                 model.uri,
@@ -158,23 +177,36 @@ class Executor(base_executor.BaseExecutor):
 
     # ------------------------------------------------------------------ champion
 
-    def _move_champion(self, client, name: str, version, baseline) -> bool:
+    def _move_champion(self, client, name: str, version, decision: dict) -> bool:
+        """Move @champion to `version` when the gate found it at least as good as @champion on
+        the same test rows (or there is none yet): core/promotion.py's states."""
         current = registry.version_by_alias(client, name, names.CHAMPION)
         if current is not None and current.version == version.version:
             return True
+        compared = decision.get("champion_model_id")
+        if decision.get("state") != promotion.CHAMPION:
+            logging.warning(
+                "KEPT AS CHALLENGER: version %s of %s: %s. @%s stays on version %s.",
+                version.version,
+                name,
+                decision.get("reason"),
+                names.CHAMPION,
+                None if current is None else current.version,
+            )
+            return False
         if current is None:
-            reason = "no champion yet; blessed on the absolute thresholds"
-        elif baseline is not None and current.tags.get(names.TAG_MODEL_ARTIFACT_ID) == str(
-            baseline.id
+            reason = f"no champion yet: {decision.get('reason')}"
+        elif compared is not None and current.tags.get(names.TAG_MODEL_ARTIFACT_ID) == str(
+            compared
         ):
-            reason = f"blessed against the champion, version {current.version}"
-        elif baseline is None and _artifact_gone(current):
+            reason = f"at least as good as version {current.version}: {decision.get('reason')}"
+        elif compared is None and _artifact_gone(current):
             # The stuck champion: its model artifact left this store (reset, migrated, cleaned),
             # so no run could ever be evaluated against it. Say so, and let this one serve.
             reason = (
                 f"the champion, version {current.version}, has no model artifact in this store "
-                f"any more ({current.tags.get(names.TAG_MODEL_URI)} is gone): blessed on the "
-                "absolute thresholds only"
+                f"any more ({current.tags.get(names.TAG_MODEL_URI)} is gone): gated against "
+                f"the trivial baseline only: {decision.get('reason')}"
             )
             logging.warning("CHAMPION REPLACED WITHOUT A COMPARISON: %s", reason)
         else:
@@ -189,7 +221,7 @@ class Executor(base_executor.BaseExecutor):
                 "" if usable else f" ({why}; set @{names.CHAMPION} by hand if it should serve)",
             )
             return False
-        client.set_registered_model_alias(name, names.CHAMPION, version.version)
+        promotion.make_champion(client, name, version.version, reason)
         logging.info("@%s -> version %s (%s)", names.CHAMPION, version.version, reason)
         return True
 

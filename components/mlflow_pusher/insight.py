@@ -29,7 +29,7 @@ from absl import logging
 
 from components.mlflow_pusher import explain
 from components.mlflow_pusher.pyfunc_model import example_bytes, raw_row, raw_value
-from core import names
+from core import names, splits
 
 EVAL_ROWS = 300  # eval rows read for both; SHAP explains a sample of them
 
@@ -50,14 +50,14 @@ def eval_rows(
     n: int = EVAL_ROWS,
     shapes: dict | None = None,
 ) -> EvalRows:
-    """The first `n` rows of the eval split, read in plain Python (core/tfrecord.py). A tensor
+    """The first `n` rows of the test split, read in plain Python (core/tfrecord.py). A tensor
     column (`shapes`) is read whole, as the pyfunc takes it: a list of numbers, or an encoded
     image's bytes (`pyfunc_model.raw_row`), so permuting it for the explanations moves the
     whole feature; a scalar column is a float or text."""
     from core import tfrecord
 
     shapes = shapes or {}
-    pattern = os.path.join(examples_uri, "Split-eval", "*")
+    pattern = os.path.join(examples_uri, splits.folder(splits.GATE), "*")
     serialized, rows, labels = [], [], []
     for path in sorted(glob.glob(pattern)):
         for raw in tfrecord.records(path, n - len(serialized)):

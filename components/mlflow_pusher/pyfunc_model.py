@@ -29,6 +29,14 @@ class InputError(ValueError):
     from `TFXServingModel.predict`) and what the model takes."""
 
 
+def _token(value) -> bool:
+    """A missing-value token (core/columns.py's, e.g. "n/a") where a number is expected: a
+    raw row holds what the training table held, where ExampleGen read it as missing."""
+    from core import columns
+
+    return isinstance(value, str) and value.strip().lower() in columns.tokens_of(())
+
+
 def _missing(value) -> bool:
     if isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) > 0:
         return len(value) == 0
@@ -88,7 +96,7 @@ def example_bytes(row: dict, features: dict[str, str], shapes: dict | None = Non
     feature = {}
     for name, kind in features.items():
         value = row.get(name)
-        if _missing(value):
+        if _missing(value) or (kind != "bytes" and name not in shapes and _token(value)):
             continue
         values = tensor_values(name, kind, value, shapes[name]) if name in shapes else [value]
         try:
@@ -136,8 +144,9 @@ def raw_row(example: dict, features: dict[str, str], shapes: dict | None = None)
 class TFXServingModel(mlflow.pyfunc.PythonModel):
     """The serving SavedModel behind MLflow's pyfunc interface. model_config: {"features":
     {name: "int"|"float"|"bytes"}, "shapes": {name: shape} of the tensor columns, "classes":
-    [...], "task": a core/tasks.py task name}; the output's columns are the task's
-    (classification: `class` and `probability`; regression: `prediction`). The classes are the
+    [...], "task": a core/tasks.py task name, "threshold": a binary model's decision threshold
+    or null}; the output's columns are the task's (classification: `class`, its `probability`
+    and `probability_<class>` for each class; regression: `prediction`). The classes are the
     label's own values in the head's order (ints, bools, floats or text: `Task.classes`), so
     `class` is 2 for an integer label, True for a boolean one."""
 
@@ -153,6 +162,7 @@ class TFXServingModel(mlflow.pyfunc.PythonModel):
         self._shapes = context.model_config.get("shapes") or {}
         self._classes = context.model_config["classes"]
         self._task = tasks.get(context.model_config["task"])
+        self._threshold = context.model_config.get("threshold")
 
     def predict(self, context, model_input, params=None):
         serialized = []
@@ -162,4 +172,5 @@ class TFXServingModel(mlflow.pyfunc.PythonModel):
             except InputError as e:
                 raise InputError(f"row {i}: {e}") from None
         outputs = self._serve(examples=self._tf.constant(serialized))
-        return self._task.pyfunc_frame(outputs[self._task.serving_output].numpy(), self._classes)
+        outputs = outputs[self._task.serving_output].numpy()
+        return self._task.pyfunc_frame(outputs, self._classes, self._threshold)

@@ -10,6 +10,11 @@
   list or array, the pyfunc its length: `pyfunc_model.tensor_values`). MLflow's TensorSpec,
   which could check a length, cannot sit beside column specs in one schema, and takes neither
   nested lists nor missing cells in a DataFrame.
+- `column_types`: each column's type as the data's schema has it, in MLflow's words (`long`,
+  `double`, `string`, `binary`; a tensor column with its shape), logged with the model as its
+  metadata (`input_columns` in the MLmodel file), since the enforced signature cannot say it:
+  MLflow 3.17 refuses a pandas int64 column for a `double` column and a column with a missing
+  value (float64 with NaN) for a `long` one, and both are raw rows the model serves.
 - `log_pyfunc`: the pyfunc model (pyfunc_model.py) with the serving SavedModel inside.
 - `schema_tags`: the label and the schema fingerprint (core/names.py) a version is tagged with,
   which the champion resolver compares with the current run's.
@@ -66,7 +71,11 @@ def model_inputs(tft_out, label: str, feature_shapes: dict | None = None) -> Inp
 def _found_shape(raw_spec, transformed_spec) -> list[int]:
     """A tensor column's shape as the transform graph has it ([] for a scalar): a fixed-length
     raw feature's own shape, else its transformed feature's (the user module's `xf` output,
-    flat)."""
+    flat) unless that is integer ids (a free-text column's words: the raw column is a string)."""
+    import tensorflow as tf
+
+    if getattr(transformed_spec, "dtype", None) == tf.int64:
+        transformed_spec = None
     for spec in (raw_spec, transformed_spec):
         shape = [int(d) for d in getattr(spec, "shape", None) or []]
         if math.prod(shape or [1]) > 1:
@@ -94,8 +103,23 @@ def signature(inputs: Inputs, task, classes: list):
     )
 
 
-def log_pyfunc(serving_dir: str, inputs: Inputs, classes: list, task, input_example=None):
-    """Logs the pyfunc model (artifact path "model") to the active MLflow run; its ModelInfo."""
+def column_types(inputs: Inputs) -> dict[str, dict]:
+    """Column -> {"type": long | double | string | binary[, "shape": [...]]}, from the schema:
+    an int feature is `long`, a float one `double`, text `string`, an encoded image `binary`;
+    a tensor column (a signal, an image array or image) has its shape."""
+    out = {}
+    for name, kind in inputs.features.items():
+        shape = inputs.shapes.get(name)
+        word = {"int": "long", "float": "double"}.get(kind, "binary" if shape else "string")
+        out[name] = {"type": word, **({"shape": list(shape)} if shape else {})}
+    return out
+
+
+def log_pyfunc(
+    serving_dir: str, inputs: Inputs, classes: list, task, input_example=None, threshold=None
+):
+    """Logs the pyfunc model (artifact path "model") to the active MLflow run; its ModelInfo.
+    `threshold`: a binary model's decision threshold, which the pyfunc applies."""
     import mlflow
     import tensorflow as tf
 
@@ -104,6 +128,7 @@ def log_pyfunc(serving_dir: str, inputs: Inputs, classes: list, task, input_exam
         "shapes": inputs.shapes,
         "classes": classes,
         "task": task.name,
+        "threshold": threshold,
     }
     return mlflow.pyfunc.log_model(
         name="model",
@@ -113,6 +138,7 @@ def log_pyfunc(serving_dir: str, inputs: Inputs, classes: list, task, input_exam
         code_paths=[str(REPO / package) for package in PYFUNC_CODE],
         model_config=config,
         signature=signature(inputs, task, classes),
+        metadata={"input_columns": column_types(inputs)},
         input_example=input_example,
         pip_requirements=[
             f"mlflow=={mlflow.__version__}",

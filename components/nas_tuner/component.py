@@ -1,6 +1,7 @@
-"""NasTuner component spec: transformed examples in; the best hyperparameters (TFX Tuner's
-format, for the stock Trainer), the best weights (a Model, the Trainer's base_model) and the
-search results (architecture JSON, leaderboard, HTML report) out."""
+"""NasTuner component spec: transformed examples and the statistics (row counts) in; the best
+hyperparameters (TFX Tuner's format, for the stock Trainer), the best weights (a Model, the
+Trainer's base_model) and the search results (architecture JSON, leaderboard, HTML report)
+out."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ class NasTunerSpec(ComponentSpec):
     PARAMETERS = {
         "search_config": ExecutionParameter(type=str),  # SearchConfig JSON
         "label": ExecutionParameter(type=str),
-        "train_steps": ExecutionParameter(type=int),  # steps per full-fidelity epoch
-        "eval_steps": ExecutionParameter(type=int),
+        # The operator's optional cap on steps per epoch (0: an epoch is a pass over `train`).
+        "steps_cap": ExecutionParameter(type=int),
         # Search state lives here, keyed by pipeline run id and node id: TFX deletes a failed
         # executor's output directories, and the stateful working dir changes on each launch.
         "state_root": ExecutionParameter(type=str),
@@ -40,6 +41,8 @@ class NasTunerSpec(ComponentSpec):
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
         "transform_graph": ChannelParameter(type=standard_artifacts.TransformGraph),
+        # StatisticsGen's: the splits' row counts (an epoch is one pass over the training rows).
+        "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
         # The registry's @champion (warm and retrain modes start from it); empty before one.
         "champion_model": ChannelParameter(type=standard_artifacts.Model, optional=True),
     }
@@ -63,8 +66,8 @@ class NasTuner(base_component.BaseComponent):
         transform_graph,
         search_config: str,
         label: str,
-        train_steps: int,
-        eval_steps: int,
+        statistics,
+        steps_cap: int,
         state_root: str,
         experiment: str,
         mode: str,
@@ -81,8 +84,8 @@ class NasTuner(base_component.BaseComponent):
                 transform_graph=transform_graph,
                 search_config=search_config,
                 label=label,
-                train_steps=train_steps,
-                eval_steps=eval_steps,
+                statistics=statistics,
+                steps_cap=steps_cap,
                 state_root=state_root,
                 tracking_uri=tracking_uri,
                 artifact_location=artifact_location,

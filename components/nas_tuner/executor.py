@@ -81,14 +81,19 @@ class Executor(base_executor.BaseExecutor):
         )
 
     @staticmethod
-    def _notebooks(paths, input_dict, graph_uri, label, spec, config, champion, run_id, steps):
+    def _notebooks(paths, input_dict, graph_uri, label, spec, config, champion, run_id, rows):
         """Notebooks re-creating the top candidates and the champion, beside the leaderboard
-        (so logged to MLflow with it). `steps`: (train steps, eval steps) per epoch."""
+        (so logged to MLflow with it), an epoch a pass over the training rows of `rows`."""
+        import math
+
         from components.nas_tuner import notebooks
         from nas import task
+        from nas.spaces.base import DEFAULT_BATCH_SIZE, batch_size_of
 
         with open(paths["leaderboard_json"]) as f:
             ranked = json.load(f)
+        # The winner's batch size (searched), else the config's fixed one.
+        batch = batch_size_of(ranked[0] if ranked else {}, config.batch_size or DEFAULT_BATCH_SIZE)
         examples = artifact_utils.get_single_uri(input_dict["examples"])
         data = {
             "examples": examples,
@@ -98,9 +103,9 @@ class Executor(base_executor.BaseExecutor):
         }
         training = {
             "epochs": config.epochs,
-            "steps": steps[0],
-            "eval_steps": steps[1],
-            "batch_size": config.batch_size,
+            "steps": math.ceil(rows.train_rows / batch),
+            "eval_steps": math.ceil(rows.validation_rows / batch),
+            "batch_size": batch,
             "seed": config.seed,
             "metric": task.get(config.task).objective.removeprefix("val_"),
         }
@@ -110,7 +115,9 @@ class Executor(base_executor.BaseExecutor):
         print(f"NAS notebooks: {len(written)} in {out}", flush=True)
 
     def Do(self, input_dict, output_dict, exec_properties):
-        from components.nas_tuner import tf_engine, tfx_io
+        import tensorflow_transform as tft
+
+        from components.nas_tuner import tf_data, tf_engine, tfx_io
         from nas.config import SearchConfig
         from nas.search import run_search, write_outputs
 
@@ -125,11 +132,21 @@ class Executor(base_executor.BaseExecutor):
         config, fixed, mode = self._plan(config, champion, exec_properties, run_id)
 
         graph_uri = artifact_utils.get_single_uri(input_dict["transform_graph"])
-        train_steps = int(exec_properties["train_steps"])
-        eval_steps = int(exec_properties["eval_steps"])
-        spec, data = tfx_io.search_inputs(
-            input_dict["examples"], graph_uri, label, config, train_steps, eval_steps
+        plan = tf_data.data_plan(
+            artifact_utils.get_single_instance(input_dict["statistics"]),
+            tft.TFTransformOutput(graph_uri),
+            label,
+            config.task,
+            int(exec_properties.get("steps_cap") or 0),
         )
+        print(
+            f"NAS data: {plan['train_rows']} training rows (an epoch is one pass"
+            + (f", capped at {plan['steps_cap']} steps" if plan["steps_cap"] else "")
+            + f"), {plan['validation_rows']} validation rows"
+            + (f", classes {plan['class_counts']}" if plan["class_counts"] else ""),
+            flush=True,
+        )
+        spec, data = tfx_io.search_inputs(input_dict["examples"], graph_uri, label, config, plan)
         tracker = None
         if exec_properties.get("tracking_uri"):
             from components.nas_tuner.tracking import Tracker
@@ -158,8 +175,7 @@ class Executor(base_executor.BaseExecutor):
                 "examples": json_utils.dumps(input_dict["examples"]),
                 "transform_graph": graph_uri,
                 "label": label,
-                "train_steps": train_steps,
-                "eval_steps": eval_steps,
+                "plan": plan,
                 "search_config": config.to_json(),
                 "tracking_uri": exec_properties.get("tracking_uri") or "",
                 "experiment": exec_properties["experiment"],
@@ -189,7 +205,7 @@ class Executor(base_executor.BaseExecutor):
             config,
             champion,
             run_id,
-            (train_steps, eval_steps),
+            data,
         )
         hp_uri = artifact_utils.get_single_uri(output_dict["best_hyperparameters"])
         io_utils.write_string_file(
@@ -202,10 +218,16 @@ class Executor(base_executor.BaseExecutor):
         for name in ("weights", "best_architecture", "search_config", "input_spec"):
             if os.path.exists(paths[name]):
                 shutil.copyfile(paths[name], os.path.join(serving, os.path.basename(paths[name])))
+        # The Trainer sizes its epochs and class weights from the same counts.
+        io_utils.write_string_file(os.path.join(serving, tfx_io.DATA_PLAN), json.dumps(plan))
         if tracker is not None:
             metrics = {"trials": len(result.rows)}
             if result.best_score is not None:
                 metrics["best_score"] = result.best_score
+            if result.plan:  # the time budget's plan (nas/estimation/planner.py)
+                tracker.log_params({"plan": result.plan["line"]})
+                for key in ("trials", "data_fraction", "epochs", "rows_per_epoch"):
+                    metrics[f"plan_{key}"] = result.plan[key]
             tracker.finish(results_uri, metrics)
         print(f"NAS report: {paths['report']}", flush=True)
         if tracker is not None:

@@ -36,12 +36,12 @@ def notebook(title: str, about: str, model: dict, data: dict, training: dict):
     """A notebook that rebuilds `model` ({"architecture": json} or {"user_module": path,
     "hyperparameters": config}) on `data` (examples, transform_graph, label, input_spec) and
     trains it with `training` (epochs, steps, eval_steps, batch_size, seed) and reports
-    `training["metric"]` on the eval split."""
+    `training["metric"]` on the validation split."""
     setup = f"""
 import os, sys, json
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, {REPO!r})  # this project: components.nas rebuilds the model
-EXAMPLES = {data["examples"]!r}  # Transform's transformed examples (Split-train, Split-eval)
+EXAMPLES = {data["examples"]!r}  # Transform's transformed examples (Split-train, Split-validation)
 TRANSFORM_GRAPH = {data["transform_graph"]!r}
 LABEL = {data["label"]!r}
 INPUT_SPEC = {data["input_spec"]!r}
@@ -54,7 +54,7 @@ METRIC = {training["metric"]!r}  # the search's metric (nas/task.py)
 from components.nas_tuner import tfx_io  # TensorFlow and tf.Transform, then Keras 3
 
 train = tfx_io.split_dataset(EXAMPLES, TRANSFORM_GRAPH, LABEL, "train", BATCH_SIZE, SEED)
-evaluation = tfx_io.split_dataset(EXAMPLES, TRANSFORM_GRAPH, LABEL, "eval", BATCH_SIZE)
+evaluation = tfx_io.split_dataset(EXAMPLES, TRANSFORM_GRAPH, LABEL, "validation", BATCH_SIZE)
 features, labels = next(iter(train))
 print({name: tuple(t.shape) for name, t in features.items()}, "label", tuple(labels.shape))
 """

@@ -16,12 +16,12 @@ import tensorflow_transform as tft
 import keras  # noqa: E402  isort: skip  (Keras 3, after TFT set TF_USE_LEGACY_KERAS)
 import keras_tuner  # noqa: E402  isort: skip
 
-from core import names, tasks
-from nas import baseline
+from components.nas_tuner import tf_data
+from core import names, splits, tasks
+from nas import baseline, build
 from nas.config import SearchConfig
 from nas.encoding import Architecture
 from nas.estimation.fidelity import Fidelity
-from nas.estimation.inherit import copy_matching
 from nas.inputs import InputSpec, infer_feature
 from nas.search import OUTPUT_FILES
 from nas.spaces import SPACE_KEY, get_space
@@ -30,6 +30,7 @@ OOV_BUCKETS = 1  # the user module's vocabularies have one out-of-vocabulary buc
 # In the Tuner's best_model (the Trainer's base_model): the search's best weights and config.
 WEIGHTS = OUTPUT_FILES["weights"]
 SEARCH_CONFIG = OUTPUT_FILES["search_config"]
+DATA_PLAN = "data_plan.json"  # the row counts the search sized its epochs by (tf_data.py)
 
 
 def xf(name: str) -> str:
@@ -81,30 +82,20 @@ def input_spec(
     return InputSpec(tuple(features), task=task, **target)
 
 
-def datasets(examples, tft_out, label: str, batch_size: int, seed: int, telemetry: str, task: str):
-    """Repeated (train, eval) datasets of (features, label) from transformed Examples, rows
-    with a missing label left out."""
+def rows_reader(examples, tft_out, label: str, task: str, telemetry: str):
+    """`rows(split)`: one pass of a split's labelled rows of an Examples artifact (tf_data.py)."""
     from tfx.components.util import tfxio_utils
     from tfx.types import artifact_utils
     from tfx.utils import io_utils
-    from tfx_bsl.public import tfxio
 
     factory = tfxio_utils.get_tf_dataset_factory_from_artifact(examples, [telemetry])
-    schema = tft_out.transformed_metadata.schema
-    out = []
-    for split in ("train", "eval"):
-        files = [
+
+    def files_of(split: str) -> list[str]:
+        return [
             io_utils.all_files_pattern(u) for u in artifact_utils.get_split_uris(examples, split)
         ]
-        options = tfxio.TensorFlowDatasetOptions(
-            batch_size=batch_size,
-            label_key=xf(label),
-            shuffle=split == "train",
-            shuffle_seed=seed,
-            num_epochs=None,
-        )
-        out.append(labelled(factory(files, options, schema), task, batch_size))
-    return out
+
+    return tf_data.reader(factory, files_of, tft_out.transformed_metadata.schema, label, task)
 
 
 def split_dataset(
@@ -136,32 +127,30 @@ def split_dataset(
     return labelled(ds.repeat().batch(batch_size).map(parse), task, batch_size)
 
 
-def search_inputs(
-    examples,
-    transform_graph_uri: str,
-    label: str,
-    config: SearchConfig,
-    train_steps: int,
-    eval_steps: int,
-):
+def search_inputs(examples, transform_graph_uri: str, label: str, config: SearchConfig, plan):
     """(input spec, SearchData) for a search over Transform's outputs: the Tuner builds them,
-    and so does each worker of a parallel search (components/nas_tuner/worker.py)."""
-    from nas.data import SearchData
-
-    tft_out = tft.TFTransformOutput(transform_graph_uri)
+    and so does each worker of a parallel search (components/nas_tuner/worker.py). `plan`:
+    tf_data.data_plan's row counts."""
     from tfx.types import artifact_utils
 
-    train_files = [os.path.join(artifact_utils.get_split_uri(examples, "train"), "*")]
+    tft_out = tft.TFTransformOutput(transform_graph_uri)
+    train_files = [os.path.join(artifact_utils.get_split_uri(examples, splits.TRAIN), "*")]
     spec = input_spec(tft_out, label, config.input_overrides, config.task, train_files)
-    train, evalu = datasets(
-        examples, tft_out, label, config.batch_size, config.seed, "NasTuner", config.task
+    rows = rows_reader(examples, tft_out, label, config.task, "NasTuner")
+    data = tf_data.TFRecordData(
+        rows,
+        plan,
+        seed=config.seed,
+        validation_sample=config.validation_sample,
+        row_bytes=tf_data.row_bytes(spec),
     )
-    return spec, SearchData(train, evalu, train_steps, eval_steps)
+    return spec, data
 
 
-def winner_model(fn_args, tft_out, label: str, log=print) -> keras.Model:
+def winner_model(fn_args, tft_out, label: str, steps: int = 0, log=print) -> keras.Model:
     """The Trainer's model: the searched architecture at full fidelity, warm-started from the
-    search's best weights wherever the shapes match."""
+    search's best weights wherever the shapes match. `steps`: the training steps it will take
+    (epochs x steps an epoch), over which a searched learning-rate schedule runs."""
     values = keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values
     cfg = dict(fn_args.custom_config or {})
     if "nas" not in cfg:
@@ -172,25 +161,20 @@ def winner_model(fn_args, tft_out, label: str, log=print) -> keras.Model:
     )
     if baseline.module_of(values):
         return _baseline_model(fn_args, spec, log)
-    space_name = values[SPACE_KEY]
-    arch = Architecture.from_values(space_name, values)
-    space = get_space(space_name, spec, seed=search.seed)
-    # The searched learning-rate schedule runs over the Trainer's own steps.
-    steps = int(fn_args.train_steps or cfg.get("steps_per_epoch") or 0) * int(cfg.get("epochs", 0))
-    model = space.build_model(arch, steps=steps)
-    log(f"Trainer: NAS architecture {space.describe(arch)} ({model.count_params()} parameters)")
-    weights = os.path.join(fn_args.base_model or "", WEIGHTS)
-    if fn_args.base_model and os.path.exists(weights):
-        fidelity = Fidelity()
+    arch = Architecture.from_values(values[SPACE_KEY], values)
+    weights, fidelity = "", Fidelity()
+    if fn_args.base_model:
+        weights = os.path.join(fn_args.base_model, WEIGHTS)
         meta = os.path.join(fn_args.base_model, SEARCH_CONFIG)
         if os.path.exists(meta):
             with open(meta) as f:
                 fidelity = SearchConfig.from_dict(json.load(f)).search_fidelity
-        donor = get_space(space_name, spec, fidelity=fidelity, seed=search.seed).build_model(
-            arch, compile=False
-        )
-        donor.load_weights(weights)
-        copied = copy_matching(donor, model)
+    model, copied = build.winner_model(
+        arch, spec, seed=search.seed, steps=steps, weights=weights, fidelity=fidelity
+    )
+    described = get_space(arch.space, spec, seed=search.seed).describe(arch)
+    log(f"Trainer: NAS architecture {described} ({model.count_params()} parameters)")
+    if copied is not None:
         log(
             f"Trainer: warm start from the Tuner's weights (the search's best, or the "
             f"champion's when retraining): {len(copied)} layer(s) matched"

@@ -59,8 +59,7 @@ def run(state_root: str, run_id: str, node_id: str, index: int, wait_s: float = 
             chief["transform_graph"],
             chief["label"],
             config,
-            chief["train_steps"],
-            chief["eval_steps"],
+            chief["plan"],
         )
         tracker = None
         if chief.get("tracking_uri") and os.path.exists(state):

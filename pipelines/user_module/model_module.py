@@ -18,17 +18,10 @@ Keras 2 and Keras 3 live side by side here:
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import os
 
 import tensorflow as tf
 import tensorflow_transform as tft
-
-# After tensorflow_transform: Keras 3 is its own package, unaffected by TF_USE_LEGACY_KERAS.
-import keras  # noqa: E402  isort: skip
-import keras_tuner  # noqa: E402  isort: skip
-from tfx_bsl.public import tfxio  # noqa: E402
 
 CATEGORY_MISSING = "__missing__"
 OOV_BUCKETS = 1
@@ -174,6 +167,11 @@ def _label_index(y, label: str, classes: list) -> tf.Tensor:
         vocab_filename=names.feature_name(label),
         reserved_tokens=texts,
     )
+    # The training rows per class (`count class` lines), for class weights and the trivial
+    # baseline's prior (components/nas_tuner/tf_data.py reads it).
+    tft.vocabulary(
+        tf.boolean_mask(text, found), vocab_filename=names.label_counts(label), store_frequency=True
+    )
     return tft.apply_vocabulary(tf.where(found, text, ""), vocabulary, default_value=-1)
 
 
@@ -185,6 +183,138 @@ def _label_value(y, label: str, classes: list) -> tf.Tensor:
 # How the label is encoded, by the task's `label_encoding` (core/tasks.py).
 LABEL_ENCODINGS = {"classes": _label_index, "value": _label_value}
 TRANSFORM_KEYS = ("label", "label_encoding", "classes", "feature_shapes", "categorical_features")
+TRANSFORM_KEYS += ("ignore", "hashed", "timestamp", "text")  # core/columns.py's COLUMN_KEYS
+TEXT_PAD = "<pad>"  # no word (punctuation is dropped): the padding, id 0 of every text vocabulary
+
+
+def _hashed(x, vocabulary: str) -> tf.Tensor:
+    """An ID-like column kept as a category: its value's text hashed to core/columns.py's
+    HASH_BUCKETS buckets, each bucket a category (missing: its own token)."""
+    from core import columns
+
+    if x.dtype != tf.string:
+        x = _values(x, tf.strings.as_string)
+    bucket = _values(x, lambda v: tf.strings.to_hash_bucket_fast(v, columns.HASH_BUCKETS))
+    return _category(_values(bucket, tf.strings.as_string), vocabulary)
+
+
+def _days_from_civil(year, month, day) -> tf.Tensor:
+    """Days since 1970-01-01 of a proleptic Gregorian date (int64 tensors; H. Hinnant's)."""
+    year = year - tf.cast(month <= 2, tf.int64)
+    era = year // 400
+    of_era = year - era * 400
+    of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    return era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468
+
+
+def _month_of_days(days) -> tf.Tensor:
+    """The month (1 to 12) of a day counted from 1970-01-01 (int64; H. Hinnant's)."""
+    z = days + 719468
+    of_era = z - (z // 146097) * 146097
+    year = (of_era - of_era // 1460 + of_era // 36524 - of_era // 146096) // 365
+    of_year = of_era - (365 * year + year // 4 - year // 100)
+    shifted = (5 * of_year + 2) // 153
+    return tf.where(shifted < 10, shifted + 3, shifted - 9)
+
+
+def _iso_time(text) -> tuple:
+    """(days since 1970-01-01, seconds into the day, month, valid) of [batch] ISO 8601 text in
+    core/columns.py's ISO_PATTERN; an offset is ignored (the wall-clock time as written).
+    Anything else (missing, another form, a field out of range) is not valid."""
+    from core import columns
+
+    ok = tf.strings.regex_full_match(text, columns.ISO_PATTERN)
+    text = tf.where(ok, text, "1970-01-01")
+    text = tf.where(tf.strings.length(text) == 10, text + " 00:00", text) + ":00"
+
+    def number(pos: int, width: int):
+        return tf.strings.to_number(tf.strings.substr(text, pos, width), tf.int64)
+
+    year, month, day, hour, minute = (
+        number(0, 4),
+        number(5, 2),
+        number(8, 2),
+        number(11, 2),
+        number(14, 2),
+    )
+    seconds = tf.where(tf.strings.substr(text, 16, 1) == ":", tf.strings.substr(text, 17, 2), "0")
+    second = tf.strings.to_number(seconds, tf.int64)
+    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    ok &= (hour < 24) & (minute < 60) & (second < 61)
+    return _days_from_civil(year, month, day), hour * 3600 + minute * 60 + second, month, ok
+
+
+def _epoch_time(x) -> tuple:
+    """(days since 1970-01-01, seconds into the day, month, valid) of epoch seconds (UTC)."""
+    seconds = _dense(_float(x, tf.float64), NAN)
+    ok = tf.math.is_finite(seconds)
+    seconds = tf.where(ok, seconds, 0.0)
+    days = tf.cast(tf.math.floor(seconds / 86400.0), tf.int64)
+    into = tf.cast(tf.math.floor(seconds), tf.int64) - days * 86400
+    return days, into, _month_of_days(days), ok
+
+
+def _time(x, name: str) -> dict:
+    """A time column's features (core/columns.py's TIME_PARTS, named by core/names.py's
+    `time_xf`), each [batch, 1] float32: hour of day (with its minutes), weekday (Monday 0) and
+    month as sin/cos on their circles, 0 where the time is missing or unreadable; `elapsed`:
+    days since the training data's earliest time over the training data's span in days (0 to
+    1 in training, later times above 1), a missing time the training mean."""
+    from core import columns, names
+
+    if x.dtype == tf.string:
+        days, into, month, ok = _iso_time(_dense(x, ""))
+    else:
+        days, into, month, ok = _epoch_time(x)
+    hour = tf.cast(into, tf.float32) / 3600.0
+    weekday = tf.cast((days + 3) % 7, tf.float32)  # 1970-01-01 was a Thursday
+    month = tf.cast(month - 1, tf.float32)
+    t = tf.cast(days, tf.float64) + tf.cast(into, tf.float64) / 86400.0
+    present = tf.boolean_mask(t, ok)
+    low = tf.cast(_finite(tft.min(present), 0.0), tf.float64)
+    span = tf.cast(_finite(tft.max(present), 1.0), tf.float64) - low
+    mean = tf.cast(_finite(tft.mean(present), 0.0), tf.float64)
+    elapsed = (tf.where(ok, t, mean) - low) / tf.where(span > 0, span, 1.0)
+    values = {"elapsed": tf.cast(elapsed, tf.float32)}
+    for part, value, period in (("hour", hour, 24.0), ("weekday", weekday, 7.0)):
+        angle = 2 * math.pi * value / period
+        values[f"{part}_sin"], values[f"{part}_cos"] = tf.sin(angle), tf.cos(angle)
+    angle = 2 * math.pi * month / 12.0
+    values["month_sin"], values["month_cos"] = tf.sin(angle), tf.cos(angle)
+    zero = tf.zeros_like(hour)
+    return {
+        names.time_xf(name, part): tf.expand_dims(
+            values[part] if part == "elapsed" else tf.where(ok, values[part], zero), -1
+        )
+        for part in columns.TIME_PARTS
+    }
+
+
+def words(text) -> tf.RaggedTensor:
+    """[batch, (words)] of [batch] text: lower case, every run of characters that are not
+    letters or digits a word boundary (so punctuation is dropped)."""
+    text = tf.strings.lower(text, encoding="utf-8")
+    return tf.strings.split(tf.strings.regex_replace(text, r"[^\pL\pN]+", " "))
+
+
+def _text(x, vocabulary: str) -> tf.Tensor:
+    """[batch, TEXT_LENGTH] int64 (core/columns.py): a free-text column's first words
+    (`words`) as ids over the training data's TEXT_VOCABULARY most frequent words, where
+    TEXT_PAD (id 0) pads a shorter text (a missing one is all padding) and a word out of the
+    vocabulary has the last id (one OOV bucket)."""
+    from core import columns
+
+    if x.dtype != tf.string:
+        x = _values(x, tf.strings.as_string)
+    tokens = words(_dense(x, ""))[:, : columns.TEXT_LENGTH]
+    vocab = tft.vocabulary(
+        tokens.flat_values,
+        top_k=columns.TEXT_VOCABULARY,
+        vocab_filename=vocabulary,
+        reserved_tokens=[TEXT_PAD],
+    )
+    padded = tokens.to_tensor(default_value=TEXT_PAD, shape=[None, columns.TEXT_LENGTH])
+    return tft.apply_vocabulary(padded, vocab, num_oov_buckets=OOV_BUCKETS)
 
 
 def preprocessing_fn(inputs, custom_config):
@@ -194,19 +324,31 @@ def preprocessing_fn(inputs, custom_config):
       out-of-vocabulary bucket (a missing value has its own token);
     - columns in `feature_shapes`: numbers as a flat [size] tensor (a 1-D signal as
       z-scores, an image scaled to [0, 1]), encoded PNG/JPEG bytes decoded to that shape;
+    - columns in `ignore` (declared, or ID-like: pipelines/data_checks.py) are left out;
+      those in `hashed` are categories of their hashed values;
+    - columns in `timestamp` (ISO 8601 text, or epoch seconds) become time features (`_time`):
+      the raw value is no feature itself;
+    - columns in `text` (free text) become fixed-length word ids (`_text`);
     - the label, as the task encodes it (`label_encoding`): its index in `classes`
       (classification) or its value as a float (regression).
     Outputs are named by core/names.py's `xf` (safe names for any column name)."""
-    label, encoding, classes, shapes, categorical = _config(custom_config, *TRANSFORM_KEYS)
+    config = _config(custom_config, *TRANSFORM_KEYS)
+    label, encoding, classes, shapes, categorical, ignore, hashed, times, texts = config
     if encoding not in LABEL_ENCODINGS:
         raise KeyError(f"label_encoding {encoding!r} is not one of {list(LABEL_ENCODINGS)}")
     from core import names
 
     outputs = {}
     for name, x in inputs.items():
-        if name == label:
+        if name == label or name in ignore:
             continue
-        if name in shapes and x.dtype == tf.string:
+        if name in times:
+            outputs.update(_time(x, name))
+        elif name in texts:
+            outputs[xf(name)] = _text(x, names.feature_name(name))
+        elif name in hashed:
+            outputs[xf(name)] = _hashed(x, names.feature_name(name))
+        elif name in shapes and x.dtype == tf.string:
             outputs[xf(name)] = _images(x, list(shapes[name]))
         elif name in shapes:
             outputs[xf(name)] = _array(x, list(shapes[name]))
@@ -219,181 +361,13 @@ def preprocessing_fn(inputs, custom_config):
     return outputs
 
 
-# ---------------------------------------------------------------------------- model
-
-
-def _feature_spec(tft_out: tft.TFTransformOutput, label: str) -> dict[str, tuple[int, int]]:
-    """Transformed input features: (vocabulary size, 0 for numbers; values per example)."""
-    from core import names
-
-    spec = {}
-    for name, feature in tft_out.transformed_feature_spec().items():
-        if name == xf(label):
-            continue
-        width = math.prod(feature.shape) if feature.shape else 1
-        vocab = 0
-        if feature.dtype == tf.int64:
-            vocab = tft_out.vocabulary_size_by_name(names.xf_base(name)) + OOV_BUCKETS
-        spec[name] = (vocab, width)
-    return spec
-
-
-def build_model(hp: keras_tuner.HyperParameters, spec: dict, n_outputs: int, head):
-    """The small default network: `n_outputs` units with the task's activation and loss (`head`,
-    the engine's Task: nas/task.py). `spec`: see _feature_spec."""
-    inputs, parts = {}, []
-    for name, (vocab, width) in sorted(spec.items()):
-        if vocab:
-            inputs[name] = keras.Input(shape=(1,), name=name, dtype="int64")
-            emb = keras.layers.Embedding(vocab, 4)(inputs[name])
-            parts.append(keras.layers.Flatten()(emb))
-        else:
-            inputs[name] = keras.Input(shape=(width,), name=name, dtype="float32")
-            parts.append(inputs[name])
-    x = keras.layers.Concatenate()(parts)
-    for i in range(hp.Int("num_layers", 1, 3, default=2)):
-        x = keras.layers.Dense(hp.Choice(f"units_{i}", [8, 16, 32], default=16), "relu")(x)
-    outputs = keras.layers.Dense(n_outputs, activation=head.activation)(x)
-    model = keras.Model(inputs, outputs)
-    learning_rate = hp.Choice("learning_rate", [1e-2, 3e-3, 1e-3], default=1e-2)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), **head.compile_args())
-    return model
-
-
-def _dataset(fn_args, files, tf_transform_output, label: str, batch_size: int, task: str):
-    """Repeated batches of (features, label), without the rows whose label is missing (the
-    task's `label_present`, core/tasks.py)."""
-    from core import tasks
-
-    options = tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=xf(label))
-    schema = tf_transform_output.transformed_metadata.schema
-    dataset = fn_args.data_accessor.tf_dataset_factory(files, options, schema)
-    present = tasks.get(task).label_present
-    return dataset.unbatch().filter(lambda _, y: present(y)).batch(batch_size).repeat()
-
-
-# What run_fn reads from the Trainer's custom_config (pipelines/retrain.py passes them all).
-TRAINING_KEYS = ("label", "task", "serving_output", "epochs", "steps_per_epoch", "batch_size")
-TRAINING_KEYS += ("seed", "edge_export")
-
-
-@dataclasses.dataclass
-class _Inputs:
-    """What run_fn starts from: its settings, the Transform output and the datasets."""
-
-    cfg: dict
-    tft_out: tft.TFTransformOutput
-    spec: dict[str, tuple[int, int]]
-    train: tf.data.Dataset
-    eval: tf.data.Dataset
-
-
-def _prepare(fn_args, transform_path: str) -> _Inputs:
-    cfg = dict(zip(TRAINING_KEYS, _config(fn_args.custom_config, *TRAINING_KEYS), strict=True))
-    keras.utils.set_random_seed(cfg["seed"])
-    tft_out = tft.TFTransformOutput(transform_path)
-    label = cfg["label"]
-    train, evalu = (
-        _dataset(fn_args, files, tft_out, label, cfg["batch_size"], cfg["task"])
-        for files in (fn_args.train_files, fn_args.eval_files)
-    )
-    return _Inputs(cfg, tft_out, _feature_spec(tft_out, label), train, evalu)
-
-
-class ServingModule(tf.Module):
-    """Raw tf.Example in, class probabilities (`probabilities`) or the predicted value
-    (`predictions`, regression) out; the TFT graph is inside the signature."""
-
-    def __init__(self, model, tf_transform_output, label: str, output: str):
-        super().__init__()
-        self.model = model
-        self._output = output
-        self.tft_layer = tf_transform_output.transform_features_layer()
-        raw_spec = tf_transform_output.raw_feature_spec()
-        self._serving_spec = {k: v for k, v in raw_spec.items() if k != label}
-        self._raw_spec = raw_spec
-        self._input_names = list(model.input.keys()) if isinstance(model.input, dict) else None
-
-    def _predict(self, raw_features):
-        transformed = self.tft_layer(raw_features)
-        inputs = {name: transformed[name] for name in self._input_names}
-        return self.model(inputs, training=False)
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-    def serve(self, serialized):
-        features = tf.io.parse_example(serialized, self._serving_spec)
-        return {self._output: self._predict(features)}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-    def transform_features(self, serialized):
-        features = tf.io.parse_example(serialized, self._raw_spec)
-        return self.tft_layer(features)
-
-
-def export_serving_model(model, tf_transform_output, label: str, export_dir: str, output: str):
-    """The serving SavedModel, its prediction under the key `output` (the task's
-    serving_output)."""
-    module = ServingModule(model, tf_transform_output, label, output)
-    tf.saved_model.save(
-        module,
-        export_dir,
-        signatures={
-            "serving_default": module.serve.get_concrete_function(),
-            "transform_features": module.transform_features.get_concrete_function(),
-        },
-    )
-
-
-def _export_edge(model, serving_model_dir: str) -> None:
-    """TFLite float and dynamic-range files beside the serving model (core/tflite.py). A model
-    that does not convert is still served: the failure is logged, and the pusher logs no edge
-    files."""
-    from absl import logging
-
-    from core import tflite
-
-    try:
-        folder = tflite.export(model, os.path.dirname(serving_model_dir.rstrip("/")))
-        logging.info("edge export: %s", folder)
-    except tflite.EdgeExportError as e:
-        logging.warning("EDGE EXPORT FAILED (the model is still served): %s", e)
+# ---------------------------------------------------------------------------- training
 
 
 def run_fn(fn_args):
-    """Train the searched architecture at full fidelity (warm-started from the search's best
-    weights where shapes match) and export the serving SavedModel. Without NAS
-    hyperparameters it trains the small default network below."""
-    inputs = _prepare(fn_args, fn_args.transform_output)
-    cfg = inputs.cfg
-    model, nas = None, None
-    if fn_args.hyperparameters:
-        from components.nas_tuner import tfx_io
+    """Train the searched architecture (or the small default network) on every training row,
+    keep its best epoch, and export the serving SavedModel with its training record: see
+    pipelines/training.py."""
+    from pipelines import training
 
-        if tfx_io.is_nas(fn_args.hyperparameters):
-            nas = tfx_io
-            model = tfx_io.winner_model(fn_args, inputs.tft_out, cfg["label"])
-    if model is None:
-        from core import tasks
-
-        task = tasks.get(cfg["task"])
-        hp = keras_tuner.HyperParameters.from_config(
-            fn_args.hyperparameters or {"space": [], "values": {}}
-        )
-        n_outputs = task.label_outputs(inputs.tft_out, cfg["label"])
-        model = build_model(hp, inputs.spec, n_outputs, task.engine)
-    model.fit(
-        inputs.train,
-        validation_data=inputs.eval,
-        epochs=cfg["epochs"],
-        steps_per_epoch=fn_args.train_steps or cfg["steps_per_epoch"],
-        validation_steps=fn_args.eval_steps or max(1, cfg["steps_per_epoch"] // 4),
-        verbose=2,
-    )
-    export_serving_model(
-        model, inputs.tft_out, cfg["label"], fn_args.serving_model_dir, cfg["serving_output"]
-    )
-    if nas is not None:  # what a later run's retrain or warm mode starts from
-        nas.save_trained(model, fn_args.hyperparameters, fn_args.serving_model_dir)
-    if cfg["edge_export"]:
-        _export_edge(model, fn_args.serving_model_dir)
-    os.makedirs(fn_args.model_run_dir, exist_ok=True)
+    training.run(fn_args)

@@ -1,4 +1,4 @@
-"""Model-registry look-ups shared by the pusher's executor and the champion resolver. The
+"""Model-registry look-ups shared by the pusher, the champion resolver, promotion and rollback. The
 client, experiments and filter quoting are core/tracking.py's; tag and alias names
 core/names.py's."""
 

@@ -1,0 +1,156 @@
+"""The search's and the Trainer's data on tf.data (TensorFlow only): the engine's `SearchData`
+over Transform's transformed examples, and the row counts an epoch is sized by.
+
+- Row counts come from StatisticsGen's statistics of each split (rows minus missing labels);
+  the training class counts from Transform's label counts (the user module writes them).
+- An epoch is one pass over the training rows: `train_batches` repeats a shuffled pass, and
+  the engine takes ceil(rows / batch) steps an epoch (capped by the operator's `steps_cap`).
+- A row subsample (row fidelity) is spread over the whole split (every k-th row), never its
+  first rows: a table sorted by time or label would give a biased head.
+- Every trial is scored on the same validation rows, in the same order: all of them, or
+  `validation_sample` of them spread over the split.
+- Nothing materialises a split: rows stream from the gzip TFRecords; the shuffle buffer holds
+  at most SHUFFLE_BYTES of rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+from core import names, splits, tasks
+from nas.data import SearchData
+
+READ_BATCH = 1024  # rows per parse: the files are read in batches, then regrouped
+SHUFFLE_ROWS = 10_000  # the shuffle buffer, at least
+SHUFFLE_BYTES = 64 << 20  # and at most this much memory
+
+
+def labelled_rows(statistics, split: str, label: str) -> int:
+    """Rows of `split` with a label, from StatisticsGen's output (raw data: a missing label is
+    a missing value of the label column)."""
+    import tensorflow_data_validation as tfdv
+    from tfx.types import artifact_utils
+    from tfx.utils import io_utils
+
+    uri = artifact_utils.get_split_uri([statistics], split)
+    stats = tfdv.load_stats_binary(io_utils.get_only_uri_in_dir(uri)).datasets[0]
+    missing = 0
+    for f in stats.features:
+        name = ".".join(f.path.step) if f.path.step else f.name
+        kind = f.WhichOneof("stats")
+        if name == label and kind:
+            missing = getattr(f, kind).common_stats.num_missing
+    return int(stats.num_examples - missing)
+
+
+def class_counts(tft_out, label: str) -> list[int] | None:
+    """Training rows per class, in the head's order (Transform's label counts), or None."""
+    path = tft_out.vocabulary_file_by_name(names.label_counts(label))
+    if not path or not tf.io.gfile.exists(path):
+        return None
+    counts = {}
+    with tf.io.gfile.GFile(path, "rb") as f:
+        for line in f:
+            count, _, text = line.rstrip(b"\n").partition(b" ")
+            counts[text.decode()] = int(float(count))
+    vocabulary = tasks.label_vocabulary(tft_out, label)
+    classes = [c.decode() for c in tft_out.vocabulary_by_name(vocabulary)]
+    return [counts.get(c, 0) for c in classes]
+
+
+def data_plan(statistics, tft_out, label: str, task: str, steps_cap: int) -> dict:
+    """What sizes an epoch: labelled training and validation rows, class counts, the cap."""
+    counts = class_counts(tft_out, label) if task == tasks.CLASSIFICATION.name else None
+    return {
+        "train_rows": labelled_rows(statistics, splits.TRAIN, label),
+        "validation_rows": labelled_rows(statistics, splits.VALIDATION, label),
+        "class_counts": counts,
+        "steps_cap": int(steps_cap or 0),
+    }
+
+
+def weighted(batches, class_weight: dict | None):
+    """Batches of (features, label) as (features, label, the weight of each row's class)."""
+    if not class_weight:
+        return batches
+    table = tf.constant([class_weight.get(i, 1.0) for i in range(max(class_weight) + 1)])
+    return batches.map(
+        lambda x, y: (x, y, tf.gather(table, tf.reshape(tf.cast(y, tf.int32), [-1])))
+    )
+
+
+def spread(ds, keep: int, total: int):
+    """`keep` of the `total` rows of `ds`, spread evenly over it (row i is kept when
+    floor((i + 1) * keep / total) > floor(i * keep / total)), in their order."""
+    if keep >= total:
+        return ds
+    keep, total = tf.constant(keep, tf.int64), tf.constant(total, tf.int64)
+
+    def kept(i, _row):
+        return (i + 1) * keep // total > i * keep // total
+
+    return ds.enumerate().filter(kept).map(lambda _i, row: row)
+
+
+class TFRecordData(SearchData):
+    """The engine's SearchData over one Examples artifact's `train` and `validation` splits.
+    `rows(split)` returns one unshuffled pass of that split's labelled rows, one (features,
+    label) pair per element."""
+
+    def __init__(self, rows, plan: dict, *, seed: int, validation_sample: int, row_bytes: int):
+        self._rows, self._seed = rows, seed
+        self.train_rows = int(plan["train_rows"])
+        sample = int(validation_sample or 0)
+        available = int(plan["validation_rows"])
+        self.validation_rows = min(available, sample) if sample else available
+        self._validation_available = available
+        counts = plan.get("class_counts")
+        self.class_counts = tuple(counts) if counts else None
+        self.steps_cap = int(plan.get("steps_cap") or 0)
+        self._buffer = max(SHUFFLE_ROWS, SHUFFLE_BYTES // max(row_bytes, 1))
+
+    def train_batches(
+        self, batch_size: int, rows: int | None = None, *, seed=0, epoch=0, class_weight=None
+    ):
+        """A streaming source: `seed` and `epoch` only seed the shuffle (a resumed trial sees
+        other batches than an uninterrupted one would, from the same rows). With
+        `class_weight`, each row carries its class's weight (features, label, weight)."""
+        total = self.train_rows
+        rows = total if rows is None else min(int(rows), total)
+        ds = spread(self._rows(splits.TRAIN), rows, total)
+        ds = ds.shuffle(min(self._buffer, max(rows, 1)), seed=self._seed + 7919 * seed + epoch)
+        ds = ds.repeat().batch(batch_size)
+        return weighted(ds, class_weight).prefetch(tf.data.AUTOTUNE)
+
+    def validation_batches(self, batch_size: int):
+        ds = spread(self._rows(splits.VALIDATION), self.validation_rows, self._validation_available)
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def sample_batch(self, batch_size: int):
+        for features, _ in self.validation_batches(batch_size).take(1):
+            return features
+        raise ValueError("the validation split has no labelled rows")
+
+
+def reader(factory, files_of, schema, label: str, task: str):
+    """`rows(split)`: one pass of a split's labelled rows from a tfxio dataset factory
+    (TFX's, or the Trainer's data accessor's) and `files_of(split)` (the split's files)."""
+    from tfx_bsl.public import tfxio
+
+    present = tasks.get(task).label_present
+
+    def rows(split: str):
+        options = tfxio.TensorFlowDatasetOptions(
+            batch_size=READ_BATCH, label_key=names.xf(label), shuffle=False, num_epochs=1
+        )
+        ds = factory(files_of(split), options, schema)
+        return ds.unbatch().filter(lambda _x, y: present(y))
+
+    return rows
+
+
+def row_bytes(input_spec) -> int:
+    """About how many bytes one row's features take in memory (for the shuffle buffer)."""
+    return 8 * sum(math.prod(f.shape) if f.shape else 1 for f in input_spec.features)

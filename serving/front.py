@@ -1,0 +1,271 @@
+"""The front: a stable address for the served @champion, whose backend switches atomically.
+
+Clients POST raw rows to /invocations (and GET /ping, /version); the front forwards each request
+to the current backend (backend.py: MLflow's scoring server of one version) over a kept-alive
+connection and answers with the backend's answer. A switch replaces the current backend under a
+lock; a request takes its backend, and counts itself in it, under the same lock, so a request
+forwarded before the switch finishes on the old backend, and the old backend is stopped only
+once none is left (or the drain grace, the setting `serving_drain_s`, passed).
+
+The control endpoints, under /-/, are the deploy's (deploy.py), with the bearer token
+$RETRAIN_SERVING_TOKEN (without one, from loopback clients only):
+
+- POST /-/start {"model", "version"}: a backend for that version beside the current one, once it
+  answers /ping; its URL (to smoke-test it);
+- POST /-/switch {"version"}: traffic to that started backend; the old one drains, then stops;
+- POST /-/discard {"version"}: stops a started backend that will not serve;
+- GET /-/status: what serves, what is started, the requests in flight;
+- GET /-/health (no token): the front answers, and the version it serves.
+
+Standard library only (MLflow's client to find @champion when the front starts).
+"""
+
+from __future__ import annotations
+
+import hmac
+import http.client
+import http.server
+import json
+import logging
+import threading
+from pathlib import Path
+
+from serving.backend import Backend, BackendError
+
+log = logging.getLogger("serving")
+HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
+RETRYABLE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+class Front:
+    """The backends and which one serves. `token`: the control endpoints' bearer token ('':
+    loopback only); `drain_s`: the old backend's grace after a switch; `start_timeout_s`: how
+    long a new backend may take to answer /ping; its logs and state file go under `state_dir`."""
+
+    def __init__(self, state_dir: Path, token: str, drain_s: float, start_timeout_s: float):
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.token, self.drain_s, self.start_timeout_s = token, drain_s, start_timeout_s
+        self.current: Backend | None = None
+        self.started: dict[str, Backend] = {}
+        self.lock = threading.Lock()
+        self.starting = threading.Lock()  # one start at a time: the same version never twice
+        self.local = threading.local()  # per-thread kept-alive connections: {port: connection}
+
+    # ---- serving ----------------------------------------------------------------------------
+
+    def take(self) -> Backend | None:
+        """The current backend, counted in (leave it with `backend.leave()`)."""
+        with self.lock:
+            backend = self.current
+            if backend is not None:
+                backend.enter()
+            return backend
+
+    def forward(self, backend: Backend, method: str, path: str, body: bytes, headers: dict):
+        """(status, headers, body) of the backend's answer; one retry on a kept-alive connection
+        the backend had closed."""
+        pool = self.local.__dict__.setdefault("pool", {})
+        for attempt in (1, 2):
+            conn = pool.get(backend.port)
+            fresh = conn is None
+            if fresh:
+                conn = pool[backend.port] = http.client.HTTPConnection("127.0.0.1", backend.port)
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                answer = conn.getresponse()
+                data = answer.read()
+                return answer.status, answer.getheaders(), data
+            except RETRYABLE:
+                conn.close()
+                pool.pop(backend.port, None)
+                if fresh or attempt == 2:
+                    raise
+            except OSError:
+                conn.close()
+                pool.pop(backend.port, None)
+                raise
+        raise AssertionError("unreachable")
+
+    # ---- control ---------------------------------------------------------------------------
+
+    def start(self, model: str, version: str) -> Backend:
+        """A ready backend for `model` `version` (the started one, if it is already there)."""
+        with self.starting:
+            return self._start(model, str(version))
+
+    def _start(self, model: str, version: str) -> Backend:
+        with self.lock:
+            if self.current is not None and self.current.version == version:
+                if self.current.model == model:
+                    return self.current
+            known = self.started.get(version)
+        if known is not None and known.model == model and known.pings():
+            return known
+        backend = Backend(model, version, self.state_dir / "logs").start()
+        try:
+            backend.wait_ready(self.start_timeout_s)
+        except BackendError:
+            backend.stop()
+            raise
+        with self.lock:
+            old = self.started.pop(version, None)
+            self.started[version] = backend
+        if old is not None:
+            old.stop()
+        log.info("SERVING started %s version %s at %s", model, version, backend.url)
+        return backend
+
+    def switch(self, version: str) -> Backend | None:
+        """Traffic to the started backend of `version`; the old one is stopped once drained (in
+        a thread). Returns the old one."""
+        version = str(version)
+        with self.lock:
+            if self.current is not None and self.current.version == version:
+                return None  # already serving (the front's start-up and a deploy raced)
+            new = self.started.pop(version, None)
+            if new is None:
+                raise KeyError(f"version {version} is not started: POST /-/start first")
+            old, self.current = self.current, new
+        self.save()
+        log.info("SERVING switched to %s version %s", new.model, version)
+        if old is not None and old is not new:
+            threading.Thread(target=self.retire, args=(old,), daemon=True).start()
+        return old
+
+    def retire(self, backend: Backend) -> None:
+        left = backend.drain(self.drain_s)
+        if left:
+            log.warning("SERVING stopping version %s with %d requests in flight", backend, left)
+        backend.stop()
+        log.info("SERVING stopped version %s (drained)", backend.version)
+
+    def discard(self, version: str) -> bool:
+        with self.lock:
+            backend = self.started.pop(str(version), None)
+        if backend is not None:
+            backend.stop()
+        return backend is not None
+
+    def status(self) -> dict:
+        with self.lock:
+            current = self.current
+            started = list(self.started.values())
+        serving = None
+        if current is not None:
+            serving = dict(current.describe(), in_flight=current.in_flight)
+        return {"serving": serving, "started": [b.describe() for b in started]}
+
+    def save(self) -> None:
+        with self.lock:
+            current = self.current
+        if current is not None:
+            state = {"model": current.model, "version": current.version}
+            (self.state_dir / "state.json").write_text(json.dumps(state))
+
+    def saved_model(self) -> str:
+        """The model of the last switch, from the state file ('' if none)."""
+        path = self.state_dir / "state.json"
+        return json.loads(path.read_text()).get("model", "") if path.exists() else ""
+
+    def stop(self) -> None:
+        with self.lock:
+            backends = [b for b in (self.current, *self.started.values()) if b is not None]
+            self.current, self.started = None, {}
+        for backend in backends:
+            backend.stop()
+
+    def authorized(self, handler: http.server.BaseHTTPRequestHandler) -> bool:
+        if not self.token:
+            return handler.client_address[0] in ("127.0.0.1", "::1")
+        given = handler.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode())
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    """The front's HTTP handler: the proxy and the control endpoints."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "retrain-serving"
+    front: Front  # set on the class made by `make_server`
+
+    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+        log.debug("%s " + format, self.client_address[0], *args)
+
+    def reply(self, status: int, body, headers=()) -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        sent = {k.lower() for k, _ in headers}
+        for key, value in headers:
+            if key.lower() not in HOP_HEADERS:
+                self.send_header(key, value)
+        if "content-type" not in sent:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        if self.path.startswith("/-/"):
+            return self.control("GET", b"")
+        if self.path in ("/version", "/-/version"):
+            status = self.front.status()["serving"]
+            return self.reply(200 if status else 503, status or {"error": "nothing serves yet"})
+        return self.proxy("GET", b"")
+
+    def do_POST(self):  # noqa: N802
+        body = self.body()
+        if self.path.startswith("/-/"):
+            return self.control("POST", body)
+        return self.proxy("POST", body)
+
+    def proxy(self, method: str, body: bytes) -> None:
+        backend = self.front.take()
+        if backend is None:
+            return self.reply(503, {"error": "no model is deployed yet"})
+        try:
+            headers = {"Content-Type": self.headers.get("Content-Type", "application/json")}
+            status, answer_headers, data = self.front.forward(
+                backend, method, self.path, body, headers
+            )
+        except OSError as e:
+            log.error("SERVING version %s did not answer: %s", backend.version, e)
+            return self.reply(502, {"error": f"the model server did not answer: {e}"})
+        finally:
+            backend.leave()
+        headers = [*answer_headers, ("X-Model-Version", backend.version)]
+        self.reply(status, data, headers)
+
+    def control(self, method: str, body: bytes) -> None:
+        if (method, self.path) == ("GET", "/-/health"):  # the front itself, for supervisors
+            serving = self.front.status()["serving"]
+            return self.reply(200, {"front": "up", "version": serving and serving["version"]})
+        if not self.front.authorized(self):
+            return self.reply(403, {"error": "the control endpoints need the serving token"})
+        try:
+            request = json.loads(body or b"{}")
+            if (method, self.path) == ("GET", "/-/status"):
+                return self.reply(200, self.front.status())
+            if (method, self.path) == ("POST", "/-/start"):
+                backend = self.front.start(request["model"], request["version"])
+                return self.reply(200, backend.describe())
+            if (method, self.path) == ("POST", "/-/switch"):
+                old = self.front.switch(request["version"])
+                return self.reply(200, {"previous": old.version if old else None})
+            if (method, self.path) == ("POST", "/-/discard"):
+                return self.reply(200, {"discarded": self.front.discard(request["version"])})
+        except BackendError as e:
+            return self.reply(502, {"error": str(e)})
+        except (KeyError, ValueError) as e:
+            return self.reply(400, {"error": f"bad control request: {e}"})
+        return self.reply(404, {"error": f"no control endpoint {method} {self.path}"})
+
+
+def make_server(front: Front, host: str, port: int) -> http.server.ThreadingHTTPServer:
+    handler = type("FrontHandler", (Handler,), {"front": front})
+    server = http.server.ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
