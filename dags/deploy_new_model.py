@@ -1,4 +1,5 @@
-"""A downstream DAG: it runs whenever the `retrain` DAG registers a new model version.
+"""A downstream DAG: it runs whenever the `retrain` DAG registers a new model version, and
+deploys it when it is @champion.
 
 The retraining DAG's `announce` task updates the Asset `retrain_model` (URI
 `mlflow-model://retrain`) after the Pusher registered a version, with `extra` holding the
@@ -6,17 +7,22 @@ registered model's name, the version, its `models:/NAME/VERSION` URI and the run
 (A dataset's DAGs update `retrain_NAME_model` and `retrain_NAME_on_data_model`.) NOT BLESSED runs
 update nothing.
 
-This one logs what it would deploy: replace the task's body with your deployment (a serving
-endpoint's reload, a canary, a ticket). It is paused until you unpause it, as every new DAG is.
+The deploy itself is serving/deploy.py's, through the serving front (`serving_url`, which `make
+stack` runs): the new version's model server starts beside the old one, is smoke-tested against
+the registered pyfunc in process, and takes the traffic; the old one drains, then stops. A
+version that is @challenger only is not deployed. A failed smoke test keeps the old version
+serving, puts @champion back, notifies (dags/retrain_support/notify.py) and fails the task.
+It is paused until you unpause it, as every new DAG is.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 
 import pendulum
-from airflow.sdk import Asset, dag, task
-from retrain_support import notify
+from airflow.sdk import Asset, dag, get_current_context, task
+from retrain_support import mlflow_conn, notify
 
 MODEL = Asset(name="retrain_model", uri=notify.model_asset_uri("retrain"))
 log = logging.getLogger("retrain")
@@ -31,19 +37,29 @@ log = logging.getLogger("retrain")
 )
 def deploy_new_model():
     @task
-    def deploy(triggering_asset_events=None) -> list[dict]:
-        """Each new version this run was triggered by (several runs may be coalesced)."""
+    def deploy(triggering_asset_events=None) -> dict | None:
+        """The newest triggering version that is @champion now (several runs may be
+        coalesced), deployed; None when none of them is @champion."""
+        from mlflow import MlflowClient
+
+        from serving import deploy as serving_deploy
+
         versions = [dict(e.extra) for e in (triggering_asset_events or {}).get(MODEL, [])]
         for v in versions:
             log.info(
-                "NEW MODEL VERSION: %s version %s (%s), from %s run %s: deploy it here",
-                v.get("model"),
-                v.get("version"),
-                v.get("uri"),
-                v.get("dag_id"),
-                v.get("run_id"),
+                "NEW MODEL VERSION: %s version %s (%s), from %s run %s",
+                *(v.get("model"), v.get("version"), v.get("uri"), v.get("dag_id"), v.get("run_id")),
             )
-        return versions
+        os.environ.update(mlflow_conn.node_env())  # this task's process: the client, the smoke
+        client = MlflowClient()
+        chosen = serving_deploy.champion_of(client, versions)
+        if chosen is None:
+            return None
+
+        def told(message: str) -> None:
+            notify.send(notify.DEPLOY_FAILED, message, get_current_context())
+
+        return serving_deploy.deploy(client, *chosen, notify=told)
 
     deploy()
 

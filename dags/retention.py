@@ -1,11 +1,14 @@
 """Retention: keeps the state of a weekly retraining job bounded (pipelines/retention.py).
 
-For the generic `retrain` DAG's store and each dataset definition's (datasets/NAME.json), it
-keeps the last `keep_runs` pipeline runs, the runs that registered @champion and @challenger
-(their whole lineage) and any run still going, and removes the rest: pipeline-root artifacts
-(their ML Metadata records marked DELETED), search state, rendezvous and lock folders, the MLflow
-search, trial and data-profile runs (then `mlflow gc` on an SQLite store), and the logs of
-crashed warm executors. Registered versions are never removed.
+For the generic `retrain` DAG's store and each dataset definition's (datasets/NAME.json):
+registered versions first, keeping of each model every version holding an alias (@champion,
+@challenger), the last `keep_champions` champions (the rollback targets) and every version
+younger than `keep_days`, and removing the store's other versions with their MLflow run and
+logged model; then pipeline runs, keeping the last `keep_runs`, the runs that registered
+@champion and @challenger (their whole lineage), the model of every kept version and any run
+still going, and removing the rest: pipeline-root artifacts (their ML Metadata records marked
+DELETED), search state, rendezvous and lock folders, the MLflow search, trial and data-profile
+runs (then `mlflow gc` on an SQLite store), and the logs of crashed warm executors.
 
 Schedule: $RETRAIN_RETENTION_SCHEDULE (default @weekly; "none" for manual runs only).
 """
@@ -24,6 +27,8 @@ from retrain_support.builder import REPO, contract, datasets
 log = logging.getLogger("retrain")
 _schedule = os.environ.get("RETRAIN_RETENTION_SCHEDULE", "@weekly")
 KEEP = contract.SETTINGS["retention_keep_runs"]
+CHAMPIONS = contract.SETTINGS["retention_keep_champions"]
+DAYS = contract.SETTINGS["retention_keep_days"]
 
 
 @dag(
@@ -37,6 +42,15 @@ KEEP = contract.SETTINGS["retention_keep_runs"]
         "keep_runs": Param(
             None, type=["null", "integer"], minimum=1, description=f"Empty: {KEEP.doc}"
         ),
+        "keep_champions": Param(
+            None,
+            type=["null", "integer"],
+            minimum=CHAMPIONS.minimum,
+            description=f"Empty: {CHAMPIONS.doc}",
+        ),
+        "keep_days": Param(
+            None, type=["null", "number"], minimum=DAYS.minimum, description=f"Empty: {DAYS.doc}"
+        ),
         "dry_run": Param(False, type="boolean", description="Say what would go; remove none."),
     },
 )
@@ -44,6 +58,8 @@ def retention():
     @task(retries=0)
     def clean(params=None) -> list[dict]:
         """One pass per store: the generic DAG's, then each dataset definition's."""
+        from core import results as command_results  # the repository: on sys.path by builder
+
         found, _ = datasets.load_all()
         tfx_python = builder.Deployment.from_env().tfx_python
         results = []
@@ -55,15 +71,15 @@ def retention():
                 log.info("no store at %s: nothing to keep bounded", settings["metadata_path"])
                 continue
             argv = ["--settings", json.dumps(settings)]
-            if params["keep_runs"]:
-                argv += ["--keep-runs", str(params["keep_runs"])]
+            for key in ("keep_runs", "keep_champions", "keep_days"):
+                if params[key] is not None:
+                    argv += [f"--{key.replace('_', '-')}", str(params[key])]
             if params["dry_run"]:
                 argv.append("--dry-run")
             lines = node_client.run_module(
                 tfx_python, REPO, "pipelines.retention", argv, timeout_s=3600
             )
-            [result] = [ln for ln in lines if ln.startswith("RESULT ")][-1:]
-            results.append(json.loads(result[len("RESULT ") :]))
+            results.append(command_results.last(lines))
         return results
 
     clean()

@@ -1,8 +1,9 @@
-"""Roll a registered model back: move its @champion to the version before it, or to a version you
-name, and record why (tags `rollback.reason`, `rollback.from_version`, `rollback.at` on the
-version; `rollback.last` on the model). Trigger it from the UI or the REST API with the model's
-name and a reason. The next retraining run's ChampionResolver takes the new @champion: a warm
-run starts from it and the Evaluator gates against it.
+"""Roll a registered model back: move its @champion to the champion before it (its record of
+champions, core/promotion.py; versions that were only @challenger are skipped), or to a version
+you name, and record why (tags `rollback.reason`, `rollback.from_version`, `rollback.at` and the
+`champion.*` record on the version; `rollback.last` on the model). Trigger it from the UI or the
+REST API with the model's name and a reason. The next retraining run's ChampionResolver takes
+the new @champion: a warm run starts from it and the Evaluator gates against it.
 
 `dataset`: the dataset definition whose store holds the model (datasets/NAME.json); empty: the
 generic `retrain` DAG's store. The work is `python -m pipelines.rollback` in the TFX environment.
@@ -28,7 +29,7 @@ from retrain_support.builder import REPO, datasets
         "model": Param("", type="string", minLength=1, description="Registered model name."),
         "reason": Param("", type="string", minLength=3, description="Why: kept in the tags."),
         "version": Param(
-            None, type=["null", "integer"], minimum=1, description="Empty: the one before."
+            None, type=["null", "integer"], minimum=1, description="Empty: the champion before."
         ),
         "dataset": Param(
             "", type="string", description="Dataset definition holding it; empty: generic."

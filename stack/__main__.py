@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from core import processes
+from core import processes, waiting
 from stack.native import REPO, Stack
 
 
@@ -54,16 +54,17 @@ def up(root: Path) -> int:
                 start_new_session=True,
             )
         pid_file.write_text(str(proc.pid))
-        while not (root / "ready").exists():
-            if proc.poll() is not None:
-                tail = (root / "stack.log").read_text(errors="replace")[-3000:]
-                print(f"error: the stack did not start:\n{tail}", file=sys.stderr)
-                return 1
-            time.sleep(2)
+        ready = root / "ready"
+        waiting.wait_until(lambda: ready.exists() or proc.poll() is not None, float("inf"), 2)
+        if not ready.exists():
+            tail = (root / "stack.log").read_text(errors="replace")[-3000:]
+            print(f"error: the stack did not start:\n{tail}", file=sys.stderr)
+            return 1
     stack = Stack(root)
     print(
         f"Airflow UI and API  {stack.api}   (user admin)\n"
         f"MLflow              {stack.mlflow}   (user admin)\n"
+        f"served @champion    {stack.serving}/invocations   (deploy_new_model deploys)\n"
         f"passwords           {root / 'secrets.env'} "
         "(AIRFLOW_ADMIN_PASSWORD, MLFLOW_ADMIN_PASSWORD)\n"
         f"logs                {root / 'logs'}, {root / 'stack.log'}\n"
@@ -78,9 +79,7 @@ def down(root: Path) -> int:
         pid = int(pid_file.read_text())
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 180
-        while processes.alive(pid) and time.monotonic() < deadline:
-            time.sleep(1)
+        processes.wait_gone([pid], timeout_s=180)
         pid_file.unlink(missing_ok=True)
     Stack(root).stop()  # whatever is left, if the supervisor was gone
     print(f"stack stopped; its state stays in {root} (remove it to start afresh)")

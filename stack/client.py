@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from core import waiting
 
 DONE = {"success", "failed"}
 
@@ -68,12 +69,14 @@ class Airflow:
     def unpause(self, dag_id: str, wait_s: float = 300) -> tuple[int, object]:
         """Unpauses the DAG. A stack that has just started may not have parsed its DAGs yet (the
         API answers 404 until the dag-processor has): waits up to `wait_s` for it to appear."""
-        deadline = time.monotonic() + wait_s
-        while True:
-            status, body = self.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
-            if status != 404 or time.monotonic() > deadline:
-                return status, body
-            time.sleep(3)
+        answer: list = []
+
+        def parsed() -> bool:
+            answer[:] = self.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+            return answer[0] != 404
+
+        waiting.wait_until(parsed, wait_s, every_s=3, quiet=True)
+        return answer[0], answer[1]
 
     def run(self, dag_id: str, run_id: str) -> dict:
         status, body = self.call("GET", f"/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}")
@@ -95,18 +98,17 @@ class Airflow:
 
     def wait(self, dag_id: str, run_id: str, timeout_s: float, on_poll=None) -> str:
         """Polls until the run ends (its state) or `timeout_s` passes ('timeout')."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+
+        def ended() -> str:
             try:
                 state = self.run(dag_id, run_id)["state"]
             except (OSError, AssertionError):  # the API restarting, or its DB
                 state = ""
-            if state in DONE:
-                return state
-            if on_poll:
+            if state not in DONE and on_poll:
                 on_poll()
-            time.sleep(3)
-        return "timeout"
+            return state if state in DONE else ""
+
+        return waiting.wait_until(ended, timeout_s, every_s=3, quiet=True) or "timeout"
 
 
 class MLflow:

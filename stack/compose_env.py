@@ -17,7 +17,13 @@ REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "docker" / "compose.yaml"
 _VAR = re.compile(r"\$\$|\$\{(\w+)(?::?([?-])([^}]*))?\}")
 # Compose service -> the port it listens on inside the stack.
-SERVICE_PORTS = {"postgres": 5432, "redis": 6379, "mlflow": 5000, "api-server": 8080}
+SERVICE_PORTS = {
+    "postgres": 5432,
+    "redis": 6379,
+    "mlflow": 5000,
+    "api-server": 8080,
+    "serving": 8000,
+}
 
 
 class MissingSecret(ValueError):
@@ -68,5 +74,7 @@ def service(config: dict, name: str, values: dict[str, str]) -> dict:
 def localize(text: str, ports: dict[str, int]) -> str:
     """`postgres:5432`, `http://mlflow:5000`, ... as 127.0.0.1 and this stack's own ports."""
     for name, inside in SERVICE_PORTS.items():
+        if name not in ports:
+            continue
         text = re.sub(rf"(?<![\w.-]){re.escape(name)}:{inside}\b", f"127.0.0.1:{ports[name]}", text)
     return text

@@ -13,22 +13,33 @@ writing needs a permission, which the creator of an experiment or a registered m
 
 from __future__ import annotations
 
+import configparser
+import io
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
+from core import waiting
 from stack.client import MLflow
 
-INI = """[mlflow]
-default_permission = READ
-database_uri = {database_uri}
-authorization_function = mlflow.server.auth:authenticate_request_basic_auth
-"""
+
+def auth_ini(database_uri: str) -> str:
+    """The basic-auth app's INI. MLflow reads it with configparser's interpolation on, so a
+    `%` in a value (a URL-encoded password in the database URI) is written as `%%`."""
+    config = configparser.ConfigParser(interpolation=None)
+    config["mlflow"] = {
+        "default_permission": "READ",
+        "database_uri": database_uri,
+        "authorization_function": "mlflow.server.auth:authenticate_request_basic_auth",
+    }
+    for key, value in config["mlflow"].items():
+        config["mlflow"][key] = value.replace("%", "%%")
+    out = io.StringIO()
+    config.write(out)
+    return out.getvalue()
 
 
 def _port(argv: list[str]) -> str:
@@ -56,7 +67,7 @@ def main(argv: list[str]) -> int:
     env = os.environ
     private = Path(tempfile.mkdtemp(prefix="mlflow-auth-"))
     ini = private / "basic_auth.ini"
-    ini.write_text(INI.format(database_uri=env["RETRAIN_MLFLOW_AUTH_DB"]))
+    ini.write_text(auth_ini(env["RETRAIN_MLFLOW_AUTH_DB"]))
     ini.chmod(0o600)
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth", *argv],
@@ -66,17 +77,13 @@ def main(argv: list[str]) -> int:
         signal.signal(sig, lambda s, _f: server.send_signal(s))
     base = f"http://127.0.0.1:{_port(argv)}"
     user = env.get("RETRAIN_MLFLOW_PIPELINE_USER", "")
-    deadline = time.monotonic() + 300
-    while user and server.poll() is None:
-        try:
-            urllib.request.urlopen(f"{base}/health", timeout=5)
-        except OSError:
-            if time.monotonic() > deadline:
-                print("mlflow_server: the server did not answer in 300 s", file=sys.stderr)
-                server.terminate()
-                break
-            time.sleep(1)
-            continue
+    up = user and waiting.wait_until(
+        lambda: waiting.answers(f"{base}/health") or server.poll() is not None, 300, quiet=True
+    )
+    if user and not up:
+        print("mlflow_server: the server did not answer in 300 s", file=sys.stderr)
+        server.terminate()
+    if user and up and server.poll() is None:
         try:
             done = ensure_user(
                 base,
@@ -85,12 +92,10 @@ def main(argv: list[str]) -> int:
                 user,
                 env["RETRAIN_MLFLOW_PIPELINE_PASSWORD"],
             )
+            print(f"mlflow_server: pipeline user {user!r} {done}", flush=True)
         except (OSError, RuntimeError, KeyError) as e:
             print(f"mlflow_server: {e}; stopping the server", file=sys.stderr, flush=True)
             server.terminate()
-            break
-        print(f"mlflow_server: pipeline user {user!r} {done}", flush=True)
-        break
     status = server.wait()
     ini.unlink(missing_ok=True)
     private.rmdir()

@@ -3,6 +3,7 @@
 - postgres: a cluster of its own (stack/postgres.py), with the databases and login roles that
   the services' connection URIs in compose.yaml name, and those URIs' passwords;
 - redis: `redis-server` with compose's password;
+- serving: the front of the served @champion (serving/), with its state under ROOT/state/serving;
 - mlflow, airflow-init, api-server, scheduler, dag-processor, triggerer, worker-1, worker-2:
   compose's commands and environments, with the services' addresses moved to loopback ports,
   the state under this stack's folder, and each worker on its own temporary folder (so its
@@ -27,11 +28,10 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from core import processes
+from core import processes, waiting
 from stack import compose_env
 from stack.postgres import Postgres
 
@@ -58,26 +58,6 @@ def new_secret(name: str) -> str:
     return secrets.token_urlsafe(24)
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live process below `pid`, children first."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
 class Stack:
     """docker/compose.yaml run natively under `root`. `values` override compose's optional
     variables (AIRFLOW_HEARTBEAT_TIMEOUT_S, ...); `extra_env` is added to every Airflow
@@ -94,6 +74,10 @@ class Stack:
         ports_file = self.root / "ports.json"
         if ports_file.exists():
             self.ports = json.loads(ports_file.read_text())
+            missing = [name for name in compose_env.SERVICE_PORTS if name not in self.ports]
+            if missing:  # a stack made before a service was added (serving)
+                self.ports.update({name: free_port() for name in missing})
+                ports_file.write_text(json.dumps(self.ports))
         else:
             self.ports = {name: free_port() for name in compose_env.SERVICE_PORTS}
             ports_file.write_text(json.dumps(self.ports))
@@ -120,6 +104,11 @@ class Stack:
     @property
     def api(self) -> str:
         return f"http://127.0.0.1:{self.ports['api-server']}"
+
+    @property
+    def serving(self) -> str:
+        """The front of the served @champion (POST /invocations)."""
+        return f"http://127.0.0.1:{self.ports['serving']}"
 
     @property
     def mlflow(self) -> str:
@@ -150,7 +139,7 @@ class Stack:
                 AIRFLOW__CORE__HOSTNAME_CALLABLE="stack.hostname.get",
                 RETRAIN_WORKER_HOSTNAME=spec["hostname"],
             )
-        if name == "mlflow":
+        if name in ("mlflow", "serving"):
             env["PYTHONPATH"] = str(REPO)
         return env
 
@@ -168,9 +157,13 @@ class Stack:
         argv = [compose_env.localize(a, self.ports) for a in argv]
         exe = {"python": str(BIN / "python"), "airflow": str(BIN / "airflow")}
         argv[0] = exe.get(argv[0], argv[0])
+        if name in ("api-server", "serving"):
+            argv[argv.index("--port") + 1] = str(self.ports[name])
         if name == "api-server":
-            argv[argv.index("--port") + 1] = str(self.ports["api-server"])
             argv += ["--host", "127.0.0.1"]
+        if name == "serving":
+            argv[argv.index("--host") + 1] = "127.0.0.1"
+            argv[argv.index("--state-dir") + 1] = str(self.root / "state" / "serving")
         if name == "mlflow":
             argv = [
                 f"--port={self.ports['mlflow']}" if a.startswith("--port=") else a for a in argv
@@ -238,7 +231,7 @@ class Stack:
         with self._lock:
             self.held.add(name)
         pid = int((self.root / "pids" / f"{name}.pid").read_text())
-        pids = [pid, *descendants(pid)]
+        pids = [pid, *processes.descendants(pid)]
         for p in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(p, sig)
@@ -258,6 +251,7 @@ class Stack:
             self.postgres.create_database(uri.path.lstrip("/"), uri.username, password)
         self.start_service("redis")
         self.start_service("mlflow")
+        self.start_service("serving")  # serves @champion once MLflow answers, if there is one
         init = subprocess.run(
             self.command("airflow-init"),
             env=self.env("airflow-init"),
@@ -275,22 +269,20 @@ class Stack:
         threading.Thread(target=self.supervise, daemon=True, name="supervisor").start()
         self.wait_http(f"{self.api}/api/v2/monitor/health", "api-server", deadline)
         self.wait_http(f"{self.mlflow}/health", "mlflow", deadline)
+        self.wait_http(f"{self.serving}/-/health", "serving", deadline)
         return self
 
     def wait_http(self, url: str, name: str, deadline: float) -> None:
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=5)
-                return
-            except OSError:
-                proc = self.procs.get(name)
-                if proc is not None and proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited:\n{self.log_tail(name)}") from None
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"{name} did not answer {url}:\n{self.log_tail(name)}"
-                    ) from None
-                time.sleep(2)
+        def up() -> bool:
+            if waiting.answers(url):
+                return True
+            proc = self.procs.get(name)
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"{name} exited:\n{self.log_tail(name)}")
+            return False
+
+        if not waiting.wait_until(up, deadline - time.monotonic(), every_s=2, quiet=True):
+            raise TimeoutError(f"{name} did not answer {url}:\n{self.log_tail(name)}")
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
         path = self.root / "logs" / f"{name}.log"
@@ -305,7 +297,7 @@ class Stack:
         for pid_file in sorted((self.root / "pids").glob("*.pid")):
             try:
                 pid = int(pid_file.read_text())
-                pids = [pid, *descendants(pid)]
+                pids = [pid, *processes.descendants(pid)]
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGTERM)
             except (ValueError, ProcessLookupError):
@@ -323,16 +315,12 @@ class Stack:
         """The warm executors the workers (or one of them) started: their sockets are in the
         workers' own temporary folders. Their forked children (nodes) carry the same command
         line and are left out."""
-        folder = str(self.root / (f"tmp-{worker}" if worker else "tmp-")).encode()
-        found: dict[int, int] = {}  # pid -> parent pid
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-                if b"pipelines.warm_executor" in argv and any(a.startswith(folder) for a in argv):
-                    stat = (entry / "stat").read_text()
-                    found[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        folder = str(self.root / (f"tmp-{worker}" if worker else "tmp-"))
+        found = processes.matching(
+            lambda argv: (
+                "pipelines.warm_executor" in argv and any(a.startswith(folder) for a in argv)
+            )
+        )
         return sorted(pid for pid, parent in found.items() if parent not in found)
 
     def airflow(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -131,39 +131,39 @@ class Postgres:
         time.sleep(down_s)
         self.start()
 
-    def psql(self, sql: str, db: str = "postgres") -> str:
-        """SQL as the superuser over the cluster's own socket; psql's output."""
-        out = self._run(
-            "psql",
-            "-h",
-            str(self.socket_dir),
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-Atqc",
-            sql,
+    def execute(self, statement, params=None, db: str = "postgres") -> list[tuple]:
+        """One statement as the superuser over the cluster's own socket, outside a transaction
+        (CREATE DATABASE needs that); its rows. Names go in as `psycopg2.sql.Identifier`,
+        values as `Literal` or `params`: never into the text."""
+        import psycopg2
+
+        conn = psycopg2.connect(
+            host=str(self.socket_dir), port=self.port, user="postgres", dbname=db
         )
-        return out.stdout.strip()
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(statement, params)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
 
     def create_database(self, name: str, role: str, password: str) -> None:
         """Database `name` owned by the login role `role` (made if missing), which may do
         nothing else on the server; other roles may not connect to it."""
-        quoted = password.replace("'", "''")
-        exists = self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'")
-        verb = "ALTER" if exists else "CREATE"
-        self.psql(
-            f"{verb} ROLE {role} LOGIN PASSWORD '{quoted}' "
-            "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+        from psycopg2.sql import SQL, Identifier, Literal
+
+        db, who = Identifier(name), Identifier(role)
+        exists = self.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+        self.execute(
+            SQL(
+                "{} ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+            ).format(SQL("ALTER" if exists else "CREATE"), who, Literal(password))
         )
-        if not self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'"):
-            self.psql(f"CREATE DATABASE {name} OWNER {role}")
-        self.psql(f"REVOKE ALL ON DATABASE {name} FROM PUBLIC")
-        self.psql(f"GRANT ALL ON SCHEMA public TO {role}", db=name)
+        if not self.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)):
+            self.execute(SQL("CREATE DATABASE {} OWNER {}").format(db, who))
+        self.execute(SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
+        self.execute(SQL("GRANT ALL ON SCHEMA public TO {}").format(who), db=name)
 
     def remove(self) -> None:
         self.stop("immediate")

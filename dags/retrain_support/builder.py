@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 # library only, as are the engine modules it reads: never TFX or Keras).
 if str(REPO) not in sys.path:
     sys.path.append(str(REPO))
-from core import datasets  # noqa: E402
+from core import datasets, envs  # noqa: E402
 from core import settings as contract  # noqa: E402
 
 DATA_ASSET = "retrain_data"  # the generic retrain_on_data's Asset name (one name per URI)
@@ -44,7 +44,7 @@ class Deployment:
     tfx_python: str  # the pipeline environment's interpreter; `make setup` makes .venv/tfx
     state_dir: Path  # ML Metadata, the pipeline root and the embedded MLflow store
     containers: containers.ContainerConfig  # per-step containers ($RETRAIN_CONTAINERS)
-    data_uri: str  # the generic retrain_on_data's Asset URI
+    data_uri: str  # the generic retrain_on_data's Asset URI ($RETRAIN_DATA_ASSET)
     gpu_pool: str
     retries: int
     retry_delay_s: int
@@ -59,12 +59,12 @@ class Deployment:
         boxes = containers.ContainerConfig.from_env()
         state = Path(boxes.state_dir or env.get("RETRAIN_STATE_DIR", str(REPO / ".local")))
         return cls(
-            tfx_python=env.get(
-                "RETRAIN_TFX_PYTHON", str(REPO / ".venv" / "tfx" / "bin" / "python")
-            ),
+            tfx_python=envs.tfx_python(),
             state_dir=state,
             containers=boxes,
-            data_uri=env.get("RETRAIN_DATA_ASSET", (REPO / "data" / "penguins").as_uri()),
+            # Not a bundled dataset's folder: each of those has its own Asset-triggered DAG
+            # (datasets/NAME.json), and one event must not start two DAGs training one model.
+            data_uri=env.get("RETRAIN_DATA_ASSET", (REPO / "data" / "incoming").as_uri()),
             gpu_pool=env.get("RETRAIN_GPU_POOL", "gpu"),
             retries=int(env.get("RETRAIN_RETRIES", "2")),
             retry_delay_s=int(env.get("RETRAIN_RETRY_DELAY_S", "30")),
@@ -95,7 +95,7 @@ NODES: dict[str, list[str]] = {
     "ExampleValidator": ["PreviousSpanResolver", "SchemaGen", "StatisticsGen"],
     "Transform": ["ExampleGen", "ExampleValidator", "SchemaGen"],
     "ChampionResolver": [],
-    "Tuner": ["ChampionResolver", "Transform"],
+    "Tuner": ["ChampionResolver", "StatisticsGen", "Transform"],
     "Trainer": ["SchemaGen", "Transform", "Tuner"],
     "Evaluator": ["ChampionResolver", "ExampleGen", "Trainer"],
     "Pusher": ["ChampionResolver", "Evaluator", "ExampleGen", "Trainer", "Transform", "Tuner"],
@@ -218,8 +218,15 @@ def default_args(env: Deployment) -> dict:
     }
 
 
-def check_data(settings: dict) -> None:
-    """Fails the run before any node starts if the data cannot be used."""
+def check_data(settings: dict) -> dict:
+    """Fails the run before any node starts if the data cannot be used; the run's settings
+    (for a postgresql:// source, with the folder its snapshot was read into: pg_check.py)."""
+    from core import pg_source
+    from retrain_support import pg_check
+
+    if pg_source.is_source(settings["data"]):
+        check_deployment(settings)
+        return pg_check.check_source(settings, Deployment.from_env())
     data = Path(settings["data"])
     data = data if data.is_absolute() else REPO / data
     if not data.is_dir():
@@ -227,12 +234,20 @@ def check_data(settings: dict) -> None:
     if not any(p.is_file() for p in data.iterdir()):
         raise ValueError(f"param data: folder {data} holds no files")
     problems = csv_check.check_folder(data)
+    if not problems:
+        label = settings.get("label") or datasets.manifest_label(data) or contract.DEFAULT_LABEL
+        problems = [p for p in [csv_check.check_label(data, label)] if p]
     for problem in problems:
         log.error("DATA ANOMALY: %s", problem)
     if problems:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise ValueError(f"data {data} cannot be ingested: " + "; ".join(problems[:3]) + more)
-    env = Deployment.from_env()
+    check_deployment(settings)
+    return settings
+
+
+def check_deployment(settings: dict) -> None:
+    env = Deployment.from_env()  # it cannot run the settings: containers, the TFX environment
     if env.containers.enabled and settings.get("parallel_trials"):
         raise ValueError(
             "param parallel_trials: parallel trials run on the scheduler's hosts; "
@@ -285,8 +300,7 @@ def build_retrain_dag(
             crossing = trust.problems(dict(params), defaults, settings, contract, REPO)
             if crossing:
                 raise ValueError("; ".join(crossing))
-            check_data(settings)
-            return settings
+            return check_data(settings)
 
         @task
         def start_executor(params=None, dag_run=None) -> str | None:

@@ -32,7 +32,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,7 +41,7 @@ from airflow.sdk.exceptions import AirflowFailException
 _REPO = str(Path(__file__).resolve().parents[2])
 if _REPO not in sys.path:
     sys.path.append(_REPO)
-from core import failures, processes  # noqa: E402
+from core import failures, processes, results, waiting  # noqa: E402
 from retrain_support import mlflow_conn  # noqa: E402
 
 EXIT_MARK = "\0EXIT "
@@ -135,18 +134,19 @@ def start_executor(
             env=node_env(),
             start_new_session=True,  # outlives this task; the teardown task stops it
         )
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
         if proc.poll() is not None:
             tail = log_path.read_text(errors="replace").splitlines()[-20:]
             raise RuntimeError(
                 f"warm executor exited with {proc.returncode} before it was ready:\n"
                 + "\n".join(tail)
             )
-        if executor_alive(path):
-            log.info("warm executor pid %d ready on %s (log %s)", proc.pid, path, log_path)
-            return proc.pid
-        time.sleep(1)
+        return executor_alive(path)
+
+    if waiting.wait_until(ready, timeout_s, quiet=True):
+        log.info("warm executor pid %d ready on %s (log %s)", proc.pid, path, log_path)
+        return proc.pid
     proc.kill()
     raise TimeoutError(f"warm executor was not ready after {timeout_s:.0f}s; see {log_path}")
 
@@ -180,9 +180,7 @@ def stop_executor(path: str) -> None:
     log_path = Path(path).with_suffix(".log")
     if executor_alive(path):
         _request(path, {"cmd": "stop"}, log.info)
-        deadline = time.monotonic() + 30
-        while executor_alive(path) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        waiting.wait_until(lambda: not executor_alive(path), 30, every_s=0.2, quiet=True)
         log.info("warm executor on %s stopped", path)
     else:
         log.info("no warm executor on %s", path)
@@ -210,8 +208,8 @@ def run_node(
     def collect(line: str) -> None:
         on_line(line)
         text = line.strip()
-        if line.startswith("RESULT "):
-            result.update(json.loads(line[len("RESULT ") :]))
+        if (value := results.parse(line)) is not None:
+            result.update(value)
         elif text.startswith(failures.MARK):
             reported[:] = [text[len(failures.MARK) :].partition(": ")[2] or text]
         elif text.startswith("Traceback"):
@@ -301,15 +299,22 @@ def _deadline(timeout_s: float | None, action: Callable[[], None]):
 
 
 def run_module(
-    tfx_python: str, repo: Path, module: str, argv: list[str], timeout_s: float = 600
+    tfx_python: str,
+    repo: Path,
+    module: str,
+    argv: list[str],
+    timeout_s: float = 600,
+    extra_env: dict[str, str] | None = None,
 ) -> list[str]:
-    """`python -m MODULE ARGV` in the TFX environment with the nodes' minimal environment (the
-    operations DAGs' tools: pipelines.rollback, pipelines.retention); its output lines, each
-    logged. A non-zero exit raises AirflowFailException with its last line."""
+    """`python -m MODULE ARGV` in the TFX environment with the nodes' minimal environment and
+    `extra_env` (a secret there is in that process's environment only) (the operations DAGs'
+    tools: pipelines.rollback, pipelines.retention; check_params's pipelines.snapshot); its
+    output lines, each logged. A non-zero exit raises AirflowFailException with its last
+    line."""
     out = subprocess.run(
         [tfx_python, "-m", module, *argv],
         cwd=repo,
-        env=node_env(),
+        env={**node_env(), **(extra_env or {})},
         capture_output=True,
         text=True,
         timeout=timeout_s,

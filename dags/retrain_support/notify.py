@@ -1,12 +1,18 @@
-"""People are told what happened to a run: a node that failed for good, and a model that was NOT
-BLESSED (the run itself ends green). Each event is one line in the task log,
-`RETRAIN NOTIFY <event>: <what happened>`, and, when the deployment names recipients, an email
-through Airflow's SMTP provider:
+"""People are told what happened to a run: a node that failed for good, and what the gate made
+of the new model: promoted to @champion, kept as @challenger, or NOT BLESSED (the run itself
+ends green). Each event is one line in the task log, `RETRAIN NOTIFY <event>: <what happened>`,
+and, where the deployment names them:
 
-- `RETRAIN_NOTIFY_EMAIL`: comma-separated addresses (empty: the log line only);
-- `RETRAIN_NOTIFY_SMTP_CONN`: the Airflow Connection of the SMTP server (default
-  `smtp_default`), e.g. `AIRFLOW_CONN_SMTP_DEFAULT='{"conn_type": "smtp", "host": ...}'`;
-- `RETRAIN_NOTIFY_FROM`: the sender (default `retrain@<hostname>`).
+- an email through Airflow's SMTP provider:
+  - `RETRAIN_NOTIFY_EMAIL`: comma-separated addresses (empty: no email);
+  - `RETRAIN_NOTIFY_SMTP_CONN`: the Airflow Connection of the SMTP server (default
+    `smtp_default`), e.g. `AIRFLOW_CONN_SMTP_DEFAULT='{"conn_type": "smtp", "host": ...}'`;
+  - `RETRAIN_NOTIFY_FROM`: the sender (default `retrain@<hostname>`);
+- a POST of `{"text": "[retrain] <event>: <what happened>"}` to an incoming webhook (Slack's
+  format; Mattermost, Rocket.Chat and Teams' Slack-compatible hooks read it too): the operator
+  setting `notify_webhook`, from `RETRAIN_NOTIFY_WEBHOOK` (core/operator_settings.py). Its URL
+  usually holds the secret, so it is masked in Airflow's task logs and never written out: the
+  log names the webhook by its scheme and host only.
 
 A notification that cannot be sent is logged and never fails the task it reports on.
 """
@@ -14,15 +20,22 @@ A notification that cannot be sent is logged and never fails the task it reports
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import socket
+import urllib.error
+import urllib.parse
+import urllib.request
 
 from airflow.sdk import BaseNotifier
 
 log = logging.getLogger("retrain")
 
 FAILED, NOT_BLESSED = "failed", "not-blessed"
+PROMOTED, CHALLENGER = "promoted", "challenger"
+DEPLOY_FAILED = "deploy-failed"  # dags/deploy_new_model.py: a smoke test failed
+WEBHOOK_TIMEOUT_S = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,22 +45,28 @@ class Target:
     email: tuple[str, ...]
     smtp_conn_id: str
     sender: str
+    webhook: str = dataclasses.field(default="", repr=False)  # a secret
 
     @classmethod
     def from_env(cls) -> Target:
+        from retrain_support.builder import contract  # the repository on sys.path
+
         env = os.environ
         to = tuple(a.strip() for a in env.get("RETRAIN_NOTIFY_EMAIL", "").split(",") if a.strip())
         return cls(
             email=to,
             smtp_conn_id=env.get("RETRAIN_NOTIFY_SMTP_CONN", "smtp_default"),
             sender=env.get("RETRAIN_NOTIFY_FROM", f"retrain@{socket.gethostname()}"),
+            webhook=contract.SETTINGS["notify_webhook"].default_value(),
         )
 
 
 def send(event: str, message: str, context) -> None:
-    """The log line, then the email when recipients are set."""
+    """The log line, then the email and the webhook where the deployment sets them."""
     log.warning("RETRAIN NOTIFY %s: %s", event, message)
     target = Target.from_env()
+    if target.webhook:
+        webhook(target.webhook, event, message)
     if not target.email:
         return
     try:
@@ -63,6 +82,50 @@ def send(event: str, message: str, context) -> None:
         log.info("notified %s by email (%s)", ", ".join(target.email), event)
     except Exception as e:  # noqa: BLE001 (a lost email must not fail the run)
         log.error("could not send the %s notification by email: %s", event, e)
+
+
+def shown(url: str) -> str:
+    """A webhook as it may be logged: its scheme and host, never its path or query (the
+    secret)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return "(not an http(s) URL)"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ":?"
+    return f"{parts.scheme}://{parts.hostname or '?'}{port}/..."
+
+
+def webhook(url: str, event: str, message: str) -> bool:
+    """POSTs `{"text": ...}` (Slack's incoming-webhook format) to `url`; whether it was taken
+    (HTTP 2xx). Failures are logged with the webhook's host only."""
+    try:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(url)
+    except Exception:  # noqa: BLE001 (outside a task: nothing to mask)
+        pass
+    where = shown(url)
+    body = json.dumps({"text": f"[retrain] {event}: {message}"}).encode()
+    try:
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError("not an http(s) URL")
+        request = urllib.request.Request(url, data=body, method="POST")
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as answer:
+            log.info("notified the webhook at %s (%s): HTTP %s", where, event, answer.status)
+            return True
+    except urllib.error.HTTPError as e:
+        why = f"HTTP {e.code} {e.reason}"
+    except urllib.error.URLError as e:
+        why = f"cannot reach it ({type(e.reason).__name__}: {getattr(e.reason, 'strerror', '')})"
+    except ValueError:  # its message would hold the URL
+        why = "not an http(s) URL"
+    except OSError as e:  # a timeout
+        why = f"{type(e).__name__}: {e}"
+    log.error("could not send the %s notification to the webhook at %s: %s", event, where, why)
+    return False
 
 
 def _escape(text: str) -> str:
@@ -98,7 +161,8 @@ def model_asset_uri(dag_id: str) -> str:
 def announce(result: dict | None, asset, outlet_events, dag_run, context) -> dict:
     """After the Pusher: a registered version updates the DAG's model Asset, its `extra`
     holding the model, version and where it is, so a downstream DAG scheduled on the Asset can
-    deploy it; NOT BLESSED is notified instead and raises AirflowSkipException (a skipped task
+    deploy it, and people are told whether it was promoted or kept as @challenger (the Pusher's
+    `promotion`); NOT BLESSED is notified instead and raises AirflowSkipException (a skipped task
     updates no Asset)."""
     from airflow.sdk.exceptions import AirflowSkipException
 
@@ -114,6 +178,14 @@ def announce(result: dict | None, asset, outlet_events, dag_run, context) -> dic
             context,
         )
         raise AirflowSkipException("not blessed: no new version")
+    state = pushed.get("promotion") or ""  # core/promotion.py's state; empty: not told
+    version = f"{pushed['model']} version {pushed['version']}"
+    if state == "champion":
+        send(PROMOTED, f"{run}: {version} was promoted to @champion", context)
+    elif state == "challenger":
+        why = pushed.get("promotion_reason") or "not at least as good as @champion on the gate"
+        text = f"{run}: {version} is @challenger only, @champion unchanged ({why})"
+        send(CHALLENGER, text, context)
     extra = {
         "model": pushed["model"],
         "version": pushed["version"],

@@ -1,7 +1,8 @@
 """The trust boundary between whoever may trigger a run and the machine that runs it, checked in
-`check_params` before any node starts (README, "Security model").
+`check_params` before any node starts (docs/security.md).
 
-A trigger may set Params. Some name files the pipeline reads or imports: `data` (read),
+A trigger may set Params. Some name files the pipeline reads or imports: `data` (read; or a
+postgresql:// source, which must lie under a URI prefix among the roots: core/pg_source.py),
 `schema_file` (read), `baseline_module` (imported: it runs code). Those must lie in the
 operator's `allowed_roots`, symbolic links resolved. `beam_pipeline_args` may only name the
 operator's `allowed_beam_options` (`--setup_file`, `--environment_type=PROCESS` and the like
@@ -29,9 +30,13 @@ def setting(name: str, settings: dict, contract):
 
 
 def roots(settings: dict, contract, repo: Path) -> list[Path]:
-    """The allowed roots, resolved (relative ones from the repository)."""
+    """The allowed roots that are folders, resolved (relative ones from the repository)."""
+    from core import pg_source  # the repository's core/: on sys.path once builder.py runs
+
     out = []
     for root in setting("allowed_roots", settings, contract):
+        if pg_source.is_source(root):
+            continue  # a URI prefix: pg_source.within
         path = Path(root).expanduser()
         out.append(Path(os.path.realpath(path if path.is_absolute() else repo / path)))
     return out
@@ -40,11 +45,17 @@ def roots(settings: dict, contract, repo: Path) -> list[Path]:
 def problems(params: dict, defaults: dict, settings: dict, contract, repo: Path) -> list[str]:
     """What in the trigger's `params` crosses the boundary (empty: nothing). `defaults`: the
     DAG's Param defaults; `settings`: the run's pipeline settings (the operator's included)."""
+    from core import pg_source
+
     out = []
     allowed = roots(settings, contract, repo)
     for name in PATH_PARAMS:
         value = params.get(name)
         if not value or value == defaults.get(name):
+            continue
+        if name == "data" and pg_source.is_source(value):
+            line = pg_source.outside(value, setting("allowed_roots", settings, contract))
+            out += [line] if line else []
             continue
         path = Path(str(value)).expanduser()
         real = Path(os.path.realpath(path if path.is_absolute() else repo / path))
@@ -66,8 +77,9 @@ def problems(params: dict, defaults: dict, settings: dict, contract, repo: Path)
 
 
 def data_gb(settings: dict, repo: Path) -> float:
-    """The size of the run's data folder in GB (0 when it cannot be read)."""
-    data = Path(str(settings.get("data") or ""))
+    """The size of the run's data folder (a PostgreSQL source's snapshot) in GB (0 when it
+    cannot be read)."""
+    data = Path(str(settings.get("data_snapshot") or settings.get("data") or ""))
     data = data if data.is_absolute() else repo / data
     total = 0
     for folder, _, files in os.walk(data):
