@@ -69,8 +69,8 @@ def case_data(name: str, body: list[list[str]]):
         return (*_drop(header, body, "species"), None)
     if name == "missing_feature":
         return (*_drop(header, body, "bill_depth_mm"), None)
-    if name == "string_in_numeric":
-        return (*_set(header, body, "bill_length_mm", lambda n, v: "n/a" if n == 7 else v), None)
+    if name == "string_in_numeric":  # a decimal comma (n/a would be a missing value)
+        return (*_set(header, body, "bill_length_mm", lambda n, v: "41,2" if n == 7 else v), None)
     if name == "all_nan":
         return (*_set(header, body, "flipper_length_mm", lambda n, v: "NaN"), None)
     if name == "all_missing":
@@ -89,10 +89,13 @@ def case_data(name: str, body: list[list[str]]):
     raise KeyError(name)
 
 
+# name -> the line that refuses it before any node runs (the pipeline's compile, check_params).
+REFUSED_CASES = {
+    "missing_label": "label 'species' is not a column of ",
+}
 # name -> (column, kind) the validator must report.
 VALIDATION_CASES = {
     "empty_file": ("(dataset)", "NO_EXAMPLES"),
-    "missing_label": ("species", "LABEL_MISSING"),
     "missing_feature": ("bill_depth_mm", "SCHEMA_MISSING_COLUMN"),
     "string_in_numeric": ("bill_length_mm", "UNEXPECTED_DATA_TYPE"),
     "all_nan": ("flipper_length_mm", "ALL_VALUES_NAN"),

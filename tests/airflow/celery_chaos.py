@@ -19,7 +19,7 @@ import signal
 import time
 from pathlib import Path
 
-from core import names
+from core import names, processes
 from tests.airflow import chaos
 
 WORKERS = {"worker-1", "worker-2"}
@@ -80,11 +80,8 @@ class TunerKiller:
 
     def holder_gone(self, timeout_s: float = 30) -> bool:
         """Whether the node's own process (the lock's holder) ended by itself."""
-        deadline = time.monotonic() + timeout_s
         pid = self.killed.get("holder")
-        while pid and chaos._alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        return bool(pid) and not chaos._alive(pid)
+        return bool(pid) and processes.wait_gone([pid], timeout_s) == []
 
 
 def task_log(stack, dag_id: str, run_id: str, task_id: str, attempt: int) -> str:

@@ -27,6 +27,7 @@ import threading
 import time
 from pathlib import Path
 
+from core import processes
 from tests.airflow.conftest import AIRFLOW, FINISHED
 
 # max_trials and epochs leave room for the kills; steps_per_epoch makes an epoch long enough
@@ -42,14 +43,6 @@ CONF = {
     "mode": "full",
 }
 SETTINGS = {"steps_per_epoch": 200}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            return "\nState:\tZ" not in f.read()
-    except FileNotFoundError:
-        return False
 
 
 def _holder(lock: Path) -> int | None:
@@ -160,7 +153,7 @@ def _one_kill(
         locks = _new(str(root / "_locks" / "*" / "Tuner.lock"), before, 0)
         searches = _new(str(root / "_nas_state" / "*" / "Tuner" / "search"), before, 1)
         holder = _holder(Path(locks[0])) if locks else None
-        if holder is None or holder in killed or not _alive(holder) or not searches:
+        if holder is None or holder in killed or not processes.alive(holder) or not searches:
             time.sleep(0.05)
             continue
         search = Path(searches[0])

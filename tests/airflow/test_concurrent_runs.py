@@ -19,7 +19,6 @@ dag-processor) in a fresh AIRFLOW_HOME, triggers the two runs from the CLI and w
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from datetime import datetime
 
@@ -27,18 +26,19 @@ import pytest
 
 from tests import foreign
 from tests.airflow.chaos import leaderboard
-from tests.airflow.conftest import REPO, TFX_PYTHON, run_summary, running_airflow
+from tests.airflow.conftest import TFX_PYTHON, run_summary, running_airflow
 from tests.airflow.conftest import airflow_cli as _airflow
+from tests.commands import last_json
 
 CONF = {"max_trials": 1, "epochs": 3, "strategy": "random", "mode": "full"}
 # Per run: the wine label is a Param; the signals folder's dataset.json names its label.
 RUNS = {
     "wine": {"label": "target", "parallel_trials": 2, "max_trials": 4},
-    # One seeded random trial of 3 epochs scores about 0.6 on the signals' eval split (3
-    # classes): this test is about the data getting through, not about the search's quality.
-    "signals": {"accuracy_threshold": 0.5},
+    # One seeded random trial of 3 epochs: this test is about the data getting through, not
+    # about the search's quality (the gate's default bar is the trivial baseline).
+    "signals": {},
 }
-# Operator settings: enough steps for the signal's network; no explanations or TFLite files.
+# Operator settings: at most 60 steps an epoch; no explanations or TFLite files.
 # The chief waits for its workers longer than by default: two runs share these 2 cores.
 SETTINGS = {
     "steps_per_epoch": 60,
@@ -139,7 +139,7 @@ def test_two_runs_on_different_data_share_one_metadata_store(airflow, tmp_path):
     # rows of its own data: classes with the label's own values and type.
     tracking = f"sqlite:///{home / 'state' / 'mlflow.db'}"
     for name, label, bar in (("wine", "target", 0.9), ("signals", "label", 0.5)):
-        out = subprocess.run(
+        got = last_json(
             [
                 TFX_PYTHON,
                 "-m",
@@ -155,13 +155,8 @@ def test_two_runs_on_different_data_share_one_metadata_store(airflow, tmp_path):
                 "--rows",
                 "60",
             ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
             timeout=600,
         )
-        assert out.returncode == 0, out.stderr[-3000:]
-        got = json.loads(out.stdout.strip().splitlines()[-1])
         assert str(got["version"]) == "1", got
         assert got["versions"] == ["1"], got  # registered once, the parallel search's too
         assert len(set(got["truth"])) == 3, got["truth"]  # rows of every class

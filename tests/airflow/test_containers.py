@@ -100,6 +100,7 @@ def test_kubernetes_pods(monkeypatch):
     # Upstream order is the pipeline's, and every node still waits for the checked settings.
     assert {t.task_id for t in dag.get_task("Tuner").upstream_list} == {
         "ChampionResolver",
+        "StatisticsGen",
         "Transform",
         "check_params",
     }

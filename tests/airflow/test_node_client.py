@@ -14,7 +14,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from retrain_support import node_client
 
-from core import processes
+from core import processes, waiting
 from tests.airflow.conftest import REPO, TFX_PYTHON
 
 HANG = re.compile(r"RETRAIN TEST HANG pid (\d+) sleeper (\d+)")
@@ -44,7 +44,9 @@ def test_fresh_process_runs_a_node(settings):
         "run_id": "run-1",
         "state": "COMPLETE",
         "execution_id": result["execution_id"],
+        "peak_rss_mb": result["peak_rss_mb"],
     }
+    assert result["peak_rss_mb"] > 50  # the node's process tree, TFX imported
     assert any("RESULT" in ln for ln in lines)
 
 
@@ -102,9 +104,9 @@ def test_warm_executor_runs_the_next_node_and_stops(settings, tmp_path, monkeypa
     pids: list[int] = []
     try:
         assert node_client.executor_alive(path)
-        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        assert not [e for e in environ if e.startswith(b"AIRFLOW_CONN_")]
-        assert b"RETRAIN_TEST_HANG_NODE=SchemaGen" in environ
+        environ = processes.environment(pid)
+        assert not [e for e in environ if e.startswith("AIRFLOW_CONN_")]
+        assert environ["RETRAIN_TEST_HANG_NODE"] == "SchemaGen"
         result, lines = run(settings, "StatisticsGen", socket=path)
         assert result["state"] == "COMPLETE"
         assert result["node"] == "StatisticsGen"
@@ -180,19 +182,13 @@ def test_failed_node_raises_with_its_own_error(settings):
 
 def test_idle_executor_stops_by_itself(tmp_path, monkeypatch):
     """An executor whose DAG run died before the teardown does not linger."""
-    import time
 
     monkeypatch.setenv("RETRAIN_EXECUTOR_IDLE_S", "3")
     path = node_client.socket_path("test-idle", str(tmp_path))
     node_client.start_executor(TFX_PYTHON, REPO, path)
-    deadline = time.monotonic() + 60
-    while node_client.executor_alive(path) and time.monotonic() < deadline:
-        time.sleep(1)
-    assert not node_client.executor_alive(path)
-    deadline = time.monotonic() + 10
-    while Path(path).with_suffix(".log").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not Path(path).with_suffix(".log").exists()
+    waiting.wait_until(lambda: not node_client.executor_alive(path), 60, what="its idle stop")
+    log = Path(path).with_suffix(".log")
+    waiting.wait_until(lambda: not log.exists(), 10, every_s=0.2, what="its log's removal")
 
 
 def test_a_failure_is_named_by_its_exception_line_not_by_traceback(tmp_path):

@@ -28,7 +28,7 @@ def validate(dag, **overrides):
 
 def test_defaults_are_valid(dag):
     values = validate(dag)
-    assert values["accuracy_threshold"] == 0.9
+    assert values["gate_metric"] == "auto" and values["gate_min"] is None
     assert values["strategy"] == "evolution" and values["space"] == "auto"
     assert values["search_fidelity"] == {} and values["curve_stop"] is True
     assert values["successive_halving"] is False
@@ -100,10 +100,9 @@ def test_the_contract_check_catches_a_drifted_param(dag):
         ("data", 3),
         ("label", ""),
         ("task", "ranking"),
-        ("rmse_threshold", -1),
-        ("accuracy_threshold", 1.5),
-        ("accuracy_threshold", -0.1),
-        ("accuracy_threshold", "high"),
+        ("gate_metric", "auc"),
+        ("gate_metric", 3),
+        ("gate_min", "high"),
         ("strategy", "simulated_annealing"),
         ("space", "tree"),
         ("seed", 0),
@@ -138,7 +137,8 @@ def test_bad_param_is_rejected(dag, key, bad):
 @pytest.mark.parametrize(
     "key, good",
     [
-        ("accuracy_threshold", 0.0),
+        ("gate_min", 0.7),
+        ("gate_metric", "roc_auc"),
         ("max_trials", 1),
         ("drift_threshold", 0),
         ("allowed_anomalies", ["island:ENUM_TYPE_UNEXPECTED_STRING_VALUES", "body_mass_g"]),
@@ -157,13 +157,13 @@ def test_invalid_trigger_fails_before_any_node(tmp_path, airflow_db):
     """Through the real CLI: the run is refused, so no task (and no TFX node) starts."""
     env = dict(os.environ, RETRAIN_STATE_DIR=str(tmp_path / "state"))
     out = subprocess.run(
-        [AIRFLOW, "dags", "test", "retrain", "-c", '{"accuracy_threshold": 7}'],
+        [AIRFLOW, "dags", "test", "retrain", "-c", '{"gate_metric": "auc"}'],
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert out.returncode != 0
-    assert "accuracy_threshold" in out.stdout + out.stderr
+    assert "gate_metric" in out.stdout + out.stderr
     assert "[DAG TEST] starting task_id" not in out.stdout + out.stderr
     assert not (tmp_path / "state").exists(), "a node wrote pipeline state"

@@ -97,7 +97,7 @@ def _runs(base, token) -> int:
         ({"strategy": "simulated_annealing"}, "strategy"),
         ({"search_fidelity": {"width": 2}}, "search_fidelity"),
         ({"seed": 0}, "seed"),
-        ({"accuracy_threshold": "high"}, "accuracy_threshold"),
+        ({"gate_min": "high"}, "gate_min"),
         ({"successive_halving": "yes"}, "successive_halving"),
     ],
 )

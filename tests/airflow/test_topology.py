@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import timedelta
 
 import pytest
 
-from tests.airflow.conftest import REPO, TFX_PYTHON
+from tests.airflow.conftest import TFX_PYTHON
+from tests.commands import last_json
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +26,10 @@ def bag():
 def compiled_topology(tmp_path_factory):
     root = tmp_path_factory.mktemp("topology")
     settings = {"pipeline_root": str(root / "root"), "metadata_path": str(root / "m.sqlite")}
-    out = subprocess.run(
+    return last_json(
         [TFX_PYTHON, "-m", "pipelines.run_node", "--topology", "--settings", json.dumps(settings)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
         timeout=600,
     )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def dag_topology(dag, nodes) -> dict[str, list[str]]:

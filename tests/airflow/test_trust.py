@@ -7,8 +7,9 @@ import json
 import os
 import subprocess
 
+import pytest
 from retrain import PARAMS
-from retrain_support import trust
+from retrain_support import keyboard, trust
 
 from core import settings as contract
 from tests.airflow.conftest import AIRFLOW, REPO
@@ -46,6 +47,35 @@ def test_a_symbolic_link_does_not_leave_the_roots(tmp_path):
     assert found.startswith(f"param data: {inside / 'escape'} is outside the allowed roots")
     # a prefix of a root's name is not inside it
     assert problems(roots, data=f"{inside}-not") != []
+
+
+def test_the_folder_named_to_make_run_is_trusted_for_that_run_only(tmp_path, monkeypatch):
+    """make run DATA=<folder> (retrain_support/keyboard.py): the folder joins the roots in force
+    through that run's RETRAIN_SETTINGS; the deployment's boundary is unchanged."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    monkeypatch.setenv("RETRAIN_ALLOWED_ROOTS", json.dumps(["data"]))
+    monkeypatch.delenv("RETRAIN_SETTINGS", raising=False)
+    assert problems(data=str(mine)) != []  # the deployment's roots refuse it
+    settings = keyboard.operator_settings(str(mine), dict(os.environ))
+    assert settings == {"allowed_roots": ["data", str(mine)]}
+    assert problems(settings, data=str(mine)) == []
+    assert problems(settings, data=str(tmp_path)) != []  # that folder only
+    # Roots in RETRAIN_SETTINGS stay in force (they win over the variable), with the folder added.
+    monkeypatch.setenv("RETRAIN_SETTINGS", json.dumps({"allowed_roots": ["/srv"], "epochs": 2}))
+    assert keyboard.operator_settings(str(mine), dict(os.environ)) == {
+        "allowed_roots": ["/srv", str(mine)],
+        "epochs": 2,
+    }
+    assert keyboard.conf('{"epochs": 1}', str(mine), "y") == {
+        "epochs": 1,
+        "data": str(mine),
+        "label": "y",
+    }
+    with pytest.raises(ValueError, match="no such folder"):
+        keyboard.conf("", str(tmp_path / "nope"))
+    with pytest.raises(ValueError, match="CONF is not a JSON object"):
+        keyboard.conf("[1]", str(mine))
 
 
 def test_beam_options_come_from_the_operator_s_allow_list():

@@ -114,7 +114,7 @@ def check_data(args) -> dict:
     task = tasks.get(config["task"])
     serve = tf.saved_model.load(serving).signatures["serving_default"]
     outputs = serve(examples=tf.constant(serialized))[task.serving_output].numpy()
-    reference = task.pyfunc_frame(outputs, config["classes"])
+    reference = task.pyfunc_frame(outputs, config["classes"], config.get("threshold"))
     column = predicted.columns[0]
     return {
         "columns": list(predicted.columns),

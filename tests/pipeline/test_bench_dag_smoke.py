@@ -1,5 +1,5 @@
 """Tiny-settings smoke runs of the benchmark scripts that run the DAG: bench/dag_vs_local_runner.py
-(the README's DAG-against-LocalDagRunner figure; one run per side of the whole pipeline) and
+(docs/benchmarks.md's DAG-against-LocalDagRunner figure; one run per side of the whole pipeline) and
 bench/conformance/run.py (one corpus dataset), each on a one-trial, one-epoch search. The
 benchmarks are run by hand (bench/RESULTS.md says how); these keep the scripts working
 (dag_vs_local_runner was broken for a day unnoticed while nothing ran it). The chaos benchmark's
@@ -17,8 +17,8 @@ import os
 import subprocess
 import sys
 
+from core.envs import AIRFLOW_PYTHON
 from pipelines.settings import REPO
-from tests.pipeline.test_settings_contract import AIRFLOW_PYTHON
 
 TINY = {
     "max_trials": 1,
@@ -53,16 +53,18 @@ def test_the_dag_against_local_runner_benchmark_times_both_sides(tmp_path):
 
 def test_the_conformance_run_registers_a_champion_that_serves_raw_rows(tmp_path):
     """bench/conformance/run.py on one corpus dataset (gzipped TFRecords of float features with
-    a float label, a regression), one trial of one epoch: the DAG run, the registered
-    @champion, its pyfunc on raw rows, and the report, all under tmp_path (the committed
-    RESULTS.md is left alone)."""
+    a float label, a regression), one trial of one epoch: `make run DATA=<a folder outside the
+    repository>` with no other setup, the registered @champion, its pyfunc on raw rows, and the
+    report, all under tmp_path (the committed RESULTS.md is left alone)."""
     report_dir = tmp_path / "report"
     report_dir.mkdir()
     cmd = [sys.executable, "bench/conformance/run.py", "--only", "sensors", "--force"]
     cmd += ["--epochs", "1", "--max-trials", "1", "--root", str(tmp_path / "root")]
     committed = (REPO / "bench" / "conformance" / "RESULTS.md").read_text()
-    # The corpus data is written under --root, a temporary folder: inside the trust boundary.
-    env = dict(os.environ, RETRAIN_ALLOWED_ROOTS=json.dumps([".", str(tmp_path)]))
+    # The corpus data is written under --root, a temporary folder outside the repository, and
+    # runs through `make run DATA=<folder>`, which trusts it: no allowed roots are set.
+    assert REPO not in tmp_path.parents
+    env = {k: v for k, v in os.environ.items() if k not in ("RETRAIN_ALLOWED_ROOTS",)}
     done = subprocess.run(
         [*cmd, "--report", str(report_dir)],
         cwd=REPO,
@@ -77,5 +79,7 @@ def test_the_conformance_run_registers_a_champion_that_serves_raw_rows(tmp_path)
     assert row["registered"]["aliases"] == ["challenger", "champion"], row
     assert row["pyfunc"]["rows"] == 200 and row["pyfunc"]["errors"] == [], row
     assert row["conf"]["epochs"] == 1 and row["conf"]["max_trials"] == 1
+    assert row["conf"]["data"] == str(tmp_path / "root" / "data" / "sensors")
+    assert row["log"].startswith(str(tmp_path / "root" / "state" / "sensors" / "logs" / "make-run"))
     assert "| `sensors` |" in (report_dir / "RESULTS.md").read_text()
     assert (REPO / "bench" / "conformance" / "RESULTS.md").read_text() == committed

@@ -1,5 +1,5 @@
 """Tiny-settings smoke runs of the benchmark scripts of the TFX-facing layer: bench/edge_tolerance
-(the README's edge-tolerance figure), bench/beam_modes (its Beam table), bench/bn_momentum
+(docs/registry.md's edge figure), bench/beam_modes (its Beam table), bench/bn_momentum
 (why the spaces' batch normalisation uses momentum 0.9) and bench/import_times (the imports a
 fresh node process pays). The benchmarks are run by hand
 (bench/RESULTS.md says how); these keep the scripts working."""
@@ -63,3 +63,34 @@ def test_the_import_benchmark_times_each_import_in_a_fresh_process(tmp_path):
     assert list(seconds) == ["json", "csv"]
     assert all(len(runs) == 2 and all(0 <= s < 5 for s in runs) for runs in seconds.values())
     assert "| `json` |" in done.stdout
+
+
+def test_the_season_stream_drifts_shifts_and_corrupts_one_batch(tmp_path):
+    """bench/season/stream.py (the season benchmark's data; the season itself runs a DAG per
+    week, by hand): the same seed gives the same rows; a logistic regression trained on a week
+    before the shift scores lower on the future holdout than one trained after it; the
+    corrupted week's labels carry nothing to learn."""
+    sys.path.insert(0, str(REPO / "bench" / "season"))
+    try:
+        import report
+        import stream
+    finally:
+        sys.path.remove(str(REPO / "bench" / "season"))
+    import pandas as pd
+
+    season = stream.Season(weeks=5, rows=1500, shift=3, corrupt=4, holdout=1500, seed=1)
+    weekly, holdout = stream.batches(season)
+    assert stream.batches(season)[1][:5] == holdout[:5]
+    assert [season.kind(w) for w in weekly] == ["start", "drift", "shift", "corrupted", "drift"]
+    held = pd.DataFrame(holdout, columns=stream.COLUMNS)
+    auc = {w: report.reference(weekly[w], held)["roc_auc"] for w in weekly}
+    assert auc[2] + 0.15 < auc[3] and auc[2] + 0.15 < auc[5], auc
+    assert auc[4] < 0.6, auc  # shuffled labels
+    cmd = ["bench/season/stream.py", "--out", str(tmp_path), "--weeks", "3", "--rows", "50"]
+    run([*cmd, "--shift", "3", "--corrupt", "2", "--holdout", "50"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "holdout.csv",
+        "week_01.csv",
+        "week_02.csv",
+        "week_03.csv",
+    ]

@@ -5,7 +5,6 @@ makes of it (tf.Transform on Beam, in memory, through the user module's preproce
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import numpy as np
@@ -13,8 +12,9 @@ import pytest
 
 from core import names, tasks
 from pipelines import task as data
-from pipelines.settings import REPO
 from tests import foreign
+from tests.commands import last_json
+from tests.pipeline import local
 
 # ---- what the data says, without TensorFlow ---------------------------------------------------
 
@@ -59,11 +59,7 @@ def test_plain_and_gzip_tfrecords_are_read_without_tensorflow(tmp_path):
         f"out.append(task.feature_config({str(plain)!r}, 'label', {{}}, ())['feature_shapes'])\n"
         "print(json.dumps({'out': out, 'tf': 'tensorflow' in sys.modules}))\n"
     )
-    run = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert run.returncode == 0, run.stderr
-    result = json.loads(run.stdout.strip().splitlines()[-1])
+    result = last_json([sys.executable, "-c", script], timeout=120)
     assert result["tf"] is False
     (task1, why1), (task2, _), found, shapes = result["out"]
     assert task1 == task2 == "classification" and "3 distinct whole numbers" in why1, why1
@@ -158,8 +154,10 @@ def test_foreign_data_compiles(tmp_path):
     nodes = compiled(wine, label="Wine class/type")
     transform = config(nodes["Transform"], "custom_config")
     assert transform["classes"] == [0, 1, 2] and transform["label_encoding"] == "classes"
-    label_key = config(nodes["Evaluator"], "eval_config")["model_specs"][0]["label_key"]
-    assert label_key == names.xf("Wine class/type") and names.SAFE_NAME.match(label_key)
+    assert config(nodes["Evaluator"], "gate")["label"] == "Wine class/type"
+    label_key = tasks.CLASSIFICATION.eval_config("Wine class/type", "multiclass").model_specs[0]
+    assert label_key.label_key == names.xf("Wine class/type")
+    assert names.SAFE_NAME.match(label_key.label_key)
 
     signals = foreign.signals_tfrecords(tmp_path / "signals", gzipped=False)
     nodes = compiled(signals)  # the label from its dataset.json
@@ -201,26 +199,12 @@ def _example(row: dict) -> bytes:
 def _analyze(tmp_path, spec: dict, rows: list[dict], fn):
     """Transform's analysis of `rows` ({name: (kind, values)}, a missing value an absent
     feature), written as Transform writes it; the TFTransformOutput."""
-    import apache_beam as beam
-    import tensorflow_transform as tft
-    import tensorflow_transform.beam as tft_beam
-    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
-
-    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
     instances = [{k: [] for k in spec} | {k: v for k, (_, v) in r.items()} for r in rows]
-    out = str(tmp_path / "transform")
-    with tft_beam.Context(temp_dir=str(tmp_path / "tmp")), beam.Pipeline() as p:
-        raw = p | beam.Create(instances, reshuffle=False)
-        transform_fn = (raw, metadata) | tft_beam.AnalyzeDataset(fn)
-        _ = transform_fn | tft_beam.WriteTransformFn(out)
-    metadata_io.write_metadata(metadata, f"{out}/{tft.TFTransformOutput.RAW_METADATA_DIR}")
-    return tft.TFTransformOutput(out)
+    return local.analyze(tmp_path, spec, instances, fn)
 
 
 def _transform(tft_out, rows: list[dict]) -> dict:
-    """Raw rows through the transform graph as the serving signature does: parsed tf.Examples."""
-    raw = tf.io.parse_example([_example(r) for r in rows], tft_out.raw_feature_spec())
-    return {k: v.numpy() for k, v in tft_out.transform_raw_features(raw).items()}
+    return local.transform(tft_out, [_example(r) for r in rows])
 
 
 LABELS = {  # label column: kind, classes, values (None: missing) and their expected indices
@@ -314,6 +298,10 @@ def test_every_feature_kind_becomes_a_model_input(tmp_path):
         **tasks.CLASSIFICATION.user_config([0, 1, 2]),
         "feature_shapes": shapes,
         "categorical_features": ["ward id"],
+        "ignore": [],
+        "hashed": [],
+        "timestamp": [],
+        "text": [],
     }
     tft_out = _analyze(
         tmp_path, spec, rows, lambda inputs: model_module.preprocessing_fn(inputs, config)

@@ -74,6 +74,18 @@ def store(tmp_path_factory):
     return root, second
 
 
+@pytest.mark.parametrize("case", sorted(data_cases.REFUSED_CASES))
+def test_unusable_data_is_refused_before_any_node(case, tmp_path):
+    from pipelines import task as data_task
+    from pipelines.retrain import create_pipeline
+
+    _, good = data_cases.spans()
+    data_cases.write(tmp_path / "data", *data_cases.case_data(case, good))
+    with pytest.raises(data_task.DataError) as refused:
+        create_pipeline(settings(tmp_path))
+    assert data_cases.REFUSED_CASES[case] in str(refused.value), refused.value
+
+
 @pytest.mark.parametrize("case", sorted(data_cases.VALIDATION_CASES))
 def test_bad_data_fails_validation_naming_column_and_anomaly(store, case, caplog):
     root, good = store

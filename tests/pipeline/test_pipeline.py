@@ -81,18 +81,54 @@ def test_tfrecord_folder_uses_import_example_gen(tmp_path):
     assert task == "classification" and "has no values" in why, why
 
 
-def test_thresholds_reach_the_evaluator(tmp_path):
-    p = create_pipeline(settings(tmp_path, accuracy_threshold=0.75, max_accuracy_drop=0.05))
-    evaluator = next(c for c in p.components if c.id == "Evaluator")
-    config = evaluator.exec_properties["eval_config"]
-    text = config if isinstance(config, str) else json.dumps(str(config))
-    assert "0.75" in text and "-0.05" in text
+def test_three_splits_and_each_node_reads_the_split_that_serves_it(tmp_path):
+    """ExampleGen writes train / validation / test by row hash (80/10/10 unless a dataset sets
+    other shares); the Trainer fits on train and stops early on validation; the Evaluator's
+    gate reads test only, with the gate settings."""
+    from core import splits
+
+    p = create_pipeline(settings(tmp_path, gate_metric="macro_f1", gate_min=0.7))
+    by_id = {c.id: c for c in p.components}
+    output = str(by_id["ExampleGen"].exec_properties["output_config"])
+    for name, buckets in splits.DEFAULT_RATIOS.items():
+        assert f'"name": "{name}"' in output and f'"hash_buckets": {buckets}' in output, output
+    trainer = by_id["Trainer"].exec_properties
+    assert '"train"' in str(trainer["train_args"]) and "num_steps" not in str(trainer["train_args"])
+    assert '"validation"' in str(trainer["eval_args"])
+    gate = json.loads(by_id["Evaluator"].exec_properties["gate"])
+    assert (gate["metric"], gate["min"], gate["task"]) == ("macro_f1", 0.7, "classification")
+    assert type(by_id["Evaluator"]).__name__ == "ModelGate"
+    assert "statistics" in by_id["Tuner"].inputs
+    with pytest.raises(ValueError, match="does not apply to multiclass"):
+        create_pipeline(settings(tmp_path, gate_metric="roc_auc"))
+    other = create_pipeline(
+        settings(tmp_path, split_ratios={"train": 6, "validation": 2, "test": 2})
+    )
+    example_gen = next(c for c in other.components if c.id == "ExampleGen")
+    assert '"hash_buckets": 6' in str(example_gen.exec_properties["output_config"])
+
+
+def test_a_label_with_one_value_or_too_few_rows_is_refused_before_anything_runs(tmp_path):
+    from pipelines.task import DataError
+
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "d.csv").write_text("x,y\n" + "".join(f"{i},1\n" for i in range(40)))
+    with pytest.raises(DataError, match="single value"):
+        create_pipeline(settings(tmp_path, data=str(one), label="y"))
+    five = tmp_path / "five"
+    five.mkdir()
+    (five / "d.csv").write_text("x,y\n1,a\n2,b\n3,a\n4,b\n5,a\n")
+    with pytest.raises(DataError, match="too few rows to judge a model"):
+        create_pipeline(settings(tmp_path, data=str(five), label="y"))
 
 
 @pytest.mark.parametrize(
     "bad, message",
     [
-        ({"accuracy_threshold": 2}, "accuracy_threshold"),
+        ({"gate_metric": "auc"}, "gate_metric"),
+        ({"decision_threshold": "recall:2"}, "decision_threshold"),
+        ({"split_ratios": {"train": 9, "test": 1}}, "split_ratios"),
         ({"strategy": "annealing"}, "strategy"),
         ({"space": "tree"}, "space"),
         ({"max_trials": 0}, "max_trials"),
@@ -168,25 +204,23 @@ def test_bundled_tables_name_their_label_and_task(tmp_path):
         Settings.from_json('{"task": "ranking"}')
 
 
-def test_regression_gates_on_rmse_upper_bounds(tmp_path):
-    p = create_pipeline(
-        settings(
-            tmp_path,
-            data=str(REPO / "data" / "diabetes"),
-            rmse_threshold=70.0,
-            max_rmse_increase=0.1,
-        )
-    )
+def test_regression_is_gated_on_rmse(tmp_path):
+    p = create_pipeline(settings(tmp_path, data=str(REPO / "data" / "diabetes")))
     by_id = {c.id: c for c in p.components}
-    text = str(by_id["Evaluator"].exec_properties["eval_config"])
-    assert "RootMeanSquaredError" in text and "MeanAbsoluteError" in text
-    assert "SparseCategoricalAccuracy" not in text
-    assert "upper_bound" in text and "70.0" in text and "LOWER_IS_BETTER" in text
-    assert '"predictions"' in text or 'prediction_key: "predictions"' in text
+    gate = json.loads(by_id["Evaluator"].exec_properties["gate"])
+    assert gate["task"] == "regression" and gate["metric"] == "auto" and gate["min"] is None
     search = json.loads(by_id["Tuner"].exec_properties["search_config"])
     assert search["task"] == "regression"
     assert by_id["Pusher"].exec_properties["task"] == "regression"
     assert json.loads(by_id["Transform"].exec_properties["custom_config"])["task"] == "regression"
+    from core import gate as gate_module
+    from core import metrics, tasks
+
+    assert gate_module.gate_metric(metrics.kind("regression")).name == "rmse"
+    config = tasks.REGRESSION.eval_config("y", "regression")
+    text = str(config)
+    assert "RootMeanSquaredError" in text and "MeanAbsoluteError" in text
+    assert "SparseCategoricalAccuracy" not in text and "threshold" not in text
 
 
 def test_each_task_type_is_one_object_and_the_user_module_gets_its_side(tmp_path):
@@ -194,15 +228,17 @@ def test_each_task_type_is_one_object_and_the_user_module_gets_its_side(tmp_path
     complete (it has no defaults of its own)."""
     from core import tasks
     from nas import task as engine
+    from pipelines import training as training_module
     from pipelines.user_module import model_module
 
     assert tasks.NAMES == engine.NAMES
     assert all(tasks.get(n).engine is engine.get(n) for n in tasks.NAMES)
     by_id = {c.id: c for c in create_pipeline(settings(tmp_path)).components}
     training = json.loads(by_id["Trainer"].exec_properties["custom_config"])
-    assert set(model_module.TRAINING_KEYS) <= set(training)
+    assert set(training_module.TRAINING_KEYS) <= set(training)
     transform = json.loads(by_id["Transform"].exec_properties["custom_config"])
     classes = ["Adelie", "Chinstrap", "Gentoo"]  # sorted, whatever their frequency
-    data = {"feature_shapes": {}, "categorical_features": []}  # numbers and text only
+    data = {"feature_shapes": {}, "categorical_features": [], "ignore": [], "hashed": []}
+    data["timestamp"] = data["text"] = []
     assert transform == {"label": "species", **tasks.CLASSIFICATION.user_config(classes), **data}
     assert transform["label_encoding"] in model_module.LABEL_ENCODINGS

@@ -21,6 +21,10 @@ CONFIG = {
     **tasks.CLASSIFICATION.user_config(["Adelie", "Chinstrap", "Gentoo"]),
     "feature_shapes": {},
     "categorical_features": [],
+    "ignore": [],
+    "hashed": [],
+    "timestamp": [],
+    "text": [],
 }
 
 RAW_SPEC = {
@@ -89,3 +93,21 @@ def test_a_missing_setting_is_named():
     """The module has no defaults of its own: the pipeline passes every key."""
     with pytest.raises(KeyError, match="label_encoding"):
         model_module.preprocessing_fn({}, {"label": "species"})
+
+
+def test_an_ignored_column_is_no_feature_and_a_hashed_one_a_category(tmp_path):
+    """`ignore` and `hashed` (pipelines/data_checks.py: ID-like columns): sex leaves no output;
+    body mass becomes a category of its hashed value, the same id for the same value."""
+    config = {**CONFIG, "ignore": ["sex"], "hashed": ["body_mass_g"]}
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(RAW_SPEC))
+    with tft_beam.Context(temp_dir=str(tmp_path)):
+        transform_fn = (TRAIN, metadata) | tft_beam.AnalyzeDataset(
+            lambda inputs: model_module.preprocessing_fn(inputs, config)
+        )
+        again = [row(40.0, 3750, b"Dream", None, b"Adelie"), *NEW]
+        (rows, _) = ((again, metadata), transform_fn) | tft_beam.TransformDataset()
+    assert all("sex_xf" not in r for r in rows) and all("island_xf" in r for r in rows)
+    ids = [int(r["body_mass_g_xf"][0]) for r in rows]
+    # 3750 was seen in training (a known bucket); 4100 and 3900 were not (the OOV id, 4: three
+    # masses and the missing token make the vocabulary).
+    assert ids[0] < 4 and ids[1] == ids[2] == 4, ids

@@ -3,7 +3,7 @@
 A real serving model is built cheaply: the user module's preprocessing_fn through tf.Transform
 (Beam, in memory) on a few rows with scalar, text, 1-D signal, image-array and PNG columns
 under messy names; a small Keras 3 model trained on the transformed rows for a few steps,
-exported with `model_module.export_serving_model`, logged by the pusher's own code path
+exported with `pipelines.training.export_serving_model`, logged by the pusher's own code path
 (`serving.log_pyfunc`) and loaded back with `mlflow.pyfunc.load_model`.
 """
 
@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.mlflow_pusher import registry
-from core import names, tasks, tfrecord, tracking
+from core import names, registry, tasks, tfrecord, tracking
 from tests import foreign
 
 tf = pytest.importorskip("tensorflow")
@@ -105,18 +104,18 @@ def _train_and_export(tft_out, rows: list[dict], export_dir: str):
     import keras
     import keras_tuner
 
-    from pipelines.user_module import model_module
+    from pipelines import training
 
     raw = tf.io.parse_example([_example(r) for r in rows], tft_out.raw_feature_spec())
     transformed = {k: v.numpy() for k, v in tft_out.transform_raw_features(raw).items()}
     y = transformed.pop(names.xf(LABEL))
     keras.utils.set_random_seed(0)
-    spec = model_module._feature_spec(tft_out, LABEL)
+    spec = training.feature_spec(tft_out, LABEL)
     hp = keras_tuner.HyperParameters()
-    model = model_module.build_model(hp, spec, len(CLASSES), tasks.CLASSIFICATION.engine)
+    model = training.build_model(hp, spec, len(CLASSES), tasks.CLASSIFICATION.engine)
     model.fit({k: transformed[k] for k in spec}, y, epochs=3, batch_size=16, verbose=0)
     output = tasks.CLASSIFICATION.serving_output
-    model_module.export_serving_model(model, tft_out, LABEL, export_dir, output)
+    training.export_serving_model(model, tft_out, LABEL, export_dir, output)
 
 
 @pytest.fixture(scope="module")
@@ -133,15 +132,19 @@ def served(tmp_path_factory):
         **tasks.CLASSIFICATION.user_config(CLASSES),
         "feature_shapes": SHAPES,
         "categorical_features": [],
+        "ignore": [],
+        "hashed": [],
+        "timestamp": [],
+        "text": [],
     }
     tft_out = _analyze(tmp, rows, config)
     export_dir = str(tmp / "Format-Serving")
     _train_and_export(tft_out, rows, export_dir)
 
-    # The eval split as ExampleGen writes it (gzip TFRecords), for the pusher's eval rows.
+    # The test split as ExampleGen writes it (gzip TFRecords), for the pusher's example rows.
     examples = tmp / "examples"
-    (examples / "Split-eval").mkdir(parents=True)
-    tfrecord.write(str(examples / "Split-eval" / "data_tfrecord-00000.gz"), rows, gzipped=True)
+    (examples / "Split-test").mkdir(parents=True)
+    tfrecord.write(str(examples / "Split-test" / "data_tfrecord-00000.gz"), rows, gzipped=True)
 
     inputs = serving.model_inputs(tft_out, LABEL, SHAPES)
     classes = tasks.CLASSIFICATION.classes(tft_out, LABEL)
@@ -173,7 +176,7 @@ def served(tmp_path_factory):
 
 def test_the_model_is_logged_as_code_not_as_a_pickle(served):
     """Loading a registered model runs the repository's code (models-from-code), never an
-    unpickled object (README, "Security model")."""
+    unpickled object (docs/security.md)."""
     files = {p.name for p in served.logged.rglob("*") if p.is_file()}
     assert "pyfunc_entry.py" in files, sorted(files)
     assert not [f for f in files if f.endswith(".pkl")], sorted(files)
@@ -225,7 +228,9 @@ def _saved_model_classes(served, rows: list[dict]) -> list:
 def test_raw_rows_of_every_kind_as_lists_and_as_arrays(served):
     as_lists = served.model.predict(_raw_rows(served.rows, arrays=False))
     as_arrays = served.model.predict(_raw_rows(served.rows, arrays=True))
-    assert list(as_lists.columns) == ["class", "probability"]
+    per_class = [tasks.probability_column(c) for c in CLASSES]
+    assert list(as_lists.columns) == ["class", "probability", *per_class]
+    assert np.allclose(as_lists[per_class].sum(axis=1), 1.0, atol=1e-5)
     assert as_lists["class"].dtype.kind == "i" and set(as_lists["class"]) <= set(CLASSES)
     assert np.isfinite(as_lists["probability"]).all()
     pd.testing.assert_frame_equal(as_lists, as_arrays)
@@ -271,6 +276,15 @@ def test_the_signature_has_a_column_per_feature_with_array_and_binary_specs(serv
     }
     assert not any(c["required"] for c in columns.values())
     assert served.inputs.shapes == SHAPES
+    # The types the schema gives, with the model (the MLmodel file's metadata).
+    assert served.model.metadata.metadata["input_columns"] == {
+        "Alcohol %": {"type": "double"},
+        "2nd reading": {"type": "long"},
+        "ward.code": {"type": "string"},
+        "signal": {"type": "double", "shape": [6]},
+        "pixels": {"type": "long", "shape": [2, 2, 1]},
+        "photo": {"type": "binary", "shape": [2, 2, 3]},
+    }
 
 
 def test_a_wrong_cell_is_refused_with_its_column_row_and_shape(served):
@@ -349,6 +363,8 @@ def test_scalar_rows_keep_their_signature_and_examples():
     assert [(c["name"], c["type"]) for c in signature.outputs.to_dict()] == [
         ("class", "string"),
         ("probability", "double"),
+        ("probability_Adelie", "double"),
+        ("probability_Gentoo", "double"),
     ]
     row = {"bill_length_mm": float("nan"), "body_mass_g": 3750.0, "island": None}
     parsed = tfrecord.parse_example(pyfunc_model.example_bytes(row, inputs.features))
@@ -356,6 +372,11 @@ def test_scalar_rows_keep_their_signature_and_examples():
     row = {"bill_length_mm": 39.5, "body_mass_g": None, "island": "Dream"}
     parsed = tfrecord.parse_example(pyfunc_model.example_bytes(row, inputs.features))
     assert parsed == {"bill_length_mm": ("float", [39.5]), "island": ("bytes", [b"Dream"])}
+    # A missing-value token in a numeric column is missing there, as ExampleGen read it; in a
+    # text column it is text.
+    row = {"bill_length_mm": " n/a", "body_mass_g": "NA", "island": "NA"}
+    parsed = tfrecord.parse_example(pyfunc_model.example_bytes(row, inputs.features))
+    assert parsed == {"island": ("bytes", [b"NA"])}
 
 
 # ---- the champion check --------------------------------------------------------------------
@@ -423,7 +444,8 @@ def test_the_pusher_leaves_another_schemas_champion_in_place(caplog):
     mine = _version("4", **{names.TAG_LABEL: "species", names.TAG_SCHEMA: RUN["schema"]})
     client = Client()
     with caplog.at_level(logging.INFO):
-        moved = executor.Executor()._move_champion(client, "clinic", mine, None)
+        better = {"state": "champion", "reason": "better than the prior", "champion_model_id": None}
+        moved = executor.Executor()._move_champion(client, "clinic", mine, better)
     assert moved is False and client.aliases == {}
     line = next(r.getMessage() for r in caplog.records if "stays on version 3" in r.getMessage())
     assert "trained on label 'island'" in line and "set @champion by hand" in line

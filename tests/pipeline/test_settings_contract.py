@@ -1,36 +1,34 @@
 """The settings contract (core/settings.py): stdlib-only on both sides, the pipeline's Settings
-derived from it (fields, defaults, rules), the engine's knobs as settings, and the README's
-Params table generated from it."""
+derived from it (fields, defaults, rules), the engine's knobs as settings, and the docs' settings
+reference generated from it."""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 
 from core import settings as contract
+from core.envs import AIRFLOW_PYTHON
 from nas import knobs
 from nas.config import SearchConfig
 from pipelines.settings import REPO, Settings
+from tests.commands import last_json
 
-AIRFLOW_PYTHON = REPO / ".venv" / "airflow" / "bin" / "python"
 HEAVY = ("keras", "keras_tuner", "tensorflow", "tfx", "numpy", "mlflow", "airflow")
 LOADED = f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})))"
 
 
 def loaded_after(python: str, statement: str) -> list[str]:
-    out = subprocess.run(
+    return last_json(
         [python, "-c", f"import json, sys; {statement}; {LOADED}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("python", [sys.executable, str(AIRFLOW_PYTHON)], ids=["tfx", "airflow"])
@@ -134,13 +132,21 @@ def test_the_contract_s_rules_hold_in_the_pipeline(bad, message):
         Settings.from_json(json.dumps(bad))
 
 
-def readme_params_section(text: str) -> str:
-    begin, end = "<!-- params:begin -->", "<!-- params:end -->"
-    assert begin in text and end in text, (
-        f"README.md lacks the {begin} / {end} markers around the Params table; put the output "
-        "of `python -m core.settings --markdown` between them"
-    )
-    return text.split(begin, 1)[1].split(end, 1)[0].strip()
+SETTINGS_PAGE = REPO / "docs" / "reference" / "settings.md"
+
+
+def docs_hooks():
+    """docs/hooks.py, the docs build's hook, loaded by path (docs/ is no package)."""
+    spec = importlib.util.spec_from_file_location("docs_hooks", REPO / "docs" / "hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def settings_missing_from(page: str) -> list[str]:
+    """The contract's settings that have no row in the rendered page's tables."""
+    rows = set(re.findall(r"^\| `([a-z_]+)` \|", docs_hooks().render(page), re.M))
+    return sorted(set(contract.SETTINGS) - rows)
 
 
 def test_the_markdown_command_prints_the_params_table():
@@ -159,11 +165,17 @@ def test_the_markdown_command_prints_the_params_table():
     ]
 
 
-def test_the_readme_params_table_is_the_contract_s():
-    section = readme_params_section((REPO / "README.md").read_text())
-    assert section == contract.markdown_table(contract.params(), "Param", str(REPO)), (
-        "the README's Params table differs from the contract: paste the output of "
-        "`python -m core.settings --markdown` between the params markers"
+def test_the_settings_reference_page_lists_every_setting():
+    page = SETTINGS_PAGE.read_text()
+    assert settings_missing_from(page) == [], (
+        "docs/reference/settings.md lacks these settings: give it back its "
+        "`<!-- generated: params -->` and `<!-- generated: operator-settings -->` lines"
+    )
+    # The check can fail: without the operator's table, the operator's settings are missing.
+    without = page.replace("<!-- generated: operator-settings -->", "")
+    assert "metadata_path" in settings_missing_from(without)
+    assert docs_hooks().render("<!-- generated: params -->") == contract.markdown_table(
+        contract.params(), "Param", str(REPO)
     )
 
 

@@ -1,0 +1,84 @@
+"""A throwaway PostgreSQL server for the PostgreSQL-source tests of both test trees
+(stack/postgres.py: Debian's binaries, SCRAM password authentication on TCP), with the database
+`sales` owned by the login role `etl`, and a generated table in it. Standard library only here
+(psycopg2 is in both environments)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import math
+import random
+
+USER, PASSWORD, DB = "etl", "s3cret-Pg-password", "sales"
+ROWS = 1000
+START = datetime.datetime(2025, 1, 1)
+SEGMENTS = ("retail", "wholesale", "online")
+
+
+@contextlib.contextmanager
+def server(root):
+    """A running server under `root`: (host, port). Removed afterwards."""
+    from stack.native import free_port
+    from stack.postgres import Postgres
+
+    pg = Postgres(root, free_port())
+    try:
+        pg.start()
+        pg.create_database(DB, USER, PASSWORD)
+        yield pg
+    finally:
+        pg.remove()
+
+
+def uri(pg, table: str = "customers", user: str = USER) -> str:
+    return f"postgresql://{user}@127.0.0.1:{pg.port}/{DB}?table={table}"
+
+
+def execute(pg, statement: str, params=None, password: str = PASSWORD) -> list:
+    """One statement as `etl` over TCP (password authentication), committed; its rows."""
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", port=pg.port, user=USER, password=password, dbname=DB)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+COLUMNS = ("amount", "visits", "score", "segment", "signup", "churned")
+
+
+def customers(pg, table: str = "customers", rows: int = ROWS, seed: int = 0) -> list[tuple]:
+    """The table `table` (customer_rows) in the server. Its rows."""
+    out = customer_rows(rows, seed)
+    execute(
+        pg,
+        f"CREATE TABLE {table} (amount numeric(10, 2), visits integer, score double precision, "
+        "segment text, signup timestamp, churned integer)",
+    )
+    values = ",".join(["(%s, %s, %s, %s, %s, %s)"] * len(out))
+    execute(pg, f"INSERT INTO {table} VALUES {values}", [v for row in out for v in row])
+    return out
+
+
+def customer_rows(rows: int = ROWS, seed: int = 0) -> list[tuple]:
+    """Rows (amount, visits, score, segment, signup, churned), as COLUMNS: churned (the label,
+    0/1) is a logistic function of score, visits and segment, a label a linear model gets about
+    90% right."""
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(rows):
+        score, visits = rnd.gauss(0, 1), rnd.randrange(0, 20)
+        segment = rnd.choice(SEGMENTS)
+        logit = (
+            3.0 * score
+            - 0.25 * (visits - 10)
+            + {"retail": 0, "wholesale": 2, "online": -2}[segment]
+        )
+        churned = int(rnd.random() < 1 / (1 + math.exp(-logit)))
+        signup = START + datetime.timedelta(minutes=rnd.randrange(200 * 24 * 60))
+        out.append((round(rnd.uniform(5, 500), 2), visits, score, segment, signup, churned))
+    return out
