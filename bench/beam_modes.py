@@ -1,13 +1,15 @@
 """The data nodes under Beam's in-memory DirectRunner against its multi-process mode (the
-compose stack's default `RETRAIN_BEAM_ARGS`): the table behind the README's Beam paragraph.
+compose stack's default `RETRAIN_BEAM_ARGS`): the table behind docs/production.md's Beam.
 
-For each `beam_pipeline_args`, on the bundled penguins and a fresh ML Metadata store, the
+For each `beam_pipeline_args`, on the bundled penguins (or, with `--rows N`, a generated table of
+N rows from bench/scale/data.py) and a fresh ML Metadata store, the
 pipeline's nodes up to Transform run one by one through the node runner
 (`pipelines.run_node.run_node`) in one fresh process per pass, as a DAG's tasks would; each
 node is timed. Every pass pays the imports the same way (the first node that uses TensorFlow
 or Beam pays them); the modes alternate over `--repeats`.
 
     .venv/tfx/bin/python bench/beam_modes.py [--repeats 1] [--modes in-memory multi-process]
+        [--rows 2000000 --out bench/scale/beam-2000000.json]
 
 Run it with nothing else busy on the machine. Writes bench/beam_modes.json and prints the
 Markdown table that bench/RESULTS.md quotes.
@@ -16,10 +18,7 @@ Markdown table that bench/RESULTS.md quotes.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.common import stamp  # noqa: E402
 from pipelines.run_node import compile_pipeline, run_node  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
 
@@ -45,9 +45,11 @@ MODES = {
 BEAM_NODES = ("ExampleGen", "StatisticsGen", "Transform")
 
 
-def one_pass(args: tuple, run: str, last: str) -> dict[str, float]:
+def one_pass(args: tuple, run: str, last: str, data: str = "") -> dict[str, float]:
     state = Path(tempfile.mkdtemp(prefix="bench-beam-"))
+    where = {"data": data, "label": "label"} if data else {}
     settings = Settings(
+        **where,
         pipeline_root=str(state / "pipeline_root"),
         metadata_path=str(state / "metadata.sqlite"),
         mlflow_tracking_uri=f"sqlite:///{state / 'mlflow.db'}",
@@ -85,25 +87,35 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     parser.add_argument("--last", default="Transform", help="the last node to run")
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--rows", type=int, default=0, help="a generated table of this many rows")
+    parser.add_argument("--data", default="", help=argparse.SUPPRESS)
     parser.add_argument("--one", choices=list(MODES), help=argparse.SUPPRESS)
     cli = parser.parse_args()
+    if cli.rows and not cli.data:
+        from bench.scale import data as tables
+
+        folder = Path(tempfile.mkdtemp(prefix="bench-beam-data-")) / "table"
+        cli.data = tables.write_csv(
+            str(folder), cli.rows, seed=1, shards=max(1, cli.rows // 250_000)
+        )
     rows = {mode: [] for mode in cli.modes}
     if cli.one:  # one pass in this process: its seconds as the last line
-        print(json.dumps(one_pass(MODES[cli.one][1], f"beam-{cli.one}", cli.last)))
+        seconds = one_pass(MODES[cli.one][1], f"beam-{cli.one}", cli.last, cli.data)
+        print(json.dumps(seconds))
         return
     for i in range(cli.repeats):
         order = list(rows) if i % 2 == 0 else list(reversed(rows))
         for mode in order:
-            cmd = [sys.executable, __file__, "--one", mode, "--last", cli.last]
+            cmd = [sys.executable, __file__, "--one", mode, "--last", cli.last, "--data", cli.data]
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if done.returncode:
                 sys.exit(f"the {mode} pass failed:\n{done.stderr[-3000:]}")
             rows[mode].append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(f"{mode} pass {len(rows[mode])}: {rows[mode][-1]}", flush=True)
     result = {
-        "date": str(datetime.date.today()),
-        "machine": f"{platform.node()} ({os.cpu_count()} cores)",
+        **stamp(),
         "command": " ".join(["bench/beam_modes.py", *sys.argv[1:]]),
+        "rows": cli.rows or "penguins (344)",
         "seconds": rows,
     }
     Path(cli.out).write_text(json.dumps(result, indent=1))

@@ -17,7 +17,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import sqlite3
 import statistics
 import subprocess
@@ -27,8 +26,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-AIRFLOW = REPO / ".venv" / "airflow" / "bin" / "airflow"
-TFX_PYTHON = REPO / ".venv" / "tfx" / "bin" / "python"
+sys.path.insert(0, str(REPO))
+
+from bench.common import node_seconds, stamp  # noqa: E402
+from core import envs  # noqa: E402
+
+AIRFLOW, TFX_PYTHON = envs.AIRFLOW, envs.tfx_python()
 OUT = REPO / "bench" / "dag_vs_local_runner.json"
 
 
@@ -40,18 +43,6 @@ def timed(cmd: list, env: dict, log: Path) -> float:
     if status.returncode != 0:
         sys.exit(f"{' '.join(map(str, cmd[:4]))} failed ({status.returncode}); see {log}")
     return elapsed
-
-
-def node_seconds(store: Path) -> dict[str, float]:
-    """Each node's execution time in an ML Metadata file: last update minus creation."""
-    query = """
-        SELECT c.name, e.create_time_since_epoch, e.last_update_time_since_epoch
-        FROM Execution e JOIN Association a ON a.execution_id = e.id
-        JOIN Context c ON c.id = a.context_id JOIN Type t ON t.id = c.type_id
-        WHERE t.name = 'node'"""
-    with sqlite3.connect(store) as db:
-        rows = db.execute(query).fetchall()
-    return {name.rsplit(".", 1)[-1]: (end - start) / 1000 for name, start, end in rows}
 
 
 def task_seconds(airflow_db: Path) -> dict[str, float]:
@@ -147,8 +138,7 @@ def main() -> None:
             print(f"run {i + 1} {side}: {run['wall_s']:.1f} s ({work})", flush=True)
             order += 1
     result = {
-        "date": str(datetime.date.today()),
-        "machine": f"{platform.node()} ({os.cpu_count()} cores)",
+        **stamp(),
         "executor": args.executor,
         "settings": settings,
         "runs": runs,

@@ -1,5 +1,5 @@
 """How far the TFLite files (core/tflite.py) move a regression model's predictions: the figure
-behind the README's "the quantised diabetes model moves by at most ...% of it" and the 5%
+behind docs/registry.md's "the quantised diabetes model moves by at most ...% of it" and the 5%
 tolerance of the regression agreement rule (core/tasks.py).
 
 On the bundled diabetes table (features standardised as Transform does, the label as the
@@ -18,10 +18,7 @@ Writes bench/edge_tolerance.json and prints a Markdown table (quoted in bench/RE
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import random
 import sys
 import tempfile
@@ -33,6 +30,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.common import stamp  # noqa: E402
 from core import tasks, tflite  # noqa: E402
 from nas.inputs import Feature, InputSpec  # noqa: E402
 from nas.spaces import get_space  # noqa: E402
@@ -114,8 +112,7 @@ def main() -> None:
         rows.append(one_seed(seed, args.epochs, x, y, spec))
         print(json.dumps(rows[-1]), flush=True)
     result = {
-        "date": str(datetime.date.today()),
-        "machine": f"{platform.node()} ({os.cpu_count()} cores)",
+        **stamp(),
         "command": " ".join(["bench/edge_tolerance.py", *sys.argv[1:]]),
         "rows": rows,
         "worst_dynamic_range_shift": max(

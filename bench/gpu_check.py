@@ -57,12 +57,12 @@ def main(argv: list[str]) -> int:
     if not gpus and not dry:
         print(
             f"gpu_check needs a GPU: the Keras {backend} backend sees none. "
-            "Run it on a GPU host (see README, 'GPU').",
+            "Run it on a GPU host (see docs/nas.md, 'GPU').",
             file=sys.stderr,
         )
         return 2
     from nas.config import SearchConfig
-    from nas.data import SearchData
+    from nas.data import ArrayData
     from nas.inputs import from_arrays
     from nas.search import run_search
     from nas.spaces import get_space
@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
     x, y = data(128 if dry else 20000)  # the dry run: every step, at CPU speed (mixed precision)
     spec = from_arrays({"pixels": x}, 10, overrides={"pixels": {"shape": [16, 16]}})
     split = int(0.8 * len(y))
-    search_data = SearchData(({"pixels": x[:split]}, y[:split]), ({"pixels": x[split:]}, y[split:]))
+    search_data = ArrayData(({"pixels": x[:split]}, y[:split]), ({"pixels": x[split:]}, y[split:]))
     cfg = SearchConfig.from_dict(
         {
             "space": "cells",

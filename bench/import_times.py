@@ -12,14 +12,16 @@ is the smoke test's.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import stamp  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "import_times.json"
 # The heavy imports of a node task.
@@ -59,8 +61,7 @@ def main() -> None:
         for name in args.modules:
             seconds[name].append(round(import_seconds(name), 2))
     result = {
-        "date": str(datetime.date.today()),
-        "machine": f"{platform.node()} ({os.cpu_count()} cores)",
+        **stamp(),
         "python": sys.executable,
         "seconds": seconds,
     }

@@ -33,6 +33,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench.common import stamp  # noqa: E402
+
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="airflow-chaos-"))
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -148,7 +151,7 @@ def main() -> int:
         "settings": chaos.SETTINGS,
         "reference": {k: v for k, v in reference.items() if k != "arch"},
         "results": results,
-        "date": time.strftime("%Y-%m-%d"),
+        **stamp(),
     }
     Path(args.out).write_text(json.dumps(summary, indent=1, sort_keys=True))
     print(json.dumps({k: v for k, v in summary.items() if k != "results"}, sort_keys=True))

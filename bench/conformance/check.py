@@ -33,20 +33,12 @@ def one_line(e: BaseException) -> str:
 
 
 def _key(value):
-    """A label or class value as a comparable key: numbers and booleans as floats, text as
-    text (b"x" and "x" alike, "true"/"false" as 1.0/0.0)."""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() in ("true", "false"):
-            return float(text.lower() == "true")
-        try:
-            return float(text)
-        except ValueError:
-            return text
+    """A predicted or true label as a comparable key (core.tasks.class_key: 2, 2.0, "2" and
+    b"2" alike, "true" as True); anything else by its text."""
+    from core.tasks import class_key
+
     try:
-        return float(value)
+        return class_key(value)
     except (TypeError, ValueError):
         return str(value)
 
@@ -63,6 +55,8 @@ def raw_rows(data: str, label: str, limit: int, shaped: bool = True):
     files = data_task.data_files(data)
     if files.kind == "csv":
         frame = pd.concat([pd.read_csv(f) for f in files.files], ignore_index=True)
+    elif files.kind == "parquet":
+        frame = pd.concat([pd.read_parquet(f) for f in files.files], ignore_index=True)
     else:
         shapes = data_task.manifest(data).get("feature_shapes", {})
         records = []
@@ -125,6 +119,23 @@ def pyfunc_check(tracking_uri: str, name: str, data: str, label: str, limit: int
     return {"error": f"predict: {errors[0]}", "errors": errors}
 
 
+def fresh_check(tracking_uri: str, name: str, kind: str) -> dict:
+    """bench/conformance/kinds.py's kinds: the @champion's pyfunc on fresh rows, beside the
+    kind's scikit-learn reference and the majority class; {product, reference, ...} or
+    {error}."""
+    import mlflow
+
+    from bench.conformance import kinds
+
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+        return kinds.fresh_check(kind, model.predict)
+    except Exception as e:  # noqa: BLE001 (recorded, one line)
+        traceback.print_exc()
+        return {"error": one_line(e)}
+
+
 def _has_arrays(data: str) -> bool:
     from pipelines import task as data_task
 
@@ -137,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-id", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--rows", type=int, default=200)
+    parser.add_argument("--kind", default="", help="a kind of kinds.py: also score fresh rows")
+    parser.add_argument("--label", default=None, help="the label (a source without a folder)")
     args = parser.parse_args(argv)
 
     from pipelines import summary
@@ -146,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         data=args.data,
         pipeline_root=os.path.join(args.state, "pipeline_root"),
         metadata_path=os.path.join(args.state, "metadata.sqlite"),
+        **({"label": args.label} if args.label else {}),
     )
     out: dict = {"label": settings.label}
     try:
@@ -161,10 +175,21 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         out["summary_error"] = one_line(e)
     reg = out.get("registered")
+    folder = os.path.isdir(args.data)
     if reg and "champion" in reg["aliases"]:
-        out["pyfunc"] = pyfunc_check(
-            reg["tracking_uri"], reg["name"], args.data, settings.label, args.rows
-        )
+        if folder:
+            out["pyfunc"] = pyfunc_check(
+                reg["tracking_uri"], reg["name"], args.data, settings.label, args.rows
+            )
+        if args.kind:
+            out["fresh"] = fresh_check(reg["tracking_uri"], reg["name"], args.kind)
+        if not folder:  # a database's rows: the fresh rows are the raw rows the pyfunc read
+            fresh = out.get("fresh", {})
+            out["pyfunc"] = (
+                {"rows": fresh["rows"], "correct": fresh["product"], "cells": "fresh rows"}
+                if "product" in fresh
+                else {"error": fresh.get("error", "no fresh rows")}
+            )
     print("CHECK " + json.dumps(out, sort_keys=True, default=str), flush=True)
     return 0
 

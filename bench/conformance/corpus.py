@@ -22,6 +22,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.conformance import kinds
 from core import tfrecord
 from tests import foreign
 
@@ -278,7 +279,7 @@ def _entry(name, kind, fmt, task, label_type, source, make, covers, params=None)
 
 
 C, R = "classification", "regression"
-CSV, PLAIN, GZIP = "CSV", "TFRecord plain", "TFRecord gzip"
+CSV, PLAIN, GZIP, PARQUET, PG = "CSV", "TFRecord plain", "TFRecord gzip", "Parquet", "PostgreSQL"
 CORPUS: list[Entry] = [
     _entry("iris", "table", CSV, C, "text", SKLEARN, iris, "text classes; names with spaces"),
     _entry("wine", "table", CSV, C, "int", SKLEARN, wine, "int classes; a name with a slash"),
@@ -316,6 +317,31 @@ CORPUS: list[Entry] = [
     ),
     _entry("stores", "table", CSV, R, "float", SYNTHETIC, stores, "int categorical; sparse col"),
     _entry("sensors", "table", GZIP, R, "float", SYNTHETIC, sensors, "TFRecord scalars; 3 files"),
+    # The data users really have (bench/conformance/kinds.py): judged on fresh rows too.
+    _entry("events", "table", CSV, C, "text", SYNTHETIC, kinds.maker("events"), "time; an ID"),
+    _entry(
+        "parquet_vectors",
+        "signal",
+        PARQUET,
+        C,
+        "int",
+        SYNTHETIC,
+        kinds.maker("parquet_vectors"),
+        "a list<float> column; 2 files",
+    ),
+    _entry("tickets", "table", CSV, C, "text", SYNTHETIC, kinds.maker("tickets"), "free text"),
+    _entry("notes", "table", CSV, C, "text", SYNTHETIC, kinds.maker("notes"), "text only"),
+    _entry(
+        "customers",
+        "table",
+        PG,
+        C,
+        "int",
+        SYNTHETIC,
+        kinds.maker("customers"),
+        "a PostgreSQL table; a timestamp",
+        {"label": "churned"},
+    ),
 ]
 BY_NAME = {e.name: e for e in CORPUS}
 

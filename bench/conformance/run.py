@@ -1,17 +1,19 @@
 """The conformance run: every dataset of the corpus (bench/conformance/corpus.py) through the
-product's path, the generic `retrain` DAG under `airflow dags test` (as `make run` does), on
-small budgets; then the registered `models:/<name>@champion` pyfunc on raw rows of the dataset.
+product's path, `make run DATA=<its folder>` (the generic `retrain` DAG under `airflow dags
+test`), on small budgets; then the registered `models:/<name>@champion` pyfunc on raw rows of
+the dataset.
 
     make conformance [ARGS='--only iris,signals --force']
     .venv/tfx/bin/python bench/conformance/run.py [--only NAME[,NAME]] [--force] [--root DIR]
         [--epochs N] [--max-trials N] [--report DIR]
 
 Each dataset gets a fresh data folder and a state directory of its own (ML Metadata, pipeline
-root, its own MLflow store and registry) under --root (default .local/conformance/); one Airflow
-home serves them all. A dataset whose row is already in ROOT/results.json, run on the same
-budget, is skipped unless --force; a failure is recorded (the node and its one-line error) and
-the run goes on. After each dataset, bench/conformance/RESULTS.md and results.json are
-rewritten from ROOT/results.json.
+root, its own MLflow store and registry) under --root (default .local/conformance/), which may
+lie anywhere (make run trusts the folder it is given); one Airflow home serves them all. A
+dataset whose row is already in ROOT/results.json, run on the same budget, is skipped unless
+--force; a failure is recorded (the node and its one-line error) and the run goes on. After
+each dataset, bench/conformance/RESULTS.md and results.json are rewritten from
+ROOT/results.json.
 """
 
 from __future__ import annotations
@@ -30,11 +32,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bench.conformance import corpus, report  # noqa: E402
+from bench.conformance import corpus, kinds, report  # noqa: E402
+from core import envs  # noqa: E402
 
 HERE = REPO / "bench" / "conformance"
-AIRFLOW = REPO / ".venv" / "airflow" / "bin" / "airflow"
-TFX_PYTHON = Path(os.environ.get("RETRAIN_TFX_PYTHON", REPO / ".venv" / "tfx" / "bin" / "python"))
+# make run, on environments already set up (make conformance's setup, or the test's own).
+MAKE_RUN = [
+    "make",
+    "--no-print-directory",
+    "-o",
+    ".venv/airflow/.synced",
+    "-o",
+    ".venv/tfx/.synced",
+]
+TFX_PYTHON = envs.tfx_python()
 NODES = 11  # the pipeline's nodes (dags/retrain_support/builder.py: NODES)
 # The small budget every dataset runs on (Params of the generic DAG).
 BUDGET = {
@@ -43,7 +54,6 @@ BUDGET = {
     "epochs": 5,
     "time_budget_min": 10,
     "explain": False,
-    "accuracy_threshold": 0.5,
 }
 # Operator settings ($RETRAIN_SETTINGS): no TFLite files.
 OPERATOR = {"edge_export": False}
@@ -63,10 +73,14 @@ FAILED = re.compile(
     re.M,
 )
 READY = re.compile(r"warm executor pid (\d+) ready on")
+# make run's task states: "  <task id>  <state>" lines between these two headers.
+STATES = re.compile(r"^== task states.*?\n(.*?)^== pipeline", re.M | re.S)
 
 
 def airflow_env(root: Path, state: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+    # Not the calling make's flags either (make test's jobserver): make run is a make of its own.
+    dropped = (*DROPPED_ENV, "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(
         AIRFLOW_HOME=str(root / "airflow"),
         AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
@@ -80,21 +94,6 @@ def airflow_env(root: Path, state: Path) -> dict:
     return env
 
 
-def migrate(root: Path) -> None:
-    """The Airflow metadata database of the conformance home, once."""
-    stamp = root / "airflow" / ".migrated"
-    if stamp.exists():
-        return
-    (root / "airflow").mkdir(parents=True, exist_ok=True)
-    env = airflow_env(root, root / "state")
-    out = subprocess.run(
-        [str(AIRFLOW), "db", "migrate"], env=env, capture_output=True, text=True, timeout=900
-    )
-    if out.returncode:
-        sys.exit(f"airflow db migrate failed:\n{out.stdout[-2000:]}{out.stderr[-3000:]}")
-    stamp.touch()
-
-
 def _stop_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGTERM)
@@ -104,17 +103,19 @@ def _stop_group(pid: int) -> None:
         pass
 
 
-def dags_test(entry: corpus.Entry, data: Path, root: Path, state: Path, timeout: float) -> dict:
-    """`airflow dags test retrain` on the dataset; {run_id, state, wall_s, log, failures}."""
+def dags_test(
+    entry: corpus.Entry, data: str, root: Path, state: Path, timeout: float, env: dict
+) -> dict:
+    """`make run DATA=<data>` on the dataset; {run_id, state, task_states, wall_s, log, ...}."""
+    params = {**BUDGET, **entry.params}
     conf = {**BUDGET, "data": str(data), **entry.params}
-    env = airflow_env(root, state)
-    log = root / "logs" / f"{entry.name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
+    out_path = root / "logs" / f"{entry.name}.log"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    with open(log, "w") as out:
+    with open(out_path, "w") as out:
         proc = subprocess.Popen(
-            [str(AIRFLOW), "dags", "test", "retrain", "-c", json.dumps(conf)],
-            env=env,
+            [*MAKE_RUN, "run", f"DATA={data}", f"CONF={json.dumps(params)}"],
+            env={**airflow_env(root, state), **env},
             cwd=REPO,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -127,21 +128,28 @@ def dags_test(entry: corpus.Entry, data: Path, root: Path, state: Path, timeout:
             timed_out = True
             _stop_group(proc.pid)
     wall = time.monotonic() - t0
-    text = log.read_text(errors="replace")
+    # make run's own lines, then the DAG run's log (its state folder is fresh: one log).
+    made = out_path.read_text(errors="replace")
+    logs = sorted((state / "logs").glob("make-run-*.log"))
+    text = logs[-1].read_text(errors="replace") if logs else made
     if timed_out:  # the warm executor runs in a session of its own: stop it too
         for pid in READY.findall(text):
             _stop_group(int(pid))
     found = FINISHED.findall(text)
     run_id, dag_state = found[-1] if found else (None, "timeout" if timed_out else "unfinished")
     failures = [{"node": n, "error": e.strip()[:400]} for n, e in FAILED.findall(text)]
+    states = STATES.search(made)
     return {
         "conf": conf,
         "run_id": run_id,
         "dag_state": dag_state,
+        "task_states": dict(
+            ln.split() for ln in (states.group(1) if states else "").splitlines() if ln.strip()
+        ),
         "wall_s": round(wall, 1),
-        "log": str(log),
+        "log": str(logs[-1] if logs else out_path),
         "failures": failures,
-        "tail": "" if found else _last_line(text),
+        "tail": "" if found else _last_line(made if not logs else text),
     }
 
 
@@ -150,27 +158,17 @@ def _last_line(text: str) -> str:
     return lines[-1].strip()[:400] if lines else "no output"
 
 
-def task_states(root: Path, state: Path, run_id: str) -> dict[str, str]:
-    out = subprocess.run(
-        [str(AIRFLOW), "tasks", "states-for-dag-run", "retrain", run_id, "-o", "json"],
-        env=airflow_env(root, state),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    try:
-        return {t["task_id"]: t["state"] for t in json.loads(out.stdout)}
-    except (ValueError, KeyError, TypeError):
-        return {}
-
-
-def check(state: Path, run_id: str, data: Path, timeout: float = 900) -> dict:
+def check(
+    state: Path, run_id: str, data: str, kind: str, label: str | None, timeout: float = 900
+) -> dict:
     """bench/conformance/check.py in the TFX environment: its CHECK object."""
     t0 = time.monotonic()
     try:
         out = subprocess.run(
             [str(TFX_PYTHON), "-m", "bench.conformance.check", "--state", str(state)]
-            + ["--run-id", run_id, "--data", str(data)],
+            + ["--run-id", run_id, "--data", str(data)]
+            + (["--kind", kind] if kind else [])
+            + (["--label", label] if label else []),
             cwd=REPO,
             capture_output=True,
             text=True,
@@ -192,19 +190,19 @@ def run_one(entry: corpus.Entry, root: Path, timeout: float) -> dict:
         shutil.rmtree(state)
     state.mkdir(parents=True)
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
-    dag = dags_test(entry, data, root, state, timeout)
-    states = task_states(root, state, dag["run_id"]) if dag["run_id"] else {}
-    node_states = {k: v for k, v in states.items() if k in report.NODE_ORDER}
-    result = {
-        "name": entry.name,
-        "started": started,
-        "rows": rows,
-        **dag,
-        "task_states": states,
-        "nodes_passed": sum(v == "success" for v in node_states.values()),
-    }
-    if dag["run_id"]:
-        result.update(check(state, dag["run_id"], data))
+    kind = entry.name if entry.name in kinds.KINDS else ""
+    with kinds.source(entry.name, data) as (source, env):  # a folder, or a server's table
+        dag = dags_test(entry, source, root, state, timeout, env)
+        node_states = {k: v for k, v in dag["task_states"].items() if k in report.NODE_ORDER}
+        result = {
+            "name": entry.name,
+            "started": started,
+            "rows": rows,
+            **dag,
+            "nodes_passed": sum(v == "success" for v in node_states.values()),
+        }
+        if dag["run_id"]:
+            result.update(check(state, dag["run_id"], source, kind, entry.params.get("label")))
     return result
 
 
@@ -257,7 +255,6 @@ def main(argv: list[str] | None = None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     results_path = root / "results.json"
     results = load(results_path)
-    migrate(root)
     t0 = time.monotonic()
     for entry in chosen:
         if recorded(results.get(entry.name), entry) and not args.force:

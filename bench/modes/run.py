@@ -31,33 +31,27 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, REPO)
+
+from bench.common import AS_BENCHMARKED  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from components.nas_tuner import modes, tf_engine  # noqa: E402
+from nas.build import winner_model  # noqa: E402
 from nas.config import SearchConfig  # noqa: E402
-from nas.data import SearchData  # noqa: E402
+from nas.data import ArrayData  # noqa: E402
 from nas.encoding import Architecture  # noqa: E402
-from nas.estimation.inherit import copy_matching  # noqa: E402
 from nas.inputs import from_arrays  # noqa: E402
 from nas.search import run_search  # noqa: E402
-from nas.spaces import get_space  # noqa: E402
 
 tf_engine.install()  # the engine's TensorFlow device setup, as in the pipeline
 
 MAX_TRIALS = 12
 EPOCHS = 6
 BATCH = 32
-# The settings the benchmark was run with, whatever the engine's defaults: no learning-curve
-# stop, no weight inheritance, no time budget, no re-evaluation.
-AS_BENCHMARKED = {
-    "curve_stop": False,
-    "inherit_weights": False,
-    "time_budget_min": 1e6,
-    "reevaluate_top": 1,
-}
 N_TEST, N_VAL = 360, 287
 
 
@@ -81,7 +75,7 @@ def arrays(x, y):
 
 
 def search(cfg: SearchConfig, spec, train, evaluation, state: str):
-    data = SearchData(arrays(*train), arrays(*evaluation))
+    data = ArrayData(arrays(*train), arrays(*evaluation))
     result = run_search(cfg, spec, data, state, log=lambda _: None)
     compute = sum(r.get("examples_seen") or 0 for r in result.rows)
     return result, compute
@@ -91,14 +85,10 @@ def trainer(spec, arch: Architecture, weights: str, train, evaluation, seed: int
     """The Trainer step: the architecture at full fidelity, warm-started from `weights`,
     EPOCHS epochs on `train`. Returns (model, accuracy on `evaluation`, compute)."""
     keras.utils.set_random_seed(seed)
-    space = get_space(arch.space, spec, seed=seed)
-    model = space.build_model(arch)
-    donor = space.build_model(arch, compile=False)
-    donor.load_weights(weights)
-    copy_matching(donor, model)
+    model, _ = winner_model(arch, spec, seed=seed, weights=weights)
     model.fit(*arrays(*train), batch_size=BATCH, epochs=EPOCHS, verbose=0)
-    _, acc = model.evaluate(*arrays(*evaluation), batch_size=256, verbose=0)
-    return model, float(acc), EPOCHS * len(train[1])
+    scores = model.evaluate(*arrays(*evaluation), batch_size=256, verbose=0, return_dict=True)
+    return model, float(scores["accuracy"]), EPOCHS * len(train[1])
 
 
 def one_seed(seed: int, tmp: str) -> dict:
@@ -131,25 +121,23 @@ def one_seed(seed: int, tmp: str) -> dict:
     ]
 
     out = {"seed": seed, "champion_accuracy": champ_acc}
+
     # full
-    res, comp = search(cfg, spec, new, validation, f"{tmp}/full")
-    _, acc, tcomp = trainer(spec, res.architecture, res.weights_path, new, test, seed)
-    out["full"] = {
-        "accuracy": acc,
-        "search_compute": comp,
-        "compute": comp + tcomp,
-        "trials": len(res.rows),
-    }
+    def searched(config, name: str) -> dict:
+        res, comp = search(config, spec, new, validation, f"{tmp}/{name}")
+        _, acc, tcomp = trainer(spec, res.architecture, res.weights_path, new, test, seed)
+        return {
+            "accuracy": acc,
+            "search_compute": comp,
+            "compute": comp + tcomp,
+            "trials": len(res.rows),
+        }
+
+    out["full"] = searched(cfg, "full")
     # warm
-    warm_cfg = modes.warm_config(cfg, (hp, champ_weights), leaders, log=lambda _: None)
-    res, comp = search(warm_cfg, spec, new, validation, f"{tmp}/warm")
-    _, acc, tcomp = trainer(spec, res.architecture, res.weights_path, new, test, seed)
-    out["warm"] = {
-        "accuracy": acc,
-        "search_compute": comp,
-        "compute": comp + tcomp,
-        "trials": len(res.rows),
-    }
+    out["warm"] = searched(
+        modes.warm_config(cfg, (hp, champ_weights), leaders, log=lambda _: None), "warm"
+    )
     # retrain
     _, acc, tcomp = trainer(spec, prev.architecture, champ_weights, new, test, seed)
     out["retrain"] = {"accuracy": acc, "search_compute": 0, "compute": tcomp, "trials": 0}

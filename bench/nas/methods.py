@@ -16,6 +16,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, REPO)
+
+from bench.common import AS_BENCHMARKED  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
@@ -24,7 +27,7 @@ import numpy as np  # noqa: E402
 
 from components.nas_tuner import tf_engine  # noqa: E402
 from nas.config import SearchConfig  # noqa: E402
-from nas.data import SearchData  # noqa: E402
+from nas.data import ArrayData  # noqa: E402
 from nas.search import run_search  # noqa: E402
 from nas.spaces import get_space  # noqa: E402
 
@@ -43,15 +46,6 @@ BATCH = 32
 SPACE = "chain"
 LOW = {"epochs": 3}  # our low fidelity: a third of the epochs, all the data
 HALVING = {"successive_halving": True, "halving_rungs": [1, 3], "halving_eta": 3}
-# The settings every method was benchmarked with, whatever the engine's defaults: no
-# learning-curve stop and no weight inheritance unless a method asks, no time budget (the
-# compute budget stops each search), and no re-evaluation (its reruns are not in the compute).
-AS_BENCHMARKED = {
-    "curve_stop": False,
-    "inherit_weights": False,
-    "time_budget_min": 1e6,
-    "reevaluate_top": 1,
-}
 OURS = {
     "evolution": {"strategy": "evolution", "strategy_options": {"population_size": 5}},
     "reinforce": {"strategy": "reinforce"},
@@ -225,7 +219,7 @@ def run_ours(name, spec, train, val, seed, budget, workdir):
     cfg = SearchConfig.from_dict(raw)
     t0 = time.time()
     result = run_search(
-        cfg, spec, SearchData(train, val), os.path.join(workdir, name), log=lambda _: None
+        cfg, spec, ArrayData(train, val), os.path.join(workdir, name), log=lambda _: None
     )
     wall = time.time() - t0
     rows = [
@@ -240,4 +234,4 @@ def test_accuracy(spec, arch, train, test, seed):
     keras.utils.set_random_seed(seed)
     model = get_space(SPACE, spec, seed=seed + 1).build_model(arch)
     model.fit(train[0], train[1], epochs=EPOCHS, batch_size=BATCH, verbose=0)
-    return float(model.evaluate(test[0], test[1], verbose=0)[1])
+    return float(model.evaluate(test[0], test[1], verbose=0, return_dict=True)["accuracy"])

@@ -40,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import stamp  # noqa: E402
 from stack.client import Airflow, MLflow  # noqa: E402
 from stack.native import Stack  # noqa: E402
 from tests.airflow import celery_chaos  # noqa: E402
@@ -168,7 +169,7 @@ def main() -> int:
             "RETRAIN_RETRY_DELAY_S": "5",
         },
     )
-    results: dict = {"date": time.strftime("%Y-%m-%d"), "pairs": [], "kill_rounds": []}
+    results: dict = {**stamp(), "pairs": [], "kill_rounds": []}
     try:
         started = time.monotonic()
         stack.start()

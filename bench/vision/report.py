@@ -4,7 +4,8 @@ the median, and the margin of our champion over the better peer."""
 from __future__ import annotations
 
 import statistics
-import time
+
+from bench.common import stamp
 
 METHODS = (("ours", "ours"), ("hyperband", "Hyperband"), ("hand_cnn", "hand CNN"))
 
@@ -18,7 +19,7 @@ def markdown(results: dict, command: str) -> str:
     out = [
         "# Vision and signal benchmark",
         "",
-        f"Written {time.strftime('%Y-%m-%d')} by `bench/vision/run.py` (`{command}`); every "
+        f"Written {stamp()['date']} by `bench/vision/run.py` (`{command}`); every "
         "number below is in results.json.",
         "",
         f"Test accuracy on the held-out test split (never seen by a search, a selection or a "

@@ -40,9 +40,9 @@ import keras  # noqa: E402
 from bench.vision import data as sets  # noqa: E402
 from bench.vision import peers, report  # noqa: E402
 from components.nas_tuner import tf_engine  # noqa: E402
+from nas.build import winner_model  # noqa: E402
 from nas.config import SearchConfig  # noqa: E402
-from nas.data import SearchData  # noqa: E402
-from nas.estimation.inherit import copy_matching  # noqa: E402
+from nas.data import ArrayData  # noqa: E402
 from nas.inputs import from_arrays  # noqa: E402
 from nas.search import run_search  # noqa: E402
 from nas.spaces import get_space  # noqa: E402
@@ -57,7 +57,8 @@ CLASSES = 10
 
 
 def _test(model, d) -> float:
-    return float(model.evaluate({"x": d["test"][0]}, d["test"][1], verbose=0)[1])
+    scores = model.evaluate({"x": d["test"][0]}, d["test"][1], verbose=0, return_dict=True)
+    return float(scores["accuracy"])
 
 
 def _trainer(model, d, epochs) -> tuple[float, float]:
@@ -77,18 +78,25 @@ def ours(d, seed, minutes, epochs, workdir, log) -> dict:
         {"epochs": epochs, "batch_size": BATCH, "seed": seed, "time_budget_min": minutes}
         | {"max_trials": 10_000}
     )
-    data = SearchData(({"x": d["train"][0]}, d["train"][1]), ({"x": d["val"][0]}, d["val"][1]))
+    data = ArrayData(({"x": d["train"][0]}, d["train"][1]), ({"x": d["val"][0]}, d["val"][1]))
     t0 = time.time()
     result = run_search(cfg, spec, data, workdir, log=log)
     search_s = time.time() - t0
     arch = result.architecture
     steps = epochs * math.ceil(len(d["train"][1]) / BATCH)
-    space = get_space(arch.space, spec, seed=cfg.seed)
-    donor = get_space(arch.space, spec, fidelity=cfg.search_fidelity, seed=cfg.seed)
-    searched = donor.build_model(arch)
+    model, _ = winner_model(
+        arch,
+        spec,
+        seed=cfg.seed,
+        steps=steps,
+        weights=result.weights_path,
+        fidelity=cfg.search_fidelity,
+    )
+    # The search's own weights, as they are, for the test score they alone reach.
+    searched = get_space(arch.space, spec, fidelity=cfg.search_fidelity, seed=cfg.seed)
+    searched = searched.build_model(arch)
     searched.load_weights(result.weights_path)
-    model = space.build_model(arch, steps=steps)
-    copy_matching(searched, model)
+    space = get_space(arch.space, spec, seed=cfg.seed)
     test, trainer_s = _trainer(model, d, epochs)
     rows = result.rows
     winner = next(r for r in rows if r["trial_id"] == result.best_trial_id)
