@@ -17,13 +17,15 @@ TFX_ENV     := $(VENV)/tfx
 PYTHON      ?= python3
 # Set PYTHON310=/path/to/python3.10 to skip the search below.
 PYTHON310   ?=
-SRC         := dags core nas components pipelines stack tests bench examples
+SRC         := dags core nas components pipelines serving stack tests bench examples docs
 
-.PHONY: help setup lock lint test test-airflow test-tools stack-tools test-pipeline run stack stack-down leaderboard mlflow-ui conformance clean
+.PHONY: help setup lock lint docs docs-serve test test-airflow test-tools stack-tools test-pipeline run stack stack-down leaderboard mlflow-ui conformance clean
 
 help:
 	@echo "make run      set up if needed, then run the retraining on embedded defaults"
-	@echo "make test     set up if needed, then lint and run the whole test suite"
+	@echo "             (DATA=/path/to/folder [LABEL=column]: on your own data; CONF='{...}': Params)"
+	@echo "make test     set up if needed, then lint, build the docs and run the whole test suite"
+	@echo "make docs     build the docs site (mkdocs.yml, docs/) with --strict into .local/site; make docs-serve"
 	@echo "make stack    the production profile on this machine: PostgreSQL, Redis, MLflow with auth,"
 	@echo "             Airflow on Celery with two workers (docker/compose.yaml's settings); make stack-down"
 	@echo "make leaderboard  the NAS candidates of the latest run (RUN=<dag run id>), from MLflow"
@@ -86,22 +88,41 @@ lint: $(AIRFLOW_ENV)/.synced
 	$(AIRFLOW_ENV)/bin/ruff check $(SRC)
 	$(AIRFLOW_ENV)/bin/ruff format --check $(SRC)
 
+# The docs site. --strict: a broken link or anchor, a page missing from the nav, or an unknown
+# generated table (docs/hooks.py) fails the build.
+export NO_MKDOCS_2_WARNING := 1
+docs: $(AIRFLOW_ENV)/.synced
+	$(AIRFLOW_ENV)/bin/python -m mkdocs build --strict --quiet
+
+docs-serve: $(AIRFLOW_ENV)/.synced
+	$(AIRFLOW_ENV)/bin/python -m mkdocs serve --strict
+
 # Each tree's tests run in the environment they belong to; both run, and either failing fails.
 # The two trees run side by side, each line of their output prefixed with the tree's name: on a
 # 2-core machine the Airflow tree leaves a core mostly idle (servers, subprocesses, waiting on
 # the scheduler), and one after the other they took past CI's 90 minutes on a slow machine.
+# Each test is a line of its own (-v), a test running longer than a minute says so once a
+# minute (tests/progress.py), and the end is a summary per step and tree (tests/summary.py,
+# from each tree's JUnit XML under .local/test-results).
 # The system tools are installed first (both trees use PostgreSQL's binaries).
+RESULTS := .local/test-results
+PYTEST_OPTS := --durations=25 -v -p tests.progress
+
 test: setup test-tools
-	@status=0
-	$(MAKE) --no-print-directory lint || status=1
+	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/*.xml
+	lint=0 docs=0 airflow=0 pipeline=0
+	$(MAKE) --no-print-directory lint || lint=$$?
+	$(MAKE) --no-print-directory docs || docs=$$?
 	{ $(MAKE) --no-print-directory test-pipeline 2>&1 | sed -u 's/^/[pipeline] /'; } &
-	pipeline=$$!
-	$(MAKE) --no-print-directory test-airflow 2>&1 | sed -u 's/^/[airflow] /' || status=1
-	wait $$pipeline || status=1
-	exit $$status
+	background=$$!
+	$(MAKE) --no-print-directory test-airflow 2>&1 | sed -u 's/^/[airflow] /' || airflow=$$?
+	wait $$background || pipeline=$$?
+	$(AIRFLOW_ENV)/bin/python -m tests.summary --step lint=$$lint --step docs=$$docs \
+	  --tree airflow=$(RESULTS)/airflow.xml:$$airflow --tree pipeline=$(RESULTS)/pipeline.xml:$$pipeline
 
 test-airflow: $(AIRFLOW_ENV)/.synced test-tools
-	$(AIRFLOW_ENV)/bin/python -m pytest --durations=25 tests/airflow
+	@mkdir -p $(RESULTS)
+	$(AIRFLOW_ENV)/bin/python -m pytest $(PYTEST_OPTS) --junitxml=$(RESULTS)/airflow.xml tests/airflow
 
 # System tools the Airflow tests use, from Debian's packages when missing (CI runs as root):
 # docker-compose validates docker/compose.yaml (there is no Docker engine to run it),
@@ -137,7 +158,8 @@ stack-down: $(AIRFLOW_ENV)/.synced
 	$(AIRFLOW_ENV)/bin/python -m stack down
 
 test-pipeline: $(TFX_ENV)/.synced
-	$(TFX_ENV)/bin/python -m pytest --durations=25 tests/pipeline tests/nas
+	@mkdir -p $(RESULTS)
+	$(TFX_ENV)/bin/python -m pytest $(PYTEST_OPTS) --junitxml=$(RESULTS)/pipeline.xml tests/pipeline tests/nas
 
 # Embedded defaults: SQLite for Airflow and ML Metadata, everything under .local/, bundled data.
 export AIRFLOW_HOME ?= $(CURDIR)/.local/airflow
@@ -148,16 +170,30 @@ GPU_SLOTS ?= 1
 AIRFLOW := $(AIRFLOW_ENV)/bin/airflow
 # Params for the run, as JSON (see dags/retrain.py), e.g. make run CONF='{"strategy": "bayesian"}'
 CONF ?= {}
+# make run DATA=/path/to/folder [LABEL=column]: train on that folder. Whoever types make run is
+# the operator, so the folder is trusted for that run (dags/retrain_support/keyboard.py).
+# Set here, not taken from the environment: only the command line names them.
+DATA =
+LABEL =
 
 run: setup
 	@mkdir -p "$$AIRFLOW_HOME" "$$RETRAIN_STATE_DIR/logs"
+	conf='$(CONF)'
+	if [ -n "$(DATA)" ]; then
+	  out=$$($(AIRFLOW_ENV)/bin/python -m dags.retrain_support.keyboard \
+	    "$(DATA)" "$(LABEL)" "$$conf") || exit 2
+	  conf=$$(sed -n 1p <<<"$$out")
+	  export RETRAIN_SETTINGS=$$(sed -n 2p <<<"$$out")
+	elif [ -n "$(LABEL)" ]; then
+	  echo "error: LABEL=$(LABEL) goes with DATA=/path/to/folder" >&2; exit 2
+	fi
 	$(AIRFLOW) db migrate >"$$AIRFLOW_HOME/db-migrate.log" 2>&1 \
 	  || { cat "$$AIRFLOW_HOME/db-migrate.log" >&2; exit 1; }
 	$(AIRFLOW) pools set gpu $(GPU_SLOTS) "GPU slots for Tuner and Trainer" >/dev/null
 	log="$$RETRAIN_STATE_DIR/logs/make-run-$$(date +%Y%m%dT%H%M%S).log"
 	echo "running DAG retrain with airflow dags test; full log: $$log"
 	status=0
-	$(AIRFLOW) dags test retrain -c '$(CONF)' >"$$log" 2>&1 || status=$$?
+	$(AIRFLOW) dags test retrain -c "$$conf" >"$$log" 2>&1 || status=$$?
 	run_id=$$(sed -n 's/.*DagRun Finished: dag_id=retrain, .* run_id=\([^,]*\),.*/\1/p' "$$log" | tail -1)
 	grep -h "RETRAIN FAILED" "$$log" | sed 's/^.*RETRAIN FAILED/RETRAIN FAILED/' || true
 	[ -n "$$run_id" ] || { tail -40 "$$log"; echo "error: the DAG run did not finish; see $$log" >&2; exit 1; }
