@@ -9,6 +9,12 @@ differences (the same resampled rows for every model). Then:
 - NOT BLESSED when the candidate predicts one class for every row; when it is not clearly
   better than the trivial baseline (the bootstrap's 95% interval of the difference does not
   lie above 0); or below a fixed bar an operator set (`gate_min`).
+- NOT BLESSED, too, when the rows are far less predictable than @champion's were: even the
+  top of the candidate's interval of lift over the trivial baseline is below
+  `learnable_share` of @champion's lift at its own gate (`champion_record`, its version's
+  tags). Shuffled labels or a bad join leave a batch a model barely learns, and @champion
+  scores no better on it, so "better than @champion on these rows" would promote it; an
+  abrupt shift leaves a batch as learnable as before (bench/season/).
 - Else blessed. It is better (core/promotion.py's CHAMPION) when it is at least as good as
   @champion on the gate metric on these rows (or there is no champion); else CHALLENGER: it is
   registered for a person to look at (a promoted smaller model, say), never served by itself.
@@ -138,6 +144,8 @@ def decide(
     threshold: float = 0.5,
     class_names=None,
     rounds: int = ROUNDS,
+    champion_record: dict | None = None,
+    learnable_share: float = 0.0,
 ) -> Decision:
     """The gate's decision for `candidate`'s outputs on test labels `y` (see the module)."""
     m = gate_metric(family, metric)
@@ -184,6 +192,9 @@ def decide(
             f"{fmt} is not clearly better than the trivial baseline's {base:.4f} on {n} test "
             f"rows (95% interval of the difference [{vs_trivial[0]:+.4f}, {vs_trivial[1]:+.4f}])"
         )
+    elif why := less_learnable(m, fmt, base, n, vs_trivial, champion_record, learnable_share):
+        decision.state = promotion.NOT_BLESSED
+        decision.reason = why
     elif fixed_bar is not None and (value < fixed_bar if m.higher_is_better else value > fixed_bar):
         decision.state = promotion.NOT_BLESSED
         bound = "at least" if m.higher_is_better else "at most"
@@ -202,6 +213,23 @@ def decide(
             f"{versus}, on {n} test rows"
         )
     return decision
+
+
+def less_learnable(m, fmt, base, n, vs_trivial, record, share) -> str | None:
+    """A line when the candidate's lift over the trivial baseline is clearly below `share` of
+    @champion's lift at its own gate (`record`: its value and trivial baseline there), else
+    None (no record, a champion that itself barely beat its baseline, or `share` 0)."""
+    if not record or not share:
+        return None
+    theirs = float(better_by(m, record["value"], record["trivial"]))
+    if not theirs > 0 or vs_trivial[1] >= share * theirs:
+        return None
+    return (
+        f"{fmt} is {vs_trivial[0]:+.4f} to {vs_trivial[1]:+.4f} over the trivial baseline's "
+        f"{base:.4f} on {n} test rows, under {share:.0%} of @champion's own lift "
+        f"({theirs:+.4f}, version {record.get('version', '?')} at its gate): these rows are far "
+        "less predictable than before (broken labels, a bad join?); nothing promoted"
+    )
 
 
 def refusal(

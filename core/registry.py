@@ -67,3 +67,21 @@ def schema_check(tags: dict, label: str | None, schema: str | None) -> tuple[boo
         f"it was trained on label {theirs[0]!r}, schema {theirs[1]}; this run has label "
         f"{mine[0]!r}, schema {mine[1]}"
     )
+
+
+def recorded_gate(c, name: str, artifact_id, metric: str) -> dict | None:
+    """@champion's own gate record, from its version's tags (core/names.py's TAG_GATE_*): its
+    value and the trivial baseline's on the test rows it was judged on, when @champion is the
+    ML Metadata model artifact `artifact_id` and was gated on `metric`; else None (no champion,
+    another artifact, another metric, or a version registered before the record)."""
+    version = version_by_alias(c, name, names.CHAMPION)
+    if version is None or version.tags.get(names.TAG_MODEL_ARTIFACT_ID) != str(artifact_id):
+        return None
+    tags = version.tags
+    if tags.get(names.TAG_GATE_METRIC) != metric:
+        return None
+    try:
+        value, trivial = float(tags[names.TAG_GATE_VALUE]), float(tags[names.TAG_GATE_TRIVIAL])
+    except (KeyError, ValueError):
+        return None
+    return {"version": str(version.version), "value": value, "trivial": trivial}

@@ -158,6 +158,18 @@ _DECLARED = [
         USER,
         optional=True,
     ),
+    Setting(
+        "gate_learnable_share",
+        "number",
+        0.5,
+        "Refuse a model whose lift over the trivial baseline on the test rows (even the top of "
+        "its 95% interval) is below this share of @champion's lift at its own gate: rows far "
+        "less predictable than the champion's were (shuffled or broken labels, a bad join) "
+        "are stopped, where a shift leaves a new batch as learnable as before. 0: off.",
+        USER,
+        minimum=0,
+        maximum=1,
+    ),
     *_knobs("space", "strategy", "max_trials", "parallel_trials", "time_budget_min", "epochs"),
     *_knobs("seed"),
     *_knobs("search_fidelity", optional=True),

@@ -58,7 +58,7 @@ def retention():
     @task(retries=0)
     def clean(params=None) -> list[dict]:
         """One pass per store: the generic DAG's, then each dataset definition's."""
-        from core import results as command_results  # the repository: on sys.path by builder
+        from core import results as command_results  # the repository: on sys.path (retrain_support)
 
         found, _ = datasets.load_all()
         tfx_python = builder.Deployment.from_env().tfx_python

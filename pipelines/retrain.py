@@ -280,6 +280,10 @@ def create_pipeline(s: Settings):
         "label": s.label,
         "metric": s.gate_metric,
         "min": s.gate_min if s.gate_min else None,
+        # @champion's own gate record (its version's tags): how learnable its rows were.
+        "learnable_share": s.gate_learnable_share,
+        "registered_model_name": s.registered_model_name,
+        "tracking_uri": tracking_uri,
     }
     evaluator = ModelGate(
         examples=example_gen.outputs["examples"],

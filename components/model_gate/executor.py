@@ -21,7 +21,7 @@ from tfx.components.evaluator import executor as tfma_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from core import gate, metrics, names, records, splits, tasks
+from core import gate, metrics, names, records, registry, splits, tasks, tracking
 
 PREDICT_BATCH = 2048
 
@@ -144,6 +144,14 @@ class Executor(tfma_executor.Executor):
             except Exception as e:  # noqa: BLE001 (another schema or format: no comparison)
                 champion_note = f"@champion could not score these rows ({type(e).__name__}: {e})"
                 logging.warning("GATE: %s; gated without it", champion_note)
+        record = None
+        if theirs is not None and cfg.get("learnable_share") and cfg.get("tracking_uri"):
+            record = registry.recorded_gate(
+                tracking.client(cfg["tracking_uri"]),
+                cfg["registered_model_name"],
+                champion.id,
+                gate.gate_metric(family, cfg.get("metric") or gate.AUTO).name,
+            )
         decision = gate.decide(
             family,
             y,
@@ -154,6 +162,8 @@ class Executor(tfma_executor.Executor):
             fixed_bar=cfg.get("min"),
             threshold=threshold,
             class_names=classes,
+            champion_record=record,
+            learnable_share=float(cfg.get("learnable_share") or 0.0),
         )
         evaluation = _single(output_dict, "evaluation")
         out = {
@@ -164,6 +174,7 @@ class Executor(tfma_executor.Executor):
             if champion is not None and theirs is not None
             else None,
             "champion_note": champion_note,
+            "champion_record": record,
             "unlabelled_test_rows": dropped,
         }
         io_utils.write_string_file(

@@ -15,7 +15,6 @@ import dataclasses
 import json
 import logging
 import os
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,10 +24,8 @@ from airflow.sdk import Asset, Param, dag, task
 from retrain_support import containers, csv_check, mlflow_conn, node_client, notify, trust
 
 REPO = Path(__file__).resolve().parents[2]
-# Airflow puts dags/ on sys.path; the settings contract is in the repository's core/ (standard
-# library only, as are the engine modules it reads: never TFX or Keras).
-if str(REPO) not in sys.path:
-    sys.path.append(str(REPO))
+# The settings contract is in the repository's core/ (standard library only, as are the engine
+# modules it reads: never TFX or Keras), on sys.path by retrain_support/__init__.py.
 from core import datasets, envs  # noqa: E402
 from core import settings as contract  # noqa: E402
 

@@ -28,7 +28,7 @@ PARQUET_MAGIC = b"PAR1"
 def check_label(folder: Path, label: str) -> str | None:
     """One line when `label` is not a column of the folder's first CSV file (None: it is, or
     the folder holds no CSV file)."""
-    from core import columns  # the repository's core/: on sys.path once builder.py runs
+    from core import columns  # on sys.path by retrain_support/__init__.py
 
     for path in sorted(folder.glob("*.csv"))[:1]:
         with open(path, newline="", encoding="utf-8", errors="replace") as f:

@@ -30,19 +30,16 @@ import logging
 import os
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from airflow.sdk.exceptions import AirflowFailException
 
-# The failure classification is the repository's core/failures.py (standard library only).
-_REPO = str(Path(__file__).resolve().parents[2])
-if _REPO not in sys.path:
-    sys.path.append(_REPO)
-from core import failures, processes, results, waiting  # noqa: E402
-from retrain_support import mlflow_conn  # noqa: E402
+# The failure classification is the repository's core/failures.py (standard library only), on
+# sys.path by retrain_support/__init__.py.
+from core import failures, processes, results, waiting
+from retrain_support import mlflow_conn
 
 EXIT_MARK = "\0EXIT "
 

@@ -31,7 +31,7 @@ def setting(name: str, settings: dict, contract):
 
 def roots(settings: dict, contract, repo: Path) -> list[Path]:
     """The allowed roots that are folders, resolved (relative ones from the repository)."""
-    from core import pg_source  # the repository's core/: on sys.path once builder.py runs
+    from core import pg_source  # on sys.path by retrain_support/__init__.py
 
     out = []
     for root in setting("allowed_roots", settings, contract):

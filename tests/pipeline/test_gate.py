@@ -136,3 +136,70 @@ def test_the_decision_threshold_is_chosen_on_validation_rows():
     recall_t, why = metrics.choose_threshold(y, p, "recall:0.8")
     assert sk.recall_score(y, (p >= recall_t).astype(int)) >= 0.8
     assert best > recall_t
+
+
+def test_rows_far_less_learnable_than_the_champions_are_stopped_where_a_shift_is_followed():
+    """bench/season/'s two weeks that both leave @champion near the prior on the new rows: a
+    batch of shuffled labels (a model learns almost nothing; before this check it was promoted,
+    PR AUC 0.336 against the prior's 0.246 and @champion's 0.256) and an abrupt shift (a new
+    model learns the new rows as well as the champion learnt the old ones)."""
+    y, strong = rare_positives(3000, seed=5)
+    prior = np.bincount(y)
+    record = {"version": "5", "value": 0.72, "trivial": 0.25}  # @champion's own gate
+    rng = np.random.default_rng(6)
+    # Broken labels: a faint signal left, and @champion no better than the prior on them.
+    faint = np.clip(y.mean() + 0.004 * (y - y.mean()) + rng.normal(0, 0.01, len(y)), 1e-3, 1)
+    stale = np.clip(y.mean() + rng.normal(0, 0.01, len(y)), 1e-3, 1)
+    broken = gate.decide(
+        "binary",
+        y,
+        np.c_[1 - faint, faint],
+        prior,
+        np.c_[1 - stale, stale],
+        rounds=200,
+        champion_record=record,
+        learnable_share=0.5,
+        threshold=float(y.mean()),
+    )
+    assert broken.vs_trivial[0] > 0  # clearly better than the prior: blessed before the check
+    assert broken.state == promotion.NOT_BLESSED, broken.reason
+    assert "far less predictable than before" in broken.reason and "version 5" in broken.reason
+    assert "\n" not in broken.reason
+    off = gate.decide(
+        "binary",
+        y,
+        np.c_[1 - faint, faint],
+        prior,
+        np.c_[1 - stale, stale],
+        rounds=200,
+        champion_record=record,
+        learnable_share=0.0,
+        threshold=float(y.mean()),
+    )
+    assert off.state == promotion.CHAMPION, off.reason  # the setting at 0: the old behaviour
+    # A shift: the new model is as good on the new rows as the champion was on its own.
+    shifted = gate.decide(
+        "binary",
+        y,
+        strong,
+        prior,
+        np.c_[1 - stale, stale],
+        rounds=200,
+        champion_record=record,
+        learnable_share=0.5,
+        threshold=0.2,
+    )
+    assert shifted.state == promotion.CHAMPION, shifted.reason
+    # Directions: an error (RMSE) whose champion cut the baseline's 10 to 5.
+    values = rng.normal(10, 3, size=400)
+    barely = np.full(400, values.mean()) + 0.15 * (values - values.mean())
+    reg = gate.decide(
+        "regression",
+        values,
+        barely,
+        float(values.mean()),
+        rounds=200,
+        champion_record={"value": 1.5, "trivial": 3.0},
+        learnable_share=0.5,
+    )
+    assert reg.state == promotion.NOT_BLESSED and "far less predictable" in reg.reason, reg.reason
