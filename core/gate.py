@@ -228,7 +228,8 @@ def less_learnable(m, fmt, base, n, vs_trivial, record, share) -> str | None:
         f"{fmt} is {vs_trivial[0]:+.4f} to {vs_trivial[1]:+.4f} over the trivial baseline's "
         f"{base:.4f} on {n} test rows, under {share:.0%} of @champion's own lift "
         f"({theirs:+.4f}, version {record.get('version', '?')} at its gate): these rows are far "
-        "less predictable than before (broken labels, a bad join?); nothing promoted"
+        "less predictable than the champion's were (broken labels, a bad join?), or this model "
+        "learnt far less; nothing promoted"
     )
 
 
