@@ -48,7 +48,11 @@ def execute(pg, statement: str, params=None, password: str = PASSWORD) -> list:
         conn.close()
 
 
-COLUMNS = ("amount", "visits", "score", "segment", "signup", "churned")
+COLUMNS = ("amount", "visits", "score", "segment", "signup", "customer_id", "note", "churned")
+# The note: free text (core/columns.py detects it), a few words of which lean to one label.
+CALM = "thanks fine happy renewed upgraded pleased".split()
+ANGRY = "cancel refund angry slow complaint switching".split()
+FILLER = "called about the invoice account plan support order my team was in last week".split()
 
 
 def customers(pg, table: str = "customers", rows: int = ROWS, seed: int = 0) -> list[tuple]:
@@ -57,20 +61,21 @@ def customers(pg, table: str = "customers", rows: int = ROWS, seed: int = 0) -> 
     execute(
         pg,
         f"CREATE TABLE {table} (amount numeric(10, 2), visits integer, score double precision, "
-        "segment text, signup timestamp, churned integer)",
+        "segment text, signup timestamp, customer_id text, note text, churned integer)",
     )
-    values = ",".join(["(%s, %s, %s, %s, %s, %s)"] * len(out))
+    values = ",".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(out))
     execute(pg, f"INSERT INTO {table} VALUES {values}", [v for row in out for v in row])
     return out
 
 
 def customer_rows(rows: int = ROWS, seed: int = 0) -> list[tuple]:
-    """Rows (amount, visits, score, segment, signup, churned), as COLUMNS: churned (the label,
-    0/1) is a logistic function of score, visits and segment, a label a linear model gets about
-    90% right."""
+    """Rows as COLUMNS: churned (the label, 0/1, last) is a logistic function of score, visits
+    and segment, a label a linear model gets about 90% right; the signup time carries nothing;
+    customer_id is an ID (one value a row); the note (free text, 4 to 9 words) holds a word of
+    the label's leaning in two rows of three."""
     rnd = random.Random(seed)
     out = []
-    for _ in range(rows):
+    for i in range(rows):
         score, visits = rnd.gauss(0, 1), rnd.randrange(0, 20)
         segment = rnd.choice(SEGMENTS)
         logit = (
@@ -80,5 +85,20 @@ def customer_rows(rows: int = ROWS, seed: int = 0) -> list[tuple]:
         )
         churned = int(rnd.random() < 1 / (1 + math.exp(-logit)))
         signup = START + datetime.timedelta(minutes=rnd.randrange(200 * 24 * 60))
-        out.append((round(rnd.uniform(5, 500), 2), visits, score, segment, signup, churned))
+        words = [rnd.choice(FILLER) for _ in range(rnd.randint(3, 8))]
+        if rnd.random() < 2 / 3:
+            words.insert(rnd.randrange(len(words)), rnd.choice(ANGRY if churned else CALM))
+        customer = f"c{seed:02d}-{i:06d}"
+        out.append(
+            (
+                round(rnd.uniform(5, 500), 2),
+                visits,
+                score,
+                segment,
+                signup,
+                customer,
+                " ".join(words),
+                churned,
+            )
+        )
     return out

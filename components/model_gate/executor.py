@@ -144,9 +144,9 @@ class Executor(tfma_executor.Executor):
             except Exception as e:  # noqa: BLE001 (another schema or format: no comparison)
                 champion_note = f"@champion could not score these rows ({type(e).__name__}: {e})"
                 logging.warning("GATE: %s; gated without it", champion_note)
-        record = None
+        champion_gate = None  # @champion's own gate record: how learnable its rows were
         if theirs is not None and cfg.get("learnable_share") and cfg.get("tracking_uri"):
-            record = registry.recorded_gate(
+            champion_gate = registry.recorded_gate(
                 tracking.client(cfg["tracking_uri"]),
                 cfg["registered_model_name"],
                 champion.id,
@@ -162,7 +162,7 @@ class Executor(tfma_executor.Executor):
             fixed_bar=cfg.get("min"),
             threshold=threshold,
             class_names=classes,
-            champion_record=record,
+            champion_record=champion_gate,
             learnable_share=float(cfg.get("learnable_share") or 0.0),
         )
         evaluation = _single(output_dict, "evaluation")
@@ -174,7 +174,7 @@ class Executor(tfma_executor.Executor):
             if champion is not None and theirs is not None
             else None,
             "champion_note": champion_note,
-            "champion_record": record,
+            "champion_record": champion_gate,
             "unlabelled_test_rows": dropped,
         }
         io_utils.write_string_file(

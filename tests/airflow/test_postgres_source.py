@@ -7,7 +7,12 @@ Connection given as $AIRFLOW_CONN_RETRAIN_POSTGRES:
   table, an unreachable host, a label that is not a column;
 - it reads the snapshot and hands its folder to the nodes, the password in no setting;
 - one DAG run (`airflow dags test`) on a generated 1,000-row table registers a blessed model,
-  and the password is nowhere in its output.
+  and the password is nowhere in its output. The table is shaped as users' tables are (issue
+  34): an event time (a PostgreSQL timestamp), a customer ID, a free-text note, besides
+  numbers and a category; its snapshot is Parquet. So this one run drives a Parquet source, a
+  time column, an ID column and a text column through the DAG: each is named in one line, and
+  the registered pyfunc predicts fresh raw rows (the time as ISO text, the note as written)
+  well above the majority class.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from retrain_support import builder, keyboard, trust
 
 from core import settings as contract
 from tests import pg_server
-from tests.airflow.conftest import REPO, dag_test, run_summary
+from tests.airflow.conftest import REPO, TFX_PYTHON, dag_test, run_summary
+from tests.commands import last_json
 
 DEFAULTS = {name: p.value for name, p in PARAMS.items()}
 CONN = "AIRFLOW_CONN_RETRAIN_POSTGRES"
@@ -124,3 +130,32 @@ def test_a_dag_run_on_a_table_registers_a_blessed_model(pg, airflow_db, tmp_path
     s = run_summary(run_id, tmp_path / "state" / "metadata.sqlite")
     assert s["blessed"] is True and s["pushed_to"] == "models:/customers/1", s
     assert s["nodes"]["ExampleGen"]["state"] == "COMPLETE", s["nodes"]
+    for line in (
+        "time columns: 'signup' (ISO 8601, detected)",
+        "ID-like column 'customer_id': 1000 distinct values in 1000 rows; left out of the model",
+        "text columns: 'note' (detected)",
+    ):
+        assert line in log, line
+    got = last_json(
+        [TFX_PYTHON, "-c", SCORE, f"sqlite:///{tmp_path / 'state' / 'mlflow.db'}"], timeout=600
+    )
+    assert got["accuracy"] > max(0.75, got["majority"] + 0.1), got
+
+
+# The registered pyfunc on 300 fresh raw rows, as a client sends them: no label, the signup
+# time as ISO text, the customer ID and the note as written.
+SCORE = """
+import json, sys
+import mlflow, pandas as pd
+from tests import pg_server
+mlflow.set_tracking_uri(sys.argv[1]); mlflow.set_registry_uri(sys.argv[1])
+rows = pg_server.customer_rows(300, seed=7)
+frame = pd.DataFrame([r[:-1] for r in rows], columns=pg_server.COLUMNS[:-1])
+frame["signup"] = frame["signup"].map(lambda t: t.isoformat())
+out = mlflow.pyfunc.load_model("models:/customers/1").predict(frame)
+said = [int(v) for v in out[out.columns[0]]]
+truth = [r[-1] for r in rows]
+right = sum(a == b for a, b in zip(said, truth)) / len(truth)
+majority = max(sum(truth), len(truth) - sum(truth)) / len(truth)
+print(json.dumps({"accuracy": right, "majority": majority}))
+"""
