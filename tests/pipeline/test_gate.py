@@ -204,3 +204,30 @@ def test_rows_far_less_learnable_than_the_champions_are_stopped_where_a_shift_is
         learnable_share=0.5,
     )
     assert reg.state == promotion.NOT_BLESSED and "far less predictable" in reg.reason, reg.reason
+
+
+def test_the_champions_gate_record_is_read_from_its_version(tmp_path):
+    """The Evaluator reads @champion's own gate (core/registry.py's recorded_gate) from the tags
+    the pusher wrote on its version, only when @champion is the model artifact it scores and
+    was gated on the same metric."""
+    from mlflow import MlflowClient
+
+    from core import names, registry
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    c = MlflowClient(uri, registry_uri=uri)
+    c.create_registered_model("m")
+    tags = {
+        names.TAG_MODEL_ARTIFACT_ID: "17",
+        names.TAG_GATE_METRIC: "pr_auc",
+        names.TAG_GATE_VALUE: "0.72",
+        names.TAG_GATE_TRIVIAL: "0.25",
+    }
+    v = c.create_model_version("m", str(tmp_path / "model"), tags=tags)
+    assert registry.recorded_gate(c, "m", 17, "pr_auc") is None  # no @champion yet
+    c.set_registered_model_alias("m", names.CHAMPION, v.version)
+    got = registry.recorded_gate(c, "m", 17, "pr_auc")
+    assert got == {"version": str(v.version), "value": 0.72, "trivial": 0.25}
+    assert registry.recorded_gate(c, "m", 18, "pr_auc") is None  # another artifact
+    assert registry.recorded_gate(c, "m", 17, "roc_auc") is None  # another metric
+    assert registry.recorded_gate(c, "other", 17, "pr_auc") is None  # no such model
