@@ -226,8 +226,8 @@ def customer_rows(n: int, seed: int) -> list[dict]:
     from tests import pg_server
 
     return [
-        dict(zip(pg_server.COLUMNS, (float(a), v, s, seg, t.isoformat(), c), strict=True))
-        for a, v, s, seg, t, c in pg_server.customer_rows(n, seed)
+        dict(zip(pg_server.PLAIN, (float(a), v, s, seg, t.isoformat(), c), strict=True))
+        for a, v, s, seg, t, c in pg_server.customer_rows(n, seed, plain=True)
     ]
 
 
@@ -238,7 +238,7 @@ def _customers_source(folder: Path):
     from tests import pg_server
 
     with pg_server.server(folder / "server") as pg:
-        pg_server.customers(pg, "customers", rows=KINDS["customers"].n, seed=TRAIN_SEED)
+        pg_server.customers(pg, "customers", rows=KINDS["customers"].n, seed=TRAIN_SEED, plain=True)
         conn = f"postgresql://{pg_server.USER}:{pg_server.PASSWORD}@127.0.0.1:{pg.port}/"
         yield pg_server.uri(pg), {"AIRFLOW_CONN_RETRAIN_POSTGRES": conn + pg_server.DB}
 
