@@ -48,9 +48,6 @@ def execute(pg, statement: str, params=None, password: str = PASSWORD) -> list:
         conn.close()
 
 
-COLUMNS = ("amount", "visits", "score", "segment", "signup", "customer_id", "note", "churned")
-# The table without the ID and the note (bench/conformance/kinds.py's `customers`, measured so).
-PLAIN = tuple(c for c in COLUMNS if c not in ("customer_id", "note"))
 TYPES = {
     "amount": "numeric(10, 2)",
     "visits": "integer",
@@ -61,6 +58,9 @@ TYPES = {
     "note": "text",
     "churned": "integer",
 }
+COLUMNS = tuple(TYPES)  # the label last
+# The table without the ID and the note (bench/conformance/kinds.py's `customers`, measured so).
+PLAIN = tuple(c for c in COLUMNS if c not in ("customer_id", "note"))
 # The note: free text (core/columns.py detects it), a few words of which lean to one label.
 CALM = "thanks fine happy renewed upgraded pleased".split()
 ANGRY = "cancel refund angry slow complaint switching".split()
@@ -107,3 +107,11 @@ def customer_rows(rows: int = ROWS, seed: int = 0, plain: bool = False) -> list[
         note = " ".join(words)
         out.append((amount, visits, score, segment, signup, f"c{seed:02d}-{i:06d}", note, churned))
     return out
+
+
+def raw_rows(rows: list[tuple]) -> list[dict]:
+    """`rows` (customer_rows) as a client sends them to the registered pyfunc: no label, the
+    signup time as ISO text, the ID and the note as written."""
+    return [
+        dict(zip(COLUMNS[:-1], (*r[:4], r[4].isoformat(), *r[5:-1]), strict=True)) for r in rows
+    ]

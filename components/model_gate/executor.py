@@ -144,13 +144,14 @@ class Executor(tfma_executor.Executor):
             except Exception as e:  # noqa: BLE001 (another schema or format: no comparison)
                 champion_note = f"@champion could not score these rows ({type(e).__name__}: {e})"
                 logging.warning("GATE: %s; gated without it", champion_note)
+        metric = cfg.get("metric") or gate.AUTO
         champion_gate = None  # @champion's own gate record: how learnable its rows were
         if theirs is not None and cfg.get("learnable_share") and cfg.get("tracking_uri"):
             champion_gate = registry.recorded_gate(
                 tracking.client(cfg["tracking_uri"]),
                 cfg["registered_model_name"],
                 champion.id,
-                gate.gate_metric(family, cfg.get("metric") or gate.AUTO).name,
+                gate.gate_metric(family, metric).name,
             )
         decision = gate.decide(
             family,
@@ -158,7 +159,7 @@ class Executor(tfma_executor.Executor):
             candidate,
             prior,
             theirs,
-            metric=cfg.get("metric") or gate.AUTO,
+            metric=metric,
             fixed_bar=cfg.get("min"),
             threshold=threshold,
             class_names=classes,

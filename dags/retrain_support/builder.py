@@ -21,13 +21,11 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
-from retrain_support import containers, csv_check, mlflow_conn, node_client, notify, trust
-
-REPO = Path(__file__).resolve().parents[2]
 # The settings contract is in the repository's core/ (standard library only, as are the engine
 # modules it reads: never TFX or Keras), on sys.path by retrain_support/__init__.py.
-from core import datasets, envs  # noqa: E402
-from core import settings as contract  # noqa: E402
+from core import datasets, envs
+from core import settings as contract
+from retrain_support import REPO, containers, csv_check, mlflow_conn, node_client, notify, trust
 
 DATA_ASSET = "retrain_data"  # the generic retrain_on_data's Asset name (one name per URI)
 

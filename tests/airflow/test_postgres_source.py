@@ -150,8 +150,7 @@ import mlflow, pandas as pd
 from tests import pg_server
 mlflow.set_tracking_uri(sys.argv[1]); mlflow.set_registry_uri(sys.argv[1])
 rows = pg_server.customer_rows(300, seed=7)
-frame = pd.DataFrame([r[:-1] for r in rows], columns=pg_server.COLUMNS[:-1])
-frame["signup"] = frame["signup"].map(lambda t: t.isoformat())
+frame = pd.DataFrame(pg_server.raw_rows(rows))
 out = mlflow.pyfunc.load_model("models:/customers/1").predict(frame)
 said = [int(v) for v in out[out.columns[0]]]
 truth = [r[-1] for r in rows]

@@ -150,33 +150,27 @@ def test_rows_far_less_learnable_than_the_champions_are_stopped_where_a_shift_is
     # Broken labels: a faint signal left, and @champion no better than the prior on them.
     faint = np.clip(y.mean() + 0.004 * (y - y.mean()) + rng.normal(0, 0.01, len(y)), 1e-3, 1)
     stale = np.clip(y.mean() + rng.normal(0, 0.01, len(y)), 1e-3, 1)
-    broken = gate.decide(
-        "binary",
-        y,
-        np.c_[1 - faint, faint],
-        prior,
-        np.c_[1 - stale, stale],
-        rounds=200,
-        champion_record=record,
-        learnable_share=0.5,
-        threshold=float(y.mean()),
-    )
+
+    def faint_model(share: float) -> gate.Decision:
+        return gate.decide(
+            "binary",
+            y,
+            np.c_[1 - faint, faint],
+            prior,
+            np.c_[1 - stale, stale],
+            rounds=200,
+            champion_record=record,
+            learnable_share=share,
+            threshold=float(y.mean()),
+        )
+
+    broken = faint_model(0.5)
     assert broken.vs_trivial[0] > 0  # clearly better than the prior: blessed before the check
     assert broken.state == promotion.NOT_BLESSED, broken.reason
     assert "far less predictable than the champion's were" in broken.reason
     assert "version 5 at its gate" in broken.reason
     assert "\n" not in broken.reason
-    off = gate.decide(
-        "binary",
-        y,
-        np.c_[1 - faint, faint],
-        prior,
-        np.c_[1 - stale, stale],
-        rounds=200,
-        champion_record=record,
-        learnable_share=0.0,
-        threshold=float(y.mean()),
-    )
+    off = faint_model(0.0)
     assert off.state == promotion.CHAMPION, off.reason  # the setting at 0: the old behaviour
     # A shift: the new model is as good on the new rows as the champion was on its own.
     shifted = gate.decide(

@@ -232,9 +232,7 @@ def test_a_table_reaches_a_blessed_model_and_an_unchanged_table_is_cached(pg, tm
     import pandas as pd
 
     fresh = pg_server.customers(pg, "fresh", rows=300, seed=7)
-    frame = pd.DataFrame([r[:-1] for r in fresh], columns=pg_server.COLUMNS[:-1])
-    frame["signup"] = frame["signup"].map(lambda t: t.isoformat())
-    predicted = model.predict(frame)
+    predicted = model.predict(pd.DataFrame(pg_server.raw_rows(fresh)))
     truth = [r[-1] for r in fresh]
     said = [int(v) for v in predicted[predicted.columns[0]]]
     accuracy = sum(p == t for p, t in zip(said, truth, strict=True)) / len(truth)
