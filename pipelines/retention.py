@@ -16,6 +16,8 @@ execution still NEW or RUNNING (a live search); and the model artifact of every 
 Removed, for every other run:
 - its artifacts under the pipeline root that nothing kept uses (files deleted, the ML Metadata
   records marked DELETED, as TFX's own garbage collection does);
+- its ML Metadata records: its run context, executions and artifacts (pipelines/mlmd_prune.py;
+  an execution that produced a kept artifact stays), so the store stops growing with runs;
 - its search state (`_nas_state`), rendezvous and lock folders;
 - the snapshots of a PostgreSQL source (`_snapshots`) no kept run's ExampleGen read;
 - its MLflow search and trial runs and its data profile (experiments NAME-nas, NAME-data), then
@@ -39,7 +41,7 @@ import time
 from pathlib import Path
 
 from core import names, processes, results, tracking
-from pipelines import metadata_config, registry_retention
+from pipelines import metadata_config, mlmd_prune, registry_retention
 from pipelines.settings import Settings
 
 LIVE = ("NEW", "RUNNING")
@@ -120,6 +122,7 @@ def plan(store, keep_runs: int, protected: dict[str, str], keep_artifacts=frozen
         "remove": removed,
         "artifacts": sorted(doomed),
         "executions": gone,
+        "contexts": [c.id for c in runs if c.name not in keep],
         "inputs": inputs,
     }
 
@@ -217,6 +220,9 @@ def apply(settings: Settings, keep_runs: int, dry_run: bool = False) -> dict:
         *snapshot_folders(root / "_snapshots", found["inputs"], now),
     ]
     mlflow_runs = _mlflow_runs(client, settings, found["remove"])
+    records = mlmd_prune.select(
+        store, found["contexts"], found["executions"], set(found["artifacts"])
+    )
     summary = {
         "kept": found["keep"],
         "removed_runs": found["remove"],
@@ -225,6 +231,7 @@ def apply(settings: Settings, keep_runs: int, dry_run: bool = False) -> dict:
         "artifacts": len(artifacts),
         "folders": len(folders),
         "mlflow_runs": len(mlflow_runs),
+        "metadata_records": {k: len(v) for k, v in records.items()},
         "bytes_freed": 0,
         "dry_run": dry_run,
     }
@@ -241,6 +248,10 @@ def apply(settings: Settings, keep_runs: int, dry_run: bool = False) -> dict:
         a.state = pb.Artifact.DELETED
     if artifacts:
         store.put_artifacts(artifacts)
+    del store  # its connection: the records go by SQL, then the SQLite file is vacuumed
+    before = _metadata_size(config)
+    summary["metadata_records"] = mlmd_prune.prune(config, records)
+    freed += max(0, before - _metadata_size(config))
     freed += sum(_remove(str(p)) for p in folders)
     for run_id in mlflow_runs:
         client.delete_run(run_id)
@@ -248,6 +259,14 @@ def apply(settings: Settings, keep_runs: int, dry_run: bool = False) -> dict:
     freed += sum(_remove(str(p)) for p in stale_logs(now))
     summary["bytes_freed"] = freed
     return summary
+
+
+def _metadata_size(config) -> int:
+    """Bytes of ML Metadata's SQLite file and its journal (0 on a server)."""
+    if config.WhichOneof("config") != "sqlite":
+        return 0
+    path = config.sqlite.filename_uri
+    return sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
 
 
 def _gc(settings: Settings, deleted: bool) -> int:
@@ -295,13 +314,15 @@ def main(argv: list[str] | None = None) -> int:
     keep = settings.retention_keep_runs if args.keep_runs is None else args.keep_runs
     summary = apply(settings, max(1, keep), args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
+    records = ", ".join(f"{n} {k}" for k, n in summary["metadata_records"].items())
     lines = [f"RETENTION keeps version {v}: {why}" for v, why in summary["versions_kept"].items()]
     lines += [f"RETENTION keeps run {run}: {why}" for run, why in summary["kept"].items()]
     lines.append(
         f"RETENTION {verb} {len(summary['versions_removed'])} registered version(s) "
         f"{summary['versions_removed']} and {len(summary['removed_runs'])} run(s): "
         f"{summary['artifacts']} artifact(s), {summary['folders']} folder(s), "
-        f"{summary['mlflow_runs']} MLflow run(s); {summary['bytes_freed'] / 1e6:.1f} MB freed"
+        f"{summary['mlflow_runs']} MLflow run(s), ML Metadata records {records}; "
+        f"{summary['bytes_freed'] / 1e6:.1f} MB freed"
     )
     return results.finish("\n".join(lines), summary)
 

@@ -458,13 +458,15 @@ from ml_metadata.proto import metadata_store_pb2 as pb
 config = pb.ConnectionConfig()
 config.sqlite.filename_uri = sys.argv[1]
 store = metadata_store.MetadataStore(config)
-print(json.dumps([[a.uri, pb.Artifact.State.Name(a.state)] for a in store.get_artifacts()]))
+states = [[a.uri, pb.Artifact.State.Name(a.state)] for a in store.get_artifacts()]
+runs = [c.name for c in store.get_contexts_by_type("pipeline_run")]
+print(json.dumps({"states": states, "runs": runs}))
 """
 
 
-def artifact_states(state) -> list[list[str]]:
-    """[URI, ML Metadata state] of every artifact record in the shared runs' store (a retried
-    node's records can share a URI)."""
+def metadata_records(state) -> dict:
+    """{"states": [URI, ML Metadata state] of every artifact record in the shared runs' store (a
+    retried node's records can share a URI), "runs": the pipeline runs it holds}."""
     return last_json([TFX_PYTHON, "-c", LIVE_ARTIFACTS, state / "metadata.sqlite"], timeout=300)
 
 
@@ -478,10 +480,10 @@ def test_retention_keeps_what_serving_and_the_next_run_need_and_removes_the_rest
     """The `retention` DAG with keep_runs 1 on the shared runs' state (after the rollback):
     it keeps the newest run, the run of @champion (after the rollback) and of @challenger (the
     promotion);
-    it removes the others (runs 1 and 3 among them): their artifacts (files gone, records
-    DELETED), search state and MLflow searches. What is left is what the kept runs use, so the
-    state stops growing with the number of runs; @champion still loads and predicts, and the
-    next run still finds it.
+    it removes the others (runs 1 and 3 among them): their artifacts (files gone), their ML
+    Metadata records, search state and MLflow searches. What is left is what the kept runs
+    use, so the state stops growing with the number of runs; @champion still loads and
+    predicts, and the next run still finds it.
     Last in this module."""
     from tests.airflow.conftest import AIRFLOW
 
@@ -517,10 +519,16 @@ def test_retention_keeps_what_serving_and_the_next_run_need_and_removes_the_rest
     assert summary["folders"] > 0  # TFX's working folders of the removed executions
 
     # What is left under the pipeline root is what the kept runs use: every artifact folder
-    # there is a live record, and every DELETED record's files are gone.
-    states = artifact_states(state)
+    # there is a live record, and every DELETED record's files are gone. ML Metadata holds only
+    # the kept runs: the removed runs' records went (a DELETED record is left only where its
+    # producer also wrote something kept, for TFX's cache to skip).
+    records = metadata_records(state)
+    assert sorted(records["runs"]) == sorted(summary["kept"]), records["runs"]
+    pruned = summary["metadata_records"]
+    assert pruned["contexts"] >= len(removed) and pruned["executions"] and pruned["artifacts"]
+    states = records["states"]
     deleted = [uri for uri, s in states if s == "DELETED"]
-    assert len(deleted) == summary["artifacts"]
+    assert len(deleted) == summary["artifacts"] - pruned["artifacts"], (deleted, pruned)
     live = {uri for uri, s in states if s != "DELETED"}
     assert not [uri for uri in deleted if os.path.exists(uri) and uri not in live]
     for folder in root.glob("*/*/*"):  # Component/output/execution id
