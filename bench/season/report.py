@@ -120,6 +120,18 @@ def finish(runs: list[dict]) -> list[dict]:
     return runs
 
 
+def steady_week(runs: list[dict], keep_runs: int) -> int:
+    """The index of the run from which the state is at retention's bound: the first whose
+    retention kept the most runs it ever keeps (the last `keep_runs`, the champion's and the
+    challenger's: keep_runs + 2); where none did, the first after `keep_runs` runs. Until then
+    the state grows by design (a champion that is the newest run is counted once), so flatness
+    is judged from there."""
+    full = [
+        i for i, r in enumerate(runs) if r.get("retention", {}).get("runs_kept", 0) >= keep_runs + 2
+    ]
+    return full[0] if full else min(max(len(runs) - 1, 0), keep_runs + 1)
+
+
 def goals(result: dict) -> dict:
     """The season's four goals, each with the numbers behind it."""
     runs = result["runs"]
@@ -137,7 +149,7 @@ def goals(result: dict) -> dict:
     corrupted = [r for r in runs if r["kind"] == "corrupted"]
     shift = [r for r in runs if season["shift"] <= r["week"] <= season["shift"] + 1]
     totals = [sum(r["disk_mb"].values()) for r in runs]
-    settle = min(len(totals) - 1, result["retention"]["keep_runs"] + 1)
+    settle = steady_week(runs, result["retention"]["keep_runs"])
     steady = totals[settle:] if totals else []
     return {
         "no_promoted_champion_worse_on_the_holdout": {"met": not worse, "worse": worse},
@@ -153,6 +165,7 @@ def goals(result: dict) -> dict:
             "met": bool(steady) and max(steady) <= 1.2 * steady[0],
             "total_mb_from_week": {r["week"]: round(sum(r["disk_mb"].values()), 1) for r in runs},
             "steady_from_week": runs[settle]["week"] if runs else None,
+            "ml_metadata_mb": [r["disk_mb"]["ml_metadata"] for r in runs],
         },
     }
 

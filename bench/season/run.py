@@ -268,6 +268,8 @@ def retention(api: Airflow, args) -> dict:
         "state": state,
         "versions_removed": summary.get("versions_removed", []),
         "runs_removed": len(summary.get("removed_runs", [])),
+        "runs_kept": len(summary.get("kept", {})),
+        "metadata_records": summary.get("metadata_records"),
         "mb_freed": round(summary.get("bytes_freed", 0) / 1e6, 2),
     }
 
