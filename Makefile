@@ -19,7 +19,7 @@ PYTHON      ?= python3
 PYTHON310   ?=
 SRC         := dags core nas components pipelines serving stack tests bench examples docs
 
-.PHONY: help setup lock lint docs docs-serve test test-airflow test-tools stack-tools test-pipeline run stack stack-down leaderboard mlflow-ui conformance clean
+.PHONY: help setup lock lint docs docs-serve test test-airflow test-tools stack-tools test-pipeline run stack stack-down leaderboard mlflow-ui conformance bench-autogluon clean
 
 help:
 	@echo "make run      set up if needed, then run the retraining on embedded defaults"
@@ -31,6 +31,7 @@ help:
 	@echo "make leaderboard  the NAS candidates of the latest run (RUN=<dag run id>), from MLflow"
 	@echo "make mlflow-ui  serve the MLflow UI on the embedded store (127.0.0.1:5000)"
 	@echo "make conformance  every dataset of the conformance corpus through the DAG (ARGS='--only iris')"
+	@echo "make bench-autogluon  AutoGluon on the corpus's text, time and ID kinds, in its own .venv/autogluon"
 	@echo "make setup    create both environments from the lock files (idempotent)"
 	@echo "make lint     ruff over both trees"
 	@echo "make lock     recompile the lock files from requirements*.txt"
@@ -226,6 +227,18 @@ mlflow-ui: $(AIRFLOW_ENV)/.synced
 # datasets already in .local/conformance/results.json are skipped. ARGS='--only iris,wine --force'.
 conformance: setup
 	$(TFX_ENV)/bin/python bench/conformance/run.py $(ARGS)
+
+# AutoGluon beside the product on the corpus's kinds with text, time and ID columns
+# (bench/conformance/autogluon.py): its own environment, never the product's locks nor `make test`.
+AUTOGLUON_ENV := $(VENV)/autogluon
+AUTOGLUON_REQ := bench/conformance/requirements-autogluon.txt
+$(AUTOGLUON_ENV)/.synced: $(AUTOGLUON_REQ)
+	$(PYTHON) -m venv $(AUTOGLUON_ENV)
+	$(AUTOGLUON_ENV)/bin/pip install -q -r $(AUTOGLUON_REQ)
+	touch $@
+
+bench-autogluon: $(AUTOGLUON_ENV)/.synced
+	$(AUTOGLUON_ENV)/bin/python bench/conformance/autogluon.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .local

@@ -60,6 +60,9 @@ TEXT_MIN_DISTINCT = 20  # and at least this many distinct values (fewer: a categ
 # of the training data (id 0 the padding, one out-of-vocabulary id).
 TEXT_LENGTH = 64
 TEXT_VOCABULARY = 20_000
+# With `text_ngrams` N above 1, each of the TEXT_LENGTH positions holds the word and the n-grams
+# of 2 to N words starting there ("" past the text's end): TEXT_LENGTH * N ids, one vocabulary.
+TEXT_MAX_NGRAMS = 3
 # The dataset-definition keys that sort columns (each a list of column names), and which of
 # them Transform is told (the others shape the cleaning only).
 COLUMN_KEYS = ("ignore", "hashed", "timestamp", "text")
@@ -304,12 +307,13 @@ def tokens_line(name: str, counts: dict) -> str:
     )
 
 
-def texts_line(texts, named=()) -> str:
-    """The one log line naming the columns read as free text."""
+def texts_line(texts, named=(), ngrams: int = 1) -> str:
+    """The one log line naming the columns read as free text (and the n-grams they get)."""
     listed = ", ".join(f"{n!r} ({'named' if n in named else 'detected'})" for n in sorted(texts))
+    grams = {1: "", 2: " and word pairs"}.get(ngrams, f" and n-grams of 2 to {ngrams} words")
     return (
         f"text columns: {listed}; each becomes its first {TEXT_LENGTH} words (lower case) as ids "
-        f"over the training data's {TEXT_VOCABULARY:,} most frequent words"
+        f"over the training data's {TEXT_VOCABULARY:,} most frequent words{grams}"
     )
 
 

@@ -3,10 +3,14 @@ becoming its own pair of retraining DAGs (dags/datasets/, dags/retrain_support/d
 
 A definition `datasets/NAME.json` (NAME: lowercase letters, digits, underscores) holds:
 - `data` (required): the data folder, relative to the repository, absolute, or a file:// URI;
+  or a PostgreSQL table or query, postgresql://USER@HOST:PORT/DB?table=NAME (core/pg_source.py),
+  which must lie under a URI prefix among the operator's `allowed_roots`, as a trigger's must
+  (then `label` is required: a table has no dataset.json);
 - `schedule`: a cron expression or preset ("@daily"), or "none"; default $RETRAIN_SCHEDULE,
   else "@weekly";
 - `asset`: the URI of the Asset whose events trigger `retrain_NAME_on_data`; default the data
-  folder's file:// URI;
+  folder's file:// URI, or for a table Airflow's postgres://HOST:PORT/DB/SCHEMA/TABLE (a query
+  names its own). A run of a PostgreSQL dataset reads its table whatever Asset fired;
 - `description`: one line for the DAGs;
 - any other setting of the contract (core/settings.py) a user or the pipeline reads: `label`,
   `task`, `registered_model_name`, gate thresholds, search settings ... Those users set
@@ -37,6 +41,7 @@ import unicodedata
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from core import pg_source
 from core import settings as contract
 
 REPO = contract.REPO
@@ -116,6 +121,11 @@ class Dataset:
     settings: dict
 
     @property
+    def source(self) -> bool:
+        """Whether the data is a postgresql:// table or query, not a folder."""
+        return pg_source.is_source(self.data)
+
+    @property
     def dag_ids(self) -> tuple[str, str]:
         """(scheduled DAG, Asset-triggered DAG)."""
         return f"retrain_{self.name}", f"retrain_{self.name}_on_data"
@@ -150,9 +160,27 @@ def _unknown(file: Path, key: str, known: list[str]):
     _fail(file, key, f"unknown field (not a setting of core/settings.py nor {fields}){hint}")
 
 
+def operator_roots() -> list:
+    """The allowed roots in force for the DAGs: $RETRAIN_SETTINGS's, else the contract's
+    default ($RETRAIN_ALLOWED_ROOTS, else ".")."""
+    try:
+        ours = json.loads(os.environ.get("RETRAIN_SETTINGS") or "{}")
+    except ValueError:
+        ours = {}
+    roots = ours.get("allowed_roots") if isinstance(ours, dict) else None
+    if isinstance(roots, list):
+        return roots
+    return list(contract.SETTINGS["allowed_roots"].default_value())
+
+
 def _data(file: Path, value) -> str:
     if not isinstance(value, str) or not value.strip():
         _fail(file, "data", f"{value!r} must be a non-empty folder path or file:// URI")
+    if pg_source.is_source(value):  # the trust boundary a trigger's postgresql:// data meets
+        line = pg_source.outside(value, operator_roots())
+        if line:
+            _fail(file, "data", line.removeprefix("param data: "))
+        return pg_source.parse(value).uri
     if "://" in value:
         try:
             return data_of_asset(value)
@@ -160,6 +188,14 @@ def _data(file: Path, value) -> str:
             problem = str(e)
         _fail(file, "data", problem)
     return value
+
+
+def _table_asset(file: Path, source) -> str:
+    """Airflow's Asset URI of a PostgreSQL table (its postgres provider's form)."""
+    if not source.table:
+        _fail(file, "asset", "missing: a postgresql:// query names the Asset that retrains it")
+    schema, _, table = source.table.rpartition(".")
+    return f"postgres://{source.host}:{source.port}/{source.dbname}/{schema or 'public'}/{table}"
 
 
 def _schedule(file: Path, value) -> str | None:
@@ -239,10 +275,17 @@ def parse(file: Path, raw) -> Dataset:
             (params if key in users else settings)[key] = value
     data = _data(file, raw["data"])
     where = Path(data) if os.path.isabs(data) else REPO / data
+    source = pg_source.is_source(data)
+    if "label" not in params and source:
+        _fail(
+            file, "label", "missing: name the label here (a PostgreSQL source has no dataset.json)"
+        )
     if "label" not in params and where.is_dir() and not _named_label(where / "dataset.json"):
         _fail(file, "label", "missing: name the label here or in the data folder's dataset.json")
     asset = raw.get("asset")
-    if asset is None:
+    if asset is None and source:
+        asset = _table_asset(file, pg_source.parse(data))
+    elif asset is None:
         asset = where.as_uri()
     elif not isinstance(asset, str) or not re.match(r"^[a-z][a-z0-9+.-]*://", asset):
         _fail(file, "asset", f"{asset!r} must be a URI (scheme://...), e.g. file:///data/x")

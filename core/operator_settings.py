@@ -179,6 +179,17 @@ OPERATOR_SETTINGS = [
         items={"type": "string"},
     ),
     Setting(
+        "text_ngrams",
+        "integer",
+        1,
+        "Word n-grams of the text columns: 1, words alone; 2, words and each pair of adjacent "
+        "words (`not good`); 3, triples too. Each word position then holds its n-grams side by "
+        "side, in one vocabulary, so word order counts. 1 (the default): the data folder's "
+        "dataset.json names it, else words alone.",
+        minimum=1,
+        maximum=columns.TEXT_MAX_NGRAMS,
+    ),
+    Setting(
         "registered_model_name",
         "string",
         "",

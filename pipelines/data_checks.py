@@ -141,7 +141,7 @@ def cleaning(data: str, label: str, declared: dict, bar: float, split_column: st
     if times:
         notes.append(dirty.times_line(times, named))
     if texts:
-        notes.append(dirty.texts_line(texts, named_text))
+        notes.append(dirty.texts_line(texts, named_text, declared.get("text_ngrams", 1)))
     for note in notes:
         logging.warning("%s", note)
     example_gen = {}

@@ -22,7 +22,7 @@ SEARCH_NODE = "Tuner"
 
 # Data settings a data folder's dataset.json may give too (the settings win when set).
 DATA_SETTINGS = ("classes", "categorical_features", "feature_shapes", "missing_tokens")
-DATA_SETTINGS += columns.COLUMN_KEYS
+DATA_SETTINGS += (*columns.COLUMN_KEYS, "text_ngrams")
 
 
 def data_config(s: Settings, data: str, task) -> tuple[dict, dict]:
@@ -38,8 +38,10 @@ def data_config(s: Settings, data: str, task) -> tuple[dict, dict]:
 
     manifest = data_task.manifest(data)
     declared = {}
-    for name in DATA_SETTINGS:
-        value = getattr(s, name) or manifest.get(name) or contract.SETTINGS[name].default_value()
+    for name in DATA_SETTINGS:  # the setting when not left at its default, else the folder's
+        value, default = getattr(s, name), contract.SETTINGS[name].default_value()
+        if not value or value == default:
+            value = manifest.get(name) or default
         bad = contract.SETTINGS[name].problems(value)
         if bad:
             raise data_task.DataError(f"{data}/{data_task.MANIFEST}: {'; '.join(bad)}")
@@ -55,6 +57,7 @@ def data_config(s: Settings, data: str, task) -> tuple[dict, dict]:
     )
     sorts = {key: clean[key] for key in columns.COLUMN_KEYS}
     config = {"label": s.label, **task.user_config(classes), **features, **sorts}
+    config["text_ngrams"] = declared["text_ngrams"]
     return config, clean["example_gen"]
 
 

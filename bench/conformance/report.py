@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from bench.common import stamp
-from bench.conformance import corpus, kinds
+from bench.conformance import autogluon, corpus, kinds
 
 NODE_ORDER = [
     "ExampleGen",
@@ -223,6 +223,8 @@ def write(results: dict, folder: Path, budget: dict, operator: dict) -> None:
         if extra:
             problems.append(f"- `{e.name}`: pyfunc with array cells: {extra[0]}")
     lines += fresh_table(results)
+    if (folder / "autogluon.json").exists():  # make bench-autogluon's, kept as measured
+        lines += ["", *autogluon.section(json.loads((folder / "autogluon.json").read_text()))]
     lines += ["", "## Failures", "", *(problems or ["None."])]
     lines += ["", "## What each dataset covers", ""]
     lines += [f"- `{e.name}` ({e.source}): {e.covers}." for e in corpus.CORPUS]

@@ -124,11 +124,12 @@ def data_asset(uri: str) -> Asset:
     return Asset(name=DATA_ASSET if uri == Deployment.from_env().data_uri else uri, uri=uri)
 
 
-def triggering_data(events) -> str | None:
-    """The data folder of the Asset whose events triggered this run (None when no Asset did):
-    the path of its file:// URI, or ValueError naming it."""
+def triggering_data(events, dataset: datasets.Dataset | None = None) -> str | None:
+    """The data folder of the Asset whose events triggered this run (None when no Asset did,
+    or the dataset reads a PostgreSQL source: that, whatever fired): the path of its file://
+    URI, or ValueError naming it."""
     uris = sorted({e.asset.uri for found in (events or {}).values() for e in found})
-    if not uris:
+    if not uris or (dataset is not None and dataset.source):
         return None
     if len(uris) > 1:
         raise ValueError(f"triggered by several Assets {uris}; a run trains on one data folder")
@@ -288,7 +289,7 @@ def build_retrain_dag(
         def check_params(params=None, dag_run=None, triggering_asset_events=None) -> dict:
             """Fails the run before any node starts if the settings or the data cannot be
             used. An Asset-triggered run trains on the data of the Asset that fired."""
-            data = triggering_data(triggering_asset_events)
+            data = triggering_data(triggering_asset_events, dataset)
             settings = pipeline_settings(params, dag_run.dag_id, dag_run.run_id, dataset, data)
             if data is not None:
                 log.info("triggered by Asset events: data %s", data)

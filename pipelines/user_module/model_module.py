@@ -297,24 +297,40 @@ def words(text) -> tf.RaggedTensor:
     return tf.strings.split(tf.strings.regex_replace(text, r"[^\pL\pN]+", " "))
 
 
-def _text(x, vocabulary: str) -> tf.Tensor:
-    """[batch, TEXT_LENGTH] int64 (core/columns.py): a free-text column's first words
-    (`words`) as ids over the training data's TEXT_VOCABULARY most frequent words, where
-    TEXT_PAD (id 0) pads a shorter text (a missing one is all padding) and a word out of the
+def ngrams(padded: tf.Tensor, n: int) -> tf.Tensor:
+    """[batch, length * n] of [batch, length] words ("" past a text's end): at each position
+    the word, then the n-grams of 2 to `n` words starting there, joined by a space ("" where
+    the text ends before the n-gram does)."""
+    grams, parts, present = [padded], [padded], padded != ""
+    for k in range(1, n):
+        parts.append(tf.pad(padded[:, k:], [[0, 0], [0, k]], constant_values=""))
+        present &= parts[-1] != ""
+        joined = tf.strings.reduce_join(tf.stack(parts, -1), axis=-1, separator=" ")
+        grams.append(tf.where(present, joined, ""))
+    return tf.reshape(tf.stack(grams, -1), [-1, padded.shape[1] * n])
+
+
+def _text(x, vocabulary: str, n: int = 1) -> tf.Tensor:
+    """[batch, TEXT_LENGTH * n] int64 (core/columns.py): a free-text column's first words
+    (`words`), each followed by the n-grams of 2 to `n` words starting at it (`ngrams`), as
+    ids over the training data's TEXT_VOCABULARY most frequent words and n-grams, where
+    TEXT_PAD (id 0) pads a shorter text (a missing one is all padding) and a token out of the
     vocabulary has the last id (one OOV bucket)."""
     from core import columns
 
     if x.dtype != tf.string:
         x = _values(x, tf.strings.as_string)
     tokens = words(_dense(x, ""))[:, : columns.TEXT_LENGTH]
+    padded = tokens.to_tensor(default_value="", shape=[None, columns.TEXT_LENGTH])
+    grams = ngrams(padded, n)
     vocab = tft.vocabulary(
-        tokens.flat_values,
+        tf.boolean_mask(grams, grams != ""),
         top_k=columns.TEXT_VOCABULARY,
         vocab_filename=vocabulary,
         reserved_tokens=[TEXT_PAD],
     )
-    padded = tokens.to_tensor(default_value=TEXT_PAD, shape=[None, columns.TEXT_LENGTH])
-    return tft.apply_vocabulary(padded, vocab, num_oov_buckets=OOV_BUCKETS)
+    grams = tf.where(grams == "", TEXT_PAD, grams)
+    return tft.apply_vocabulary(grams, vocab, num_oov_buckets=OOV_BUCKETS)
 
 
 def preprocessing_fn(inputs, custom_config):
@@ -328,7 +344,8 @@ def preprocessing_fn(inputs, custom_config):
       those in `hashed` are categories of their hashed values;
     - columns in `timestamp` (ISO 8601 text, or epoch seconds) become time features (`_time`):
       the raw value is no feature itself;
-    - columns in `text` (free text) become fixed-length word ids (`_text`);
+    - columns in `text` (free text) become fixed-length word ids (`_text`), with the word
+      n-grams `text_ngrams` asks for;
     - the label, as the task encodes it (`label_encoding`): its index in `classes`
       (classification) or its value as a float (regression).
     Outputs are named by core/names.py's `xf` (safe names for any column name)."""
@@ -345,7 +362,8 @@ def preprocessing_fn(inputs, custom_config):
         if name in times:
             outputs.update(_time(x, name))
         elif name in texts:
-            outputs[xf(name)] = _text(x, names.feature_name(name))
+            (n,) = _config(custom_config, "text_ngrams")  # asked for only with a text column
+            outputs[xf(name)] = _text(x, names.feature_name(name), n)
         elif name in hashed:
             outputs[xf(name)] = _hashed(x, names.feature_name(name))
         elif name in shapes and x.dtype == tf.string:

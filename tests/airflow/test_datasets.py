@@ -6,6 +6,7 @@ No DAG runs: the DAGs are parsed and check_params's function is called directly.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -173,6 +174,52 @@ def test_asset_uri_to_data():
     for bad in ("s3://bucket/key", "file://otherhost/srv/x", "/srv/x", "file://", "retrain_data"):
         with pytest.raises(ValueError, match="not a file:// URI"):
             data_of_asset(bad)
+
+
+def test_a_definition_may_name_a_postgresql_table_inside_the_allowed_roots(tmp_path, monkeypatch):
+    """`"data": "postgresql://..."` in datasets/NAME.json: the same trust boundary as the Param
+    (a URI prefix among the operator's allowed_roots), the label named, an Asset Airflow's
+    postgres provider accepts; an Asset-triggered run reads the table, whatever fired."""
+    from retrain_support import builder
+
+    from core import datasets
+
+    uri = "postgresql://etl@db.internal:5433/sales?table=crm.customers"
+    raw = {"data": uri, "label": "churned", "schedule": "@daily"}
+    monkeypatch.delenv("RETRAIN_SETTINGS", raising=False)
+    monkeypatch.delenv("RETRAIN_ALLOWED_ROOTS", raising=False)
+    with pytest.raises(datasets.DatasetError) as refused:
+        datasets.parse(tmp_path / "shop.json", raw)
+    assert str(refused.value).startswith(
+        f"{tmp_path / 'shop.json'}: field 'data': {uri} is outside the allowed roots (no "
+        "postgresql:// root); an operator adds a URI prefix"
+    )
+    monkeypatch.setenv("RETRAIN_ALLOWED_ROOTS", '[".", "postgresql://etl@db.internal:5433/sales"]')
+    shop = datasets.parse(tmp_path / "shop.json", raw)
+    assert shop.source and shop.data == shop.params["data"] == uri
+    assert shop.params["label"] == "churned"
+    assert shop.asset == "postgres://db.internal:5433/sales/crm/customers"
+    assert builder.data_asset(shop.asset).uri == shop.asset  # Airflow's own check of the URI
+    events = events_for("postgres://db.internal:5433/sales/crm/customers")
+    assert builder.triggering_data(events, shop) is None  # the run reads the table
+    # RETRAIN_SETTINGS's allowed_roots win over $RETRAIN_ALLOWED_ROOTS, as for the Param.
+    monkeypatch.setenv("RETRAIN_SETTINGS", '{"allowed_roots": ["postgresql://etl@other:5432"]}')
+    with pytest.raises(datasets.DatasetError, match="outside the allowed roots"):
+        datasets.parse(tmp_path / "shop.json", raw)
+    monkeypatch.delenv("RETRAIN_SETTINGS")
+    cases = {
+        "refused (it would be logged)": {**raw, "data": uri.replace("etl@", "etl:pw@")},
+        "field 'label': missing: name the label here": {"data": uri},
+        "field 'asset': missing: a postgresql:// query names": {
+            "data": "postgresql://etl@db.internal:5433/sales?query=SELECT%201",
+            "label": "churned",
+        },
+    }
+    for problem, bad in cases.items():
+        with pytest.raises(datasets.DatasetError, match=re.escape(problem)):
+            datasets.parse(tmp_path / "shop.json", bad)
+    query = {**cases["field 'asset': missing: a postgresql:// query names"], "asset": "x://q"}
+    assert datasets.parse(tmp_path / "shop.json", query).asset == "x://q"
 
 
 def test_registered_model_name_fallback_is_the_folder_s_name():

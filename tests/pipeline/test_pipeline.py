@@ -240,5 +240,6 @@ def test_each_task_type_is_one_object_and_the_user_module_gets_its_side(tmp_path
     classes = ["Adelie", "Chinstrap", "Gentoo"]  # sorted, whatever their frequency
     data = {"feature_shapes": {}, "categorical_features": [], "ignore": [], "hashed": []}
     data["timestamp"] = data["text"] = []
+    data["text_ngrams"] = 1  # read by the user module only for a text column
     assert transform == {"label": "species", **tasks.CLASSIFICATION.user_config(classes), **data}
     assert transform["label_encoding"] in model_module.LABEL_ENCODINGS

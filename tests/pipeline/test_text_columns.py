@@ -157,6 +157,7 @@ CONFIG = {
     "hashed": [],
     "timestamp": [],
     "text": ["review"],
+    "text_ngrams": 1,
 }
 
 
@@ -171,12 +172,13 @@ def _example(row: dict) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def _analyze(tmp_path, rows: list[dict], spec: dict = SPEC):
+def _analyze(tmp_path, rows: list[dict], spec: dict = SPEC, ngrams: int = 1):
     """Transform's analysis of `rows` (plain values, None missing) with the user module."""
     from pipelines.user_module import model_module
 
     instances = [{k: [] if r.get(k) is None else [_raw(r[k])] for k in spec} for r in rows]
-    fn = lambda inputs: model_module.preprocessing_fn(inputs, CONFIG)  # noqa: E731
+    config = {**CONFIG, "text_ngrams": ngrams}
+    fn = lambda inputs: model_module.preprocessing_fn(inputs, config)  # noqa: E731
     return local.analyze(tmp_path, spec, instances, fn)
 
 
