@@ -124,7 +124,8 @@ def prune(config, doomed: dict) -> dict:
         try:
             with db:
                 _delete(_Sql(db.cursor(), "?"), doomed)
-            try:  # give the pages back; a reader holding the file open only postpones it
+            try:  # give the pages back; a live run holding the file only postpones it
+                db.execute("PRAGMA busy_timeout = 5000")
                 db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 db.execute("VACUUM")
             except sqlite3.OperationalError:
