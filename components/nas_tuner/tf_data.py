@@ -13,8 +13,10 @@ over Transform's transformed examples, and the row counts an epoch is sized by.
   only its rows, in shards drawn in a new order each pass.
 - Every trial is scored on the same validation rows, in the same order: all of them, or
   `validation_sample` of them spread over the split.
-- Nothing materialises a split: rows stream from the gzip TFRecords; the shuffle buffer holds
-  at most SHUFFLE_BYTES of rows; a share is cached only when it takes at most CACHE_BYTES.
+- Nothing materialises a split: rows stream from the gzip TFRecords (or a share's cache); a
+  pass is shuffled in two bounded buffers: whole parsed batches, up to SHUFFLE_BYTES of rows,
+  then single rows, SHUFFLE_ROWS of them, so the first batch waits for those and no more; a
+  share is cached only when it takes at most CACHE_BYTES.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from core import names, splits, tasks
 from nas.data import SearchData
 
 READ_BATCH = 1024  # rows per parse: the files are read in batches, then regrouped
-SHUFFLE_ROWS = 10_000  # the shuffle buffer, at least
-SHUFFLE_BYTES = 64 << 20  # and at most this much memory
+SHUFFLE_ROWS = 10_000  # the buffer that shuffles single rows (and the batches' one, at least)
+SHUFFLE_BYTES = 64 << 20  # the buffer that shuffles whole batches of rows: at most this much
 CACHE_BYTES = 4 << 30  # a search caches a share of a split when its rows take at most this
 CACHE_SHARDS = 16  # shards of a cached training share (read in a new order each pass)
 
@@ -160,8 +162,9 @@ class TFRecordData(SearchData):
         total = self.train_rows
         rows = total if rows is None else min(int(rows), total)
         order = self._seed + 7919 * seed + epoch
-        ds = self.share(splits.TRAIN, rows, total, seed=order).unbatch()
-        ds = ds.shuffle(min(self._buffer, max(rows, 1)), seed=order)
+        ds = self.share(splits.TRAIN, rows, total, seed=order)
+        ds = ds.shuffle(max(1, min(self._buffer, rows) // READ_BATCH), seed=order)
+        ds = ds.unbatch().shuffle(min(SHUFFLE_ROWS, max(rows, 1)), seed=order)
         ds = ds.repeat().batch(batch_size)
         return weighted(ds, class_weight).prefetch(tf.data.AUTOTUNE)
 
