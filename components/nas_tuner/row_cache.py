@@ -13,7 +13,7 @@ share's rows, already parsed.
   buffer mixes rows from parts of the split drawn anew each pass. A validation share is one
   shard, read in order.
 - The folder lies in the search's state directory, which the Tuner removes when the search
-  ends (components/nas_tuner/executor.py).
+  succeeds (components/nas_tuner/executor.py); a failed search keeps it for its resume.
 """
 
 from __future__ import annotations
