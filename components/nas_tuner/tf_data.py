@@ -170,7 +170,7 @@ class TFRecordData(SearchData):
 
     def validation_batches(self, batch_size: int):
         ds = self.share(splits.VALIDATION, self.validation_rows, self._validation_available)
-        return ds.unbatch().batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return ds.rebatch(batch_size).prefetch(tf.data.AUTOTUNE)  # no row-at-a-time step
 
     def sample_batch(self, batch_size: int):
         for features, _ in self.validation_batches(batch_size).take(1):
