@@ -163,7 +163,7 @@ def _plan(fn_args, rows, tft_out, label: str, task, cap: int) -> dict:
     if fn_args.base_model and os.path.exists(path):
         with open(path) as f:
             return {**json.load(f), "steps_cap": cap}
-    count = {s: int(rows(s).reduce(0, lambda n, _: n + 1)) for s in splits.SPLITS[:2]}
+    count = {s: rows.count(s) for s in splits.SPLITS[:2]}
     counts = tf_data.class_counts(tft_out, label) if task is tasks.CLASSIFICATION else None
     return {
         "train_rows": count[splits.TRAIN],

@@ -146,7 +146,9 @@ class Executor(base_executor.BaseExecutor):
             + (f", classes {plan['class_counts']}" if plan["class_counts"] else ""),
             flush=True,
         )
-        spec, data = tfx_io.search_inputs(input_dict["examples"], graph_uri, label, config, plan)
+        spec, data = tfx_io.search_inputs(
+            input_dict["examples"], graph_uri, label, config, plan, state
+        )
         tracker = None
         if exec_properties.get("tracking_uri"):
             from components.nas_tuner.tracking import Tracker

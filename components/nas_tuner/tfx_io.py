@@ -31,6 +31,7 @@ OOV_BUCKETS = 1  # the user module's vocabularies have one out-of-vocabulary buc
 WEIGHTS = OUTPUT_FILES["weights"]
 SEARCH_CONFIG = OUTPUT_FILES["search_config"]
 DATA_PLAN = "data_plan.json"  # the row counts the search sized its epochs by (tf_data.py)
+ROW_CACHE = "row_cache"  # in the search's state directory: its row shares (row_cache.py)
 
 
 def xf(name: str) -> str:
@@ -83,7 +84,7 @@ def input_spec(
 
 
 def rows_reader(examples, tft_out, label: str, task: str, telemetry: str):
-    """`rows(split)`: one pass of a split's labelled rows of an Examples artifact (tf_data.py)."""
+    """The SplitReader of an Examples artifact's splits (tf_data.py)."""
     from tfx.components.util import tfxio_utils
     from tfx.types import artifact_utils
     from tfx.utils import io_utils
@@ -127,10 +128,13 @@ def split_dataset(
     return labelled(ds.repeat().batch(batch_size).map(parse), task, batch_size)
 
 
-def search_inputs(examples, transform_graph_uri: str, label: str, config: SearchConfig, plan):
+def search_inputs(
+    examples, transform_graph_uri: str, label: str, config: SearchConfig, plan, state: str
+):
     """(input spec, SearchData) for a search over Transform's outputs: the Tuner builds them,
     and so does each worker of a parallel search (components/nas_tuner/worker.py). `plan`:
-    tf_data.data_plan's row counts."""
+    tf_data.data_plan's row counts; `state`: the search's state directory, where the row
+    shares are cached (ROW_CACHE)."""
     from tfx.types import artifact_utils
 
     tft_out = tft.TFTransformOutput(transform_graph_uri)
@@ -143,6 +147,7 @@ def search_inputs(examples, transform_graph_uri: str, label: str, config: Search
         seed=config.seed,
         validation_sample=config.validation_sample,
         row_bytes=tf_data.row_bytes(spec),
+        cache_dir=os.path.join(state, ROW_CACHE),
     )
     return spec, data
 

@@ -60,6 +60,7 @@ def run(state_root: str, run_id: str, node_id: str, index: int, wait_s: float = 
             chief["label"],
             config,
             chief["plan"],
+            state,
         )
         tracker = None
         if chief.get("tracking_uri") and os.path.exists(state):
