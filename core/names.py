@@ -73,6 +73,15 @@ TAG_GATE_DIFF_HIGH = "gate.diff_high"
 TAG_GATE_ROWS = "gate.rows"
 TAG_GATE_DECISION = "gate.decision"
 TAG_GATE_REASON = "gate.reason"
+# A sign-off (promotion `approval`: core/promotion.py), on the version that awaits it: its state
+# (awaiting, approved, rejected, timed_out), the @champion version it was gated against ("" when
+# none), the reason @champion would move (the pusher's), and who decided, when and why.
+TAG_SIGNOFF_STATE = "signoff.state"
+TAG_SIGNOFF_CHAMPION = "signoff.champion_version"
+TAG_SIGNOFF_PROMOTION_REASON = "signoff.promotion_reason"
+TAG_SIGNOFF_BY = "signoff.by"
+TAG_SIGNOFF_AT = "signoff.at"
+TAG_SIGNOFF_REASON = "signoff.reason"
 CHAMPION = "champion"  # the model in service, the Evaluator's baseline
 CHALLENGER = "challenger"  # the latest blessed version
 

@@ -2,9 +2,7 @@
 in $RETRAIN_SETTINGS (a JSON object) or the environment variable a setting names, never by a
 trigger. The DAG itself sets the state paths, the tracking URI and the lineage. Declared here,
 beside the Params in core/settings.py, only to keep each file short: core/settings.py is the
-one list of every setting.
-
-Standard library only.
+one list of every setting. Standard library only.
 """
 
 from __future__ import annotations
@@ -375,6 +373,33 @@ OPERATOR_SETTINGS = [
         scope=DAG,
         env="RETRAIN_SERVING_START_TIMEOUT_S",
         minimum=1,
+    ),
+    Setting(
+        "approval_role",
+        "string",
+        "op",
+        "promotion approval: users of this role or higher (SimpleAuthManager) may sign off.",
+        scope=DAG,
+        env="RETRAIN_APPROVAL_ROLE",
+        choices=("viewer", "user", "op", "admin"),
+    ),
+    Setting(
+        "approvers",
+        "array",
+        (),
+        "promotion approval: user ids who may sign off (FAB: ids as text). Empty: approval_role's.",
+        scope=DAG,
+        env="RETRAIN_APPROVERS",
+        items={"type": "string", "minLength": 1},
+    ),
+    Setting(
+        "approval_timeout_s",
+        "number",
+        3 * 24 * 3600,
+        "promotion approval: sign_off's wait for an answer; then nothing moves, team notified.",
+        scope=DAG,
+        env="RETRAIN_APPROVAL_TIMEOUT_S",
+        exclusive_minimum=0,
     ),
     Setting(
         "lineage",

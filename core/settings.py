@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from core import promotion
 from core.operator_settings import LOCAL, OPERATOR_SETTINGS, REPO  # noqa: F401 (re-exported)
 from core.schema import DAG, OPERATOR, PIPELINE, USER, Setting, markdown_table
 from nas import knobs
@@ -35,6 +36,7 @@ GATE_METRICS += ("accuracy", "macro_f1", "rmse", "mae", "r2")
 # Retraining modes (components/nas_tuner/modes.py); the first is the default.
 MODES = ("warm", "full", "retrain")
 EXECUTORS = ("warm", "process")
+PROMOTIONS = promotion.MODES  # auto (the default) or approval
 ALLOW_PATTERN = r"^(\*:[A-Z_]+|[^:*][^:]*(:[A-Z_*]+)?)$"  # "*" alone would accept everything
 BEAM_PATTERN = r"^--[A-Za-z_]+(=.*)?$"
 DEFAULT_LABEL = "species"  # the label when neither the Param nor dataset.json names one
@@ -169,6 +171,18 @@ _DECLARED = [
         USER,
         minimum=0,
         maximum=1,
+    ),
+    Setting(
+        "promotion",
+        "string",
+        PROMOTIONS[0],
+        "Who moves @champion to a version the gate found at least as good as it. auto: the "
+        "pipeline. approval: it is @challenger only, and the run's sign_off task waits for a "
+        "person (a user with the operator's approval_role) to approve or reject it in the "
+        "Airflow UI. A trigger may not turn approval (the DAG's default) off.",
+        USER,
+        choices=PROMOTIONS,
+        env="RETRAIN_PROMOTION",
     ),
     *_knobs("space", "strategy", "max_trials", "parallel_trials", "time_budget_min", "epochs"),
     *_knobs("seed"),

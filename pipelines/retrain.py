@@ -311,6 +311,7 @@ def create_pipeline(s: Settings):
         explain=int(s.explain),
         edge=int(s.edge_export),
         feature_shapes=json.dumps(shapes, sort_keys=True),
+        promotion=s.promotion,
     ).with_id("Pusher")
     components = [
         example_gen,

@@ -28,6 +28,8 @@ class MlflowPusherSpec(ComponentSpec):
         # JSON object: the tensor columns' shapes (the pipeline's feature_shapes, declared and
         # found); a column not in it has the shape the transform graph gives it.
         "feature_shapes": ExecutionParameter(type=str, optional=True),
+        # core/promotion.py's MODES: auto moves @champion; approval leaves it to a person.
+        "promotion": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         "model": ChannelParameter(type=standard_artifacts.Model),
@@ -43,7 +45,8 @@ class MlflowPusherSpec(ComponentSpec):
 
 class MlflowPusher(base_component.BaseComponent):
     """Registers a blessed model version, tags its lineage, sets @challenger and moves
-    @champion when the model was blessed against the current champion. Every setting comes
+    @champion when the model was blessed against the current champion (with promotion
+    `approval`, leaves it awaiting a person's sign-off instead). Every setting comes
     from the pipeline (pipelines/retrain.py); empty strings mean none."""
 
     SPEC_CLASS = MlflowPusherSpec
@@ -67,6 +70,7 @@ class MlflowPusher(base_component.BaseComponent):
         artifact_location: str = "",
         lineage: str = "",
         feature_shapes: str = "",
+        promotion: str = "auto",
     ):
         from tfx.types import Channel
 
@@ -88,6 +92,7 @@ class MlflowPusher(base_component.BaseComponent):
                 explain=explain,
                 edge=edge,
                 feature_shapes=feature_shapes,
+                promotion=promotion,
                 pushed_model=Channel(type=standard_artifacts.PushedModel),
             )
         )

@@ -78,13 +78,14 @@ class Executor(base_executor.BaseExecutor):
         else:
             version = self._register(client, input_dict, exec_properties, run_id, decision)
         client.set_registered_model_alias(name, names.CHALLENGER, version.version)
-        champion = self._move_champion(client, name, version, decision)
+        mode = exec_properties.get("promotion") or promotion.AUTO
+        state = self._promote(client, name, version, decision, mode)
+        champion = state == promotion.CHAMPION
 
         destination = f"models:/{name}/{version.version}"
         pushed.set_int_custom_property("pushed", 1)
         pushed.set_string_custom_property("pushed_destination", destination)
         pushed.set_int_custom_property("pushed_version", int(version.version))
-        state = promotion.CHAMPION if champion else promotion.CHALLENGER
         pushed.set_string_custom_property("promotion", state)
         pushed.set_string_custom_property("promotion_reason", decision.get("reason", ""))
         logging.info(
@@ -177,63 +178,31 @@ class Executor(base_executor.BaseExecutor):
 
     # ------------------------------------------------------------------ champion
 
-    def _move_champion(self, client, name: str, version, decision: dict) -> bool:
-        """Move @champion to `version` when the gate found it at least as good as @champion on
-        the same test rows (or there is none yet): core/promotion.py's states."""
-        current = registry.version_by_alias(client, name, names.CHAMPION)
-        if current is not None and current.version == version.version:
-            return True
-        compared = decision.get("champion_model_id")
-        if decision.get("state") != promotion.CHAMPION:
+    def _promote(self, client, name: str, version, decision: dict, mode: str) -> str:
+        """core/promotion.py's state of `version`: @champion moves to it (promotion `auto`) or
+        it waits for a person's sign-off (`approval`) when the gate found it at least as good
+        as @champion on the same test rows (or there is none yet); else @challenger only."""
+        state, why = promotion.promote(client, name, version, decision, mode)
+        if state == promotion.CHALLENGER:
+            logging.warning("%s (%s)", why, name)
+        elif state == promotion.AWAITING:
             logging.warning(
-                "KEPT AS CHALLENGER: version %s of %s: %s. @%s stays on version %s.",
+                "AWAITING SIGN-OFF: version %s of %s is @%s; @%s moves when a person approves "
+                "in the DAG run's sign_off task (%s)",
                 version.version,
                 name,
-                decision.get("reason"),
+                names.CHALLENGER,
                 names.CHAMPION,
-                None if current is None else current.version,
+                why,
             )
-            return False
-        if current is None:
-            reason = f"no champion yet: {decision.get('reason')}"
-        elif compared is not None and current.tags.get(names.TAG_MODEL_ARTIFACT_ID) == str(
-            compared
-        ):
-            reason = f"at least as good as version {current.version}: {decision.get('reason')}"
-        elif compared is None and _artifact_gone(current):
-            # The stuck champion: its model artifact left this store (reset, migrated, cleaned),
-            # so no run could ever be evaluated against it. Say so, and let this one serve.
-            reason = (
-                f"the champion, version {current.version}, has no model artifact in this store "
-                f"any more ({current.tags.get(names.TAG_MODEL_URI)} is gone): gated against "
-                f"the trivial baseline only: {decision.get('reason')}"
-            )
-            logging.warning("CHAMPION REPLACED WITHOUT A COMPARISON: %s", reason)
+        elif why.startswith("CHAMPION REPLACED"):
+            logging.warning("%s", why)
         else:
-            usable, why = registry.schema_check(
-                current.tags, version.tags.get(names.TAG_LABEL), version.tags.get(names.TAG_SCHEMA)
-            )
-            logging.warning(
-                "@%s stays on version %s: version %s was not evaluated against it%s",
-                names.CHAMPION,
-                current.version,
-                version.version,
-                "" if usable else f" ({why}; set @{names.CHAMPION} by hand if it should serve)",
-            )
-            return False
-        promotion.make_champion(client, name, version.version, reason)
-        logging.info("@%s -> version %s (%s)", names.CHAMPION, version.version, reason)
-        return True
+            logging.info("@%s -> version %s (%s)", names.CHAMPION, version.version, why)
+        return state
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _artifact_gone(version) -> bool:
-    """Whether a registered version's ML Metadata model files are gone (a version without the
-    tag, registered before it existed, is not known to be gone)."""
-    uri = version.tags.get(names.TAG_MODEL_URI)
-    return bool(uri) and "://" not in uri and not os.path.exists(uri)
 
 
 def _hyperparameters(artifact) -> dict:

@@ -26,6 +26,7 @@ from airflow.sdk import Asset, Param, dag, task
 from core import datasets, envs
 from core import settings as contract
 from retrain_support import REPO, containers, csv_check, mlflow_conn, node_client, notify, trust
+from retrain_support.signoff import sign_off_task
 
 DATA_ASSET = "retrain_data"  # the generic retrain_on_data's Asset name (one name per URI)
 
@@ -266,7 +267,8 @@ def build_retrain_dag(
     dataset: datasets.Dataset | None = None,
 ):
     """One retraining DAG: check_params -> start_executor (setup) -> one task per TFX node ->
-    stop_executor (teardown). `dataset`: a dataset's DAG (its Params in `dag_params`)."""
+    stop_executor (teardown), announce, sign_off. `dataset`: a dataset's DAG (its Params in
+    `dag_params`)."""
     env = Deployment.from_env()
     boxes, tfx_python, gpu_pool = env.containers, env.tfx_python, env.gpu_pool
     the_params = PARAMS if dag_params is None else dag_params
@@ -382,8 +384,10 @@ def build_retrain_dag(
         stop = stop_executor(executor).as_teardown(setups=executor)
         for t in tasks.values():
             t >> stop
-        pushed = tasks["Pusher"]
-        announce_push(getattr(pushed, "output", pushed)) >> stop
+        pushed = getattr(tasks["Pusher"], "output", tasks["Pusher"])
+        announced = announce_push(pushed)
+        # promotion approval: a person signs off (skipped otherwise); no executor needed.
+        announced >> [stop, sign_off_task(pushed, settings, tfx_python, [model])]
         if not boxes.enabled:
             workers = tuner_worker.partial(settings=settings, executor_socket=executor).expand(
                 index=tuner_workers(settings)

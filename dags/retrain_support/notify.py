@@ -1,7 +1,8 @@
 """People are told what happened to a run: a node that failed for good, and what the gate made
 of the new model: promoted to @champion, kept as @challenger, or NOT BLESSED (the run itself
-ends green). Each event is one line in the task log, `RETRAIN NOTIFY <event>: <what happened>`,
-and, where the deployment names them:
+ends green); with promotion `approval`, a version awaiting sign-off, rejected, or not answered
+in time (signoff.py). Each event is one line in the task log, `RETRAIN NOTIFY <event>: <what
+happened>`, and, where the deployment names them:
 
 - an email through Airflow's SMTP provider:
   - `RETRAIN_NOTIFY_EMAIL`: comma-separated addresses (empty: no email);
@@ -35,6 +36,8 @@ log = logging.getLogger("retrain")
 FAILED, NOT_BLESSED = "failed", "not-blessed"
 PROMOTED, CHALLENGER = "promoted", "challenger"
 DEPLOY_FAILED = "deploy-failed"  # dags/deploy_new_model.py: a smoke test failed
+# The sign_off task (signoff.py): a version awaits a person, who rejected it, or nobody answered.
+AWAITING, REJECTED, SIGNOFF_TIMEOUT = "awaiting-sign-off", "rejected", "sign-off-timeout"
 WEBHOOK_TIMEOUT_S = 10
 
 

@@ -8,7 +8,8 @@ operator's `allowed_roots`, symbolic links resolved. `beam_pipeline_args` may on
 operator's `allowed_beam_options` (`--setup_file`, `--environment_type=PROCESS` and the like
 run commands). A value equal to the DAG's default is the operator's own choice (the contract's
 default, $RETRAIN_BEAM_ARGS, a dataset definition) and is trusted; so is the folder of an Asset
-that triggered the run (Assets are declared by the deployment).
+that triggered the run (Assets are declared by the deployment). A trigger may not set
+`promotion` to `auto` where the DAG's default is `approval` (a sign-off the operator requires).
 
 Also each node's time limit (`timeout_s`), from the operator's settings and the run's budget.
 Standard library only (the DAG imports it).
@@ -64,6 +65,12 @@ def problems(params: dict, defaults: dict, settings: dict, contract, repo: Path)
                 f"param {name}: {value} is outside the allowed roots "
                 f"({', '.join(map(str, allowed))}); an operator adds roots in allowed_roots"
             )
+    approval = contract.promotion.APPROVAL
+    if defaults.get("promotion") == approval and params.get("promotion") not in (None, approval):
+        out.append(
+            f"param promotion: this DAG's promotion is {approval} (the operator's or the "
+            "dataset's): a person signs off before @champion moves; a trigger cannot turn it off"
+        )
     args = params.get("beam_pipeline_args")
     if args and list(args) != list(defaults.get("beam_pipeline_args") or ()):
         names = set(setting("allowed_beam_options", settings, contract))

@@ -37,6 +37,16 @@ def test_files_outside_the_allowed_roots_are_refused(tmp_path):
     assert problems(roots, data=DEFAULTS["data"]) == []
 
 
+def test_a_trigger_may_not_turn_a_required_sign_off_off():
+    """promotion approval, where the DAG's default (the operator's, a dataset's) says so."""
+    required = dict(DEFAULTS, promotion="approval")
+    [found] = trust.problems({"promotion": "auto"}, required, {}, contract, REPO)
+    assert found.startswith("param promotion: this DAG's promotion is approval")
+    assert trust.problems({"promotion": "approval"}, required, {}, contract, REPO) == []
+    # where auto is the default, a trigger may ask for a sign-off, or not
+    assert problems(promotion="approval") == [] and problems(promotion="auto") == []
+
+
 def test_a_symbolic_link_does_not_leave_the_roots(tmp_path):
     inside = tmp_path / "allowed"
     inside.mkdir()

@@ -445,7 +445,7 @@ def test_the_pusher_leaves_another_schemas_champion_in_place(caplog):
     client = Client()
     with caplog.at_level(logging.INFO):
         better = {"state": "champion", "reason": "better than the prior", "champion_model_id": None}
-        moved = executor.Executor()._move_champion(client, "clinic", mine, better)
-    assert moved is False and client.aliases == {}
+        state = executor.Executor()._promote(client, "clinic", mine, better, "auto")
+    assert state == "challenger" and client.aliases == {}
     line = next(r.getMessage() for r in caplog.records if "stays on version 3" in r.getMessage())
     assert "trained on label 'island'" in line and "set @champion by hand" in line

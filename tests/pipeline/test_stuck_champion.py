@@ -32,8 +32,8 @@ def registry(tmp_path, champion_files: str):
 def test_a_champion_whose_files_are_gone_is_replaced_and_the_log_says_so(tmp_path, caplog):
     client, v2 = registry(tmp_path, str(tmp_path / "Trainer" / "model" / "7"))
     with caplog.at_level(logging.WARNING):
-        moved = Executor()._move_champion(client, "m", v2, BETTER)
-    assert moved
+        state = Executor()._promote(client, "m", v2, BETTER, promotion.AUTO)
+    assert state == promotion.CHAMPION
     assert client.get_model_version_by_alias("m", names.CHAMPION).version == v2.version
     assert "CHAMPION REPLACED WITHOUT A COMPARISON" in caplog.text
     assert "version 1, has no model artifact in this store any more" in caplog.text
@@ -48,8 +48,8 @@ def test_a_version_not_at_least_as_good_stays_challenger(tmp_path, caplog):
     worse = {"state": promotion.CHALLENGER, "reason": "not at least as good"}
     worse["champion_model_id"] = 1
     with caplog.at_level(logging.WARNING):
-        moved = Executor()._move_champion(client, "m", v2, worse)
-    assert not moved
+        state = Executor()._promote(client, "m", v2, worse, promotion.AUTO)
+    assert state == promotion.CHALLENGER
     assert str(client.get_model_version_by_alias("m", names.CHAMPION).version) == "1"
     assert "KEPT AS CHALLENGER" in caplog.text and "not at least as good" in caplog.text
 
@@ -58,7 +58,7 @@ def test_a_champion_still_in_the_store_stays_when_not_compared(tmp_path, caplog)
     """The race it must not break: a champion set by another run meanwhile stays."""
     client, v2 = registry(tmp_path, str(tmp_path))
     with caplog.at_level(logging.WARNING):
-        moved = Executor()._move_champion(client, "m", v2, BETTER)
-    assert not moved
+        state = Executor()._promote(client, "m", v2, BETTER, promotion.AUTO)
+    assert state == promotion.CHALLENGER
     assert str(client.get_model_version_by_alias("m", names.CHAMPION).version) == "1"
     assert "@champion stays on version 1" in caplog.text
