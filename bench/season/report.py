@@ -120,16 +120,24 @@ def finish(runs: list[dict]) -> list[dict]:
     return runs
 
 
-def steady_week(runs: list[dict], keep_runs: int) -> int:
-    """The index of the run from which the state is at retention's bound: the first whose
-    retention kept the most runs it ever keeps (the last `keep_runs`, the champion's and the
-    challenger's: keep_runs + 2); where none did, the first after `keep_runs` runs. Until then
-    the state grows by design (a champion that is the newest run is counted once), so flatness
-    is judged from there."""
-    full = [
-        i for i, r in enumerate(runs) if r.get("retention", {}).get("runs_kept", 0) >= keep_runs + 2
-    ]
-    return full[0] if full else min(max(len(runs) - 1, 0), keep_runs + 1)
+def flatness(runs: list[dict], keep_runs: int) -> dict:
+    """Disk after retention, from the week retention first removed a run (`keep_runs` + 1):
+    retention keeps at most keep_runs + 2 runs (the last `keep_runs`, the champion's and the
+    challenger's when they are older), so the state may step up when the champion stops being
+    one of the newest runs, and must then stay flat. Flat: at each number of runs kept, the
+    total stays within 20% of its first value there. Also given: whether it stayed within 20%
+    of the first week's total throughout (the check before the runs kept were recorded)."""
+    settle = min(max(len(runs) - 1, 0), keep_runs + 1)
+    totals = [round(sum(r["disk_mb"].values()), 2) for r in runs[settle:]]
+    groups: dict = {}
+    for r, total in zip(runs[settle:], totals, strict=True):
+        groups.setdefault(r.get("retention", {}).get("runs_kept"), []).append(total)
+    return {
+        "met": bool(groups) and all(max(g) <= 1.2 * g[0] for g in groups.values()),
+        "total_mb_by_runs_kept": {str(k): g for k, g in groups.items()},
+        "within_20pct_of_the_first_steady_week": bool(totals) and max(totals) <= 1.2 * totals[0],
+        "steady_from_week": runs[settle]["week"] if runs else None,
+    }
 
 
 def goals(result: dict) -> dict:
@@ -148,9 +156,6 @@ def goals(result: dict) -> dict:
     season = result["season"]
     corrupted = [r for r in runs if r["kind"] == "corrupted"]
     shift = [r for r in runs if season["shift"] <= r["week"] <= season["shift"] + 1]
-    totals = [sum(r["disk_mb"].values()) for r in runs]
-    settle = steady_week(runs, result["retention"]["keep_runs"])
-    steady = totals[settle:] if totals else []
     return {
         "no_promoted_champion_worse_on_the_holdout": {"met": not worse, "worse": worse},
         "corrupted_batch_stopped": {
@@ -162,9 +167,8 @@ def goals(result: dict) -> dict:
             "promoted_weeks": [r["week"] for r in shift if r["promoted"]],
         },
         "disk_flat_after_retention": {
-            "met": bool(steady) and max(steady) <= 1.2 * steady[0],
+            **flatness(runs, result["retention"]["keep_runs"]),
             "total_mb_from_week": {r["week"]: round(sum(r["disk_mb"].values()), 1) for r in runs},
-            "steady_from_week": runs[settle]["week"] if runs else None,
             "ml_metadata_mb": [r["disk_mb"]["ml_metadata"] for r in runs],
         },
     }
