@@ -6,7 +6,7 @@ an execution or a context, so a store that retention keeps marking grows by ever
 on SQLite and on PostgreSQL (MLMD's own schema, version 10: the same table and column names on
 both; PostgreSQL folds the unquoted names as MLMD created them), in one transaction:
 
-- the removed runs' `pipeline_run` contexts;
+- the removed runs' `pipeline_run` contexts (a run's stays while one of its executions does);
 - their executions, except one that produced (an OUTPUT event) an artifact that is not going:
   TFX's cache reads an execution's outputs from its OUTPUT events, and an execution with one of
   its outputs missing would look like a complete cached result; such an execution keeps all its
@@ -26,8 +26,11 @@ import sqlite3
 CHUNK = 500  # ids per statement: under SQLite's and PostgreSQL's parameter limits
 
 
-def select(store, contexts: list[int], executions: set[int], doomed: set[int]) -> dict:
-    """What goes, read through ML Metadata's API: {"contexts", "executions", "artifacts"}."""
+def select(store, contexts: dict[int, set[int]], executions: set[int], doomed: set[int]) -> dict:
+    """What goes, read through ML Metadata's API: {"contexts", "executions", "artifacts"}.
+    `contexts`: each removed run's context id and its executions. A run's context stays while
+    one of its executions does, so the next retention finds that execution again (in the run
+    it plans to remove) and deletes it once nothing kept needs its outputs."""
     from ml_metadata.proto import metadata_store_pb2 as pb
 
     outputs = (pb.Event.OUTPUT, pb.Event.DECLARED_OUTPUT, pb.Event.INTERNAL_OUTPUT)
@@ -39,7 +42,7 @@ def select(store, contexts: list[int], executions: set[int], doomed: set[int]) -
     by_artifact = store.get_events_by_artifact_ids(sorted(doomed)) if doomed else []
     held = {e.artifact_id for e in by_artifact if e.type in outputs and e.execution_id not in gone}
     return {
-        "contexts": sorted(set(contexts)),
+        "contexts": sorted(c for c, ran in contexts.items() if not set(ran) & producers),
         "executions": sorted(gone),
         "artifacts": sorted(set(doomed) - held),
     }

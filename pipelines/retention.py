@@ -122,7 +122,7 @@ def plan(store, keep_runs: int, protected: dict[str, str], keep_artifacts=frozen
         "remove": removed,
         "artifacts": sorted(doomed),
         "executions": gone,
-        "contexts": [c.id for c in runs if c.name not in keep],
+        "contexts": {c.id: ran[c.name] for c in runs if c.name not in keep},
         "inputs": inputs,
     }
 

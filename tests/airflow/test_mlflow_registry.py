@@ -519,13 +519,13 @@ def test_retention_keeps_what_serving_and_the_next_run_need_and_removes_the_rest
     assert summary["folders"] > 0  # TFX's working folders of the removed executions
 
     # What is left under the pipeline root is what the kept runs use: every artifact folder
-    # there is a live record, and every DELETED record's files are gone. ML Metadata holds only
-    # the kept runs: the removed runs' records went (a DELETED record is left only where its
-    # producer also wrote something kept, for TFX's cache to skip).
+    # there is a live record, and every DELETED record's files are gone. The removed runs'
+    # ML Metadata records went, but for an execution that also wrote something kept (with its
+    # run's context, for the next retention; its other outputs DELETED, for TFX's cache).
     records = metadata_records(state)
-    assert sorted(records["runs"]) == sorted(summary["kept"]), records["runs"]
+    assert set(summary["kept"]) <= set(records["runs"]), records["runs"]
     pruned = summary["metadata_records"]
-    assert pruned["contexts"] >= len(removed) and pruned["executions"] and pruned["artifacts"]
+    assert pruned["executions"] > 0 and pruned["artifacts"] > 0, pruned
     states = records["states"]
     deleted = [uri for uri, s in states if s == "DELETED"]
     assert len(deleted) == summary["artifacts"] - pruned["artifacts"], (deleted, pruned)
