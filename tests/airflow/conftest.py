@@ -298,3 +298,13 @@ def registry_runs(airflow_db, tmp_path_factory):
         yield done
     finally:
         stop_server(server[0])
+
+
+def api_call(method, url, token=None, body=None):
+    """(HTTP status, JSON body; {} when empty) of one Airflow REST API call as the user of
+    `token` (a JWT), through stack/client.py's request."""
+    from stack.client import request
+
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    status, answer = request(url, method, body, headers)
+    return status, answer if answer != "" else {}

@@ -11,27 +11,12 @@ import os
 import secrets
 import subprocess
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from tests.airflow.conftest import AIRFLOW, free_port
+from tests.airflow.conftest import AIRFLOW, api_call, free_port
 
 DAG = "retrain"
-
-
-def _call(method, url, token=None, body=None):
-    req = urllib.request.Request(url, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    data = json.dumps(body).encode() if body is not None else None
-    try:
-        with urllib.request.urlopen(req, data=data, timeout=30) as r:
-            return r.status, json.loads(r.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +47,7 @@ def api(airflow_db, tmp_path_factory):
         deadline = time.time() + 240
         while True:
             try:
-                status, _ = _call("GET", f"{base}/api/v2/monitor/health")
+                status, _ = api_call("GET", f"{base}/api/v2/monitor/health")
                 if status == 200:
                     break
             except OSError:
@@ -70,7 +55,7 @@ def api(airflow_db, tmp_path_factory):
             assert server.poll() is None, (home / "api-server.log").read_text()[-3000:]
             assert time.time() < deadline, "the API server did not come up in 240 s"
             time.sleep(2)
-        status, body = _call(
+        status, body = api_call(
             "POST", f"{base}/auth/token", body={"username": "admin", "password": password}
         )
         assert status in (200, 201), body
@@ -85,7 +70,7 @@ def api(airflow_db, tmp_path_factory):
 
 
 def _runs(base, token) -> int:
-    status, body = _call("GET", f"{base}/api/v2/dags/{DAG}/dagRuns", token)
+    status, body = api_call("GET", f"{base}/api/v2/dags/{DAG}/dagRuns", token)
     assert status == 200, body
     return body["total_entries"]
 
@@ -104,7 +89,7 @@ def _runs(base, token) -> int:
 def test_bad_params_are_refused_by_the_running_api_server(api, conf, key):
     base, token = api
     before = _runs(base, token)
-    status, body = _call(
+    status, body = api_call(
         "POST", f"{base}/api/v2/dags/{DAG}/dagRuns", token, {"logical_date": None, "conf": conf}
     )
     assert status == 400, (status, body)
@@ -116,7 +101,7 @@ def test_good_params_are_accepted_by_the_same_endpoint(api):
     """The refusals above are about the Params, not about the endpoint or the token."""
     base, token = api
     before = _runs(base, token)
-    status, body = _call(
+    status, body = api_call(
         "POST",
         f"{base}/api/v2/dags/{DAG}/dagRuns",
         token,
@@ -125,5 +110,5 @@ def test_good_params_are_accepted_by_the_same_endpoint(api):
     assert status == 200, body
     assert body["conf"]["max_trials"] == 2 and body["state"] == "queued"
     assert _runs(base, token) == before + 1
-    status, _ = _call("GET", f"{base}/api/v2/dags/{DAG}/dagRuns", token=None)
+    status, _ = api_call("GET", f"{base}/api/v2/dags/{DAG}/dagRuns", token=None)
     assert status in (401, 403)  # and nothing without a token

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import urllib.error
-import urllib.request
 
 import pytest
 
 from core import names, promotion, waiting
-from tests.airflow.conftest import REPO, running_airflow
+from tests.airflow.conftest import REPO, api_call, running_airflow
 from tests.airflow.http_sink import HttpSink
 
 MODEL = "signoff_model"
@@ -42,19 +40,6 @@ GATE = {
     names.TAG_GATE_ROWS: "34",
     names.TAG_GATE_REASON: "log_loss 0.2113 vs champion 0.2391: at least as good",
 }
-
-
-def _call(method, url, token=None, body=None):
-    req = urllib.request.Request(url, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    data = json.dumps(body).encode() if body is not None else None
-    try:
-        with urllib.request.urlopen(req, data=data, timeout=30) as r:
-            return r.status, json.loads(r.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
 
 
 def _registry(uri: str):
@@ -106,7 +91,7 @@ def stack(tmp_path_factory):
         with running_airflow(home, password="unused", **env) as (_, base):
             tokens = {}
             for user, password in passwords.items():
-                status, body = _call(
+                status, body = api_call(
                     "POST", f"{base}/auth/token", body={"username": user, "password": password}
                 )
                 assert status in (200, 201), body
@@ -119,7 +104,7 @@ def stack(tmp_path_factory):
 
 def _trigger(base, token, dag_id, version, state=promotion.AWAITING) -> str:
     conf = {"model": MODEL, "version": version, "promotion": state}
-    status, body = _call(
+    status, body = api_call(
         "POST", f"{base}/api/v2/dags/{dag_id}/dagRuns", token, {"logical_date": None, "conf": conf}
     )
     assert status == 200, body
@@ -128,7 +113,7 @@ def _trigger(base, token, dag_id, version, state=promotion.AWAITING) -> str:
 
 def _task(base, token, dag_id, run_id) -> dict:
     url = f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/sign_off"
-    status, body = _call("GET", url, token)
+    status, body = api_call("GET", url, token)
     return body if status == 200 else {}
 
 
@@ -137,7 +122,7 @@ def _hitl(base, dag_id, run_id) -> str:
 
 
 def _run_state(base, token, dag_id, run_id) -> str:
-    _, body = _call("GET", f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}", token)
+    _, body = api_call("GET", f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}", token)
     return body.get("state", "")
 
 
@@ -174,7 +159,7 @@ def test_sign_off_through_the_rest_api_as_real_users(stack):
         waiting.wait_until(lambda k=key: settled(k), 180, every_s=2, what=f"{key} awaiting input")
 
     # The form: the gate's evidence, and who may answer (op and the higher admin, not user).
-    status, detail = _call("GET", _hitl(base, *runs["approve"]), admin)
+    status, detail = api_call("GET", _hitl(base, *runs["approve"]), admin)
     assert status == 200, detail
     body = detail["body"]
     for text in ("0.2113", "0.2391", "1.0712", "[-0.0512, -0.0049]", "trivial baseline"):
@@ -184,15 +169,15 @@ def test_sign_off_through_the_rest_api_as_real_users(stack):
 
     # A user without the role is refused, and nothing changes.
     answer = {"chosen_options": ["Approve"], "params_input": {"reason": "I like it"}}
-    status, refused = _call("PATCH", _hitl(base, *runs["approve"]), tokens["analyst"], answer)
+    status, refused = api_call("PATCH", _hitl(base, *runs["approve"]), tokens["analyst"], answer)
     assert status == 403, refused
     assert str(client.get_model_version_by_alias(MODEL, names.CHAMPION).version) == "1"
 
     answer = {"chosen_options": ["Approve"], "params_input": {"reason": "better log loss"}}
-    status, got = _call("PATCH", _hitl(base, *runs["approve"]), tokens["approver"], answer)
+    status, got = api_call("PATCH", _hitl(base, *runs["approve"]), tokens["approver"], answer)
     assert status == 200, got
     answer = {"chosen_options": ["Reject"], "params_input": {"reason": "island drift"}}
-    status, got = _call("PATCH", _hitl(base, *runs["reject"]), tokens["boss"], answer)
+    status, got = api_call("PATCH", _hitl(base, *runs["reject"]), tokens["boss"], answer)
     assert status == 200, got
 
     def ended():
