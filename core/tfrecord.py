@@ -279,7 +279,7 @@ def write(path: str, rows: list[dict[str, tuple[str, list]]], gzipped: bool = Fa
     the CRCs TensorFlow's reader checks."""
     buf = io.BytesIO()
     for row in rows:
-        payload = _encode_example(row)
+        payload = encode_example(row)
         length = struct.pack("<Q", len(payload))
         buf.write(length + masked_crc(length) + payload + masked_crc(payload))
     data = gzip.compress(buf.getvalue()) if gzipped else buf.getvalue()
@@ -307,7 +307,9 @@ def _delimited(number: int, payload: bytes) -> bytes:
     return _key(number, 2) + _encode_varint(len(payload)) + payload
 
 
-def _encode_example(row: dict[str, tuple[str, list]]) -> bytes:
+def encode_example(row: dict[str, tuple[str, list]]) -> bytes:
+    """One tf.Example, serialized, from {name: (kind, values)} ("bytes", "float", else int64),
+    as TensorFlow writes it (a missing value is an absent name)."""
     entries = b""
     for name, (kind, values) in row.items():
         if kind == "bytes":

@@ -8,20 +8,9 @@ from pathlib import Path
 
 from bench.common import stamp
 from bench.conformance import autogluon, corpus, kinds
+from core.topology import NODES
 
-NODE_ORDER = [
-    "ExampleGen",
-    "StatisticsGen",
-    "SchemaGen",
-    "PreviousSpanResolver",
-    "ExampleValidator",
-    "Transform",
-    "ChampionResolver",
-    "Tuner",
-    "Trainer",
-    "Evaluator",
-    "Pusher",
-]
+NODE_ORDER = list(NODES)
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -25,6 +25,7 @@ from airflow.sdk import Asset, Param, dag, task
 # modules it reads: never TFX or Keras), on sys.path by retrain_support/__init__.py.
 from core import datasets, envs
 from core import settings as contract
+from core.topology import GPU_NODES, NODES
 from retrain_support import REPO, containers, csv_check, mlflow_conn, node_client, notify, trust
 from retrain_support.signoff import sign_off_task
 
@@ -79,24 +80,6 @@ def __getattr__(name: str):
     if name in _FROM_ENV:
         return getattr(Deployment.from_env(), _FROM_ENV[name])
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-# The pipeline's nodes and their upstream nodes, as compiled from pipelines/retrain.py.
-# tests/airflow/test_topology.py fails if this drifts from the compiled TFX pipeline.
-NODES: dict[str, list[str]] = {
-    "ExampleGen": [],
-    "StatisticsGen": ["ExampleGen"],
-    "SchemaGen": ["StatisticsGen"],
-    "PreviousSpanResolver": [],
-    "ExampleValidator": ["PreviousSpanResolver", "SchemaGen", "StatisticsGen"],
-    "Transform": ["ExampleGen", "ExampleValidator", "SchemaGen"],
-    "ChampionResolver": [],
-    "Tuner": ["ChampionResolver", "StatisticsGen", "Transform"],
-    "Trainer": ["SchemaGen", "Transform", "Tuner"],
-    "Evaluator": ["ChampionResolver", "ExampleGen", "Trainer"],
-    "Pusher": ["ChampionResolver", "Evaluator", "ExampleGen", "Trainer", "Transform", "Tuner"],
-}
-GPU_NODES = {"Tuner", "Trainer"}
 
 
 def params(defaults: dict | None = None) -> dict[str, Param]:

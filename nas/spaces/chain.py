@@ -81,15 +81,5 @@ class ChainSpace(SearchSpace):
     def body(self, x, kind, arch, fidelity, seeds, prefix):
         c = arch.choices
         for i in range(c["depth"]):
-            x = ops.apply(
-                x,
-                kind,
-                c[f"op_{i}"],
-                fidelity.scale(c[f"width_{i}"]),
-                name=f"{prefix}layer{i}",
-                seeds=seeds,
-                activation=c[f"activation_{i}"],
-                norm=c[f"norm_{i}"],
-                dropout=c[f"dropout_{i}"],
-            )
+            x = ops.layer(x, kind, c, i, fidelity, prefix, seeds)
         return x

@@ -53,16 +53,6 @@ class GraphSpace(SearchSpace):
             srcs = self.feeds(arch, i)
             used.update(srcs)
             h = ops.concat([outs[s] for s in srcs], f"{prefix}layer{i}_in")
-            outs[str(i)] = ops.apply(
-                h,
-                kind,
-                c[f"op_{i}"],
-                fidelity.scale(c[f"width_{i}"]),
-                name=f"{prefix}layer{i}",
-                seeds=seeds,
-                activation=c[f"activation_{i}"],
-                norm=c[f"norm_{i}"],
-                dropout=c[f"dropout_{i}"],
-            )
+            outs[str(i)] = ops.layer(h, kind, c, i, fidelity, prefix, seeds)
         loose = [outs[str(i)] for i in range(c["depth"]) if str(i) not in used]
         return ops.concat(loose, f"{prefix}branches")

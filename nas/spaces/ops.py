@@ -133,6 +133,22 @@ def apply(
     return finish(h, norm, activation, dropout, name, seeds.base)
 
 
+def layer(x, kind: str, choices: dict, i: int, fidelity, prefix: str, seeds: Seeds):
+    """Layer `i` of a chain or a graph space, from the architecture's `op_i`, `width_i` (scaled
+    by the fidelity), `activation_i`, `norm_i` and `dropout_i` choices."""
+    return apply(
+        x,
+        kind,
+        choices[f"op_{i}"],
+        fidelity.scale(choices[f"width_{i}"]),
+        name=f"{prefix}layer{i}",
+        seeds=seeds,
+        activation=choices[f"activation_{i}"],
+        norm=choices[f"norm_{i}"],
+        dropout=choices[f"dropout_{i}"],
+    )
+
+
 def spatial(x) -> tuple:
     """Spatial dimensions of a tensor (empty for vectors)."""
     return tuple(x.shape[1:-1])

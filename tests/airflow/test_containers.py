@@ -10,11 +10,11 @@ import json
 
 import pytest
 
+from core.topology import GPU_NODES
 from tests.airflow.conftest import DAGS
 
 SETTINGS = {"data": "data/penguins", "label": "species", "pipeline_root": "/state/pipeline_root"}
 RUN_ID = "manual__2026-11-28T09:00:00+00:00"
-GPU_NODES = {"Tuner", "Trainer"}
 
 
 class XComOf:

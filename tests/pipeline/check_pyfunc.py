@@ -31,23 +31,9 @@ def savedmodel_classes(
     """Classes straight from the SavedModel, fed tf.Examples typed as in the CSV."""
     import tensorflow as tf
 
-    def example(row) -> bytes:
-        feature = {}
-        for k, v in row.items():
-            if v is None or (isinstance(v, float) and np.isnan(v)):
-                continue
-            if kinds[k] == "O":
-                f = tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(v).encode()]))
-            elif kinds[k] == "i":
-                f = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v)]))
-            else:
-                f = tf.train.Feature(float_list=tf.train.FloatList(value=[float(v)]))
-            feature[k] = f
-        return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
     model = tf.saved_model.load(model_dir)
     serve = model.signatures["serving_default"]
-    probs = serve(examples=tf.constant([example(r) for r in rows.to_dict("records")]))
+    probs = serve(examples=tf.constant([example(r, kinds) for r in rows.to_dict("records")]))
     with open(os.path.join(model_dir, "assets", label)) as f:
         vocab = [line.strip() for line in f if line.strip()]
     return [vocab[i] for i in probs["probabilities"].numpy().argmax(axis=1)]
@@ -80,20 +66,16 @@ def data_rows(folder: str, label: str, config: dict, n: int):
 
 def example(row: dict, kinds: dict[str, str]) -> bytes:
     """A scalar row as a tf.Example typed by `kinds` ("O" text, "i" int, "f" float)."""
-    import tensorflow as tf
+    from core import tfrecord
 
-    feature = {}
-    for k, v in row.items():
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            continue
-        if kinds[k] == "O":
-            f = tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(v).encode()]))
-        elif kinds[k] == "i":
-            f = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v)]))
-        else:
-            f = tf.train.Feature(float_list=tf.train.FloatList(value=[float(v)]))
-        feature[k] = f
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    kind = {"O": "bytes", "i": "int64"}
+    return tfrecord.encode_example(
+        {
+            k: (kind.get(kinds[k], "float"), [v])
+            for k, v in row.items()
+            if not (v is None or (isinstance(v, float) and np.isnan(v)))
+        }
+    )
 
 
 def check_data(args) -> dict:

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from core import names, tasks
+from core import names, tasks, tfrecord
 from pipelines import task as data
 from tests import foreign
 from tests.commands import last_json
@@ -183,19 +183,6 @@ def test_foreign_data_compiles(tmp_path):
 tf = pytest.importorskip("tensorflow")
 
 
-def _example(row: dict) -> bytes:
-    feature = {}
-    for name, (kind, values) in row.items():
-        if kind == "bytes":
-            f = tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
-        elif kind == "int64":
-            f = tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-        else:
-            f = tf.train.Feature(float_list=tf.train.FloatList(value=values))
-        feature[name] = f
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
-
 def _analyze(tmp_path, spec: dict, rows: list[dict], fn):
     """Transform's analysis of `rows` ({name: (kind, values)}, a missing value an absent
     feature), written as Transform writes it; the TFTransformOutput."""
@@ -204,7 +191,7 @@ def _analyze(tmp_path, spec: dict, rows: list[dict], fn):
 
 
 def _transform(tft_out, rows: list[dict]) -> dict:
-    return local.transform(tft_out, [_example(r) for r in rows])
+    return local.transform(tft_out, [tfrecord.encode_example(r) for r in rows])
 
 
 LABELS = {  # label column: kind, classes, values (None: missing) and their expected indices

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from core.topology import NODES
 from pipelines.retrain import create_pipeline
 from pipelines.settings import REPO, Settings
 
@@ -25,19 +26,7 @@ def components(pipeline) -> dict[str, str]:
 def test_csv_folder_uses_csv_example_gen(tmp_path):
     p = create_pipeline(settings(tmp_path))
     assert components(p)["ExampleGen"] == "CsvExampleGen"
-    assert set(components(p)) == {
-        "ExampleGen",
-        "StatisticsGen",
-        "SchemaGen",
-        "PreviousSpanResolver",
-        "ExampleValidator",
-        "Transform",
-        "Tuner",
-        "Trainer",
-        "ChampionResolver",
-        "Evaluator",
-        "Pusher",
-    }
+    assert set(components(p)) == set(NODES)
     assert p.enable_cache
     assert components(p)["Tuner"] == "NasTuner"
     assert components(p)["ExampleValidator"] == "DataValidator"

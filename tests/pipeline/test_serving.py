@@ -62,19 +62,6 @@ def _examples(n: int = 48, seed: int = 0) -> list[dict]:
     return rows
 
 
-def _example(row: dict) -> bytes:
-    feature = {}
-    for name, (kind, values) in row.items():
-        if kind == "bytes":
-            f = tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
-        elif kind == "int64":
-            f = tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-        else:
-            f = tf.train.Feature(float_list=tf.train.FloatList(value=values))
-        feature[name] = f
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
-
 def _analyze(tmp, rows: list[dict], config: dict):
     """Transform's analysis of `rows` through the user module's preprocessing_fn, written as
     Transform writes it; the TFTransformOutput."""
@@ -106,7 +93,8 @@ def _train_and_export(tft_out, rows: list[dict], export_dir: str):
 
     from pipelines import training
 
-    raw = tf.io.parse_example([_example(r) for r in rows], tft_out.raw_feature_spec())
+    serialized = [tfrecord.encode_example(r) for r in rows]
+    raw = tf.io.parse_example(serialized, tft_out.raw_feature_spec())
     transformed = {k: v.numpy() for k, v in tft_out.transform_raw_features(raw).items()}
     y = transformed.pop(names.xf(LABEL))
     keras.utils.set_random_seed(0)
@@ -220,7 +208,7 @@ def _raw_rows(rows: list[dict], arrays: bool) -> pd.DataFrame:
 def _saved_model_classes(served, rows: list[dict]) -> list:
     raw = [{k: v for k, v in r.items() if k != LABEL} for r in rows]
     raw[5].pop("Alcohol %", None)
-    output = served.saved(examples=tf.constant([_example(r) for r in raw]))
+    output = served.saved(examples=tf.constant([tfrecord.encode_example(r) for r in raw]))
     probabilities = output[tasks.CLASSIFICATION.serving_output].numpy()
     return [served.classes[i] for i in probabilities.argmax(axis=1)]
 
