@@ -19,3 +19,18 @@ def last_json(cmd: list, *, timeout: float = 600, env: dict | None = None, prefi
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1].removeprefix(prefix))
+
+
+def dags_test(dag: str, conf: dict, env: dict, timeout: float = 600) -> str:
+    """`airflow dags test DAG -c CONF` (the Airflow environment's CLI) with `env`; its whole
+    output, stdout then stderr, whatever its exit status (the tests read the run's state)."""
+    from core import envs
+
+    out = subprocess.run(
+        [envs.AIRFLOW, "dags", "test", dag, "-c", json.dumps(conf)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return out.stdout + out.stderr

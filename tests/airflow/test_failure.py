@@ -10,33 +10,25 @@
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import struct
-import subprocess
 
 import pytest
 from retrain_support import csv_check
 
 from core import tfrecord
 from tests import data_cases
-from tests.airflow.conftest import AIRFLOW, WEBHOOK_SECRET
+from tests.airflow.conftest import WEBHOOK_SECRET
 from tests.airflow.http_sink import HttpSink
 from tests.airflow.smtp_sink import SmtpSink
+from tests.commands import dags_test
 
 
 def dag_test(data, tmp_path, **extra) -> str:
     # The DAG's own retries (RETRAIN_RETRIES unset): what fails at once must not be retried.
     env = dict(os.environ, RETRAIN_STATE_DIR=str(tmp_path / "state"), **extra)
     env.pop("RETRAIN_RETRIES", None)
-    out = subprocess.run(
-        [AIRFLOW, "dags", "test", "retrain", "-c", json.dumps({"data": str(data)})],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    return out.stdout + out.stderr
+    return dags_test("retrain", {"data": str(data)}, env, timeout=900)
 
 
 INGESTION = {

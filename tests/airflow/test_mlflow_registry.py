@@ -17,7 +17,7 @@ from tests.airflow.conftest import (
     dag_test,
     run_summary,
 )
-from tests.commands import last_json
+from tests.commands import dags_test, last_json
 
 
 @pytest.fixture(scope="module")
@@ -410,20 +410,12 @@ def test_rollback_moves_the_champion_back_and_the_next_run_starts_from_it(
     Last in this module: it moves the champion the tests above read."""
 
     from core.promotion import champion_history
-    from tests.airflow.conftest import AIRFLOW
 
     was = int(aliases(registry)["champion"])
     earlier = [int(v.version) for v in champion_history(registry, NAME) if int(v.version) != was]
     conf = {"model": NAME, "reason": ROLLBACK_REASON}
     env = dict(os.environ, RETRAIN_STATE_DIR=str(mode_runs["state"]))
-    out = subprocess.run(
-        [AIRFLOW, "dags", "test", "rollback", "-c", json.dumps(conf)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    log = out.stdout + out.stderr
+    log = dags_test("rollback", conf, env, timeout=600)
     assert "state=success" in log, log[-4000:]
     back = earlier[0] if earlier else max(v for v in versions(registry) if v < was)
     assert f"ROLLBACK: {NAME}@champion version {was} -> {back} ({ROLLBACK_REASON})" in log
@@ -485,7 +477,6 @@ def test_retention_keeps_what_serving_and_the_next_run_need_and_removes_the_rest
     use, so the state stops growing with the number of runs; @champion still loads and
     predicts, and the next run still finds it.
     Last in this module."""
-    from tests.airflow.conftest import AIRFLOW
 
     state = mode_runs["state"]
     root = state / "pipeline_root"
@@ -494,14 +485,7 @@ def test_retention_keeps_what_serving_and_the_next_run_need_and_removes_the_rest
     first_search = registry.search_runs([nas], f"tags.tfx_pipeline_run_id = '{runs['failed']}'")
     assert first_search, "run 3 logged no search"
     env = dict(os.environ, RETRAIN_STATE_DIR=str(state), RETRAIN_RETENTION_SCHEDULE="none")
-    out = subprocess.run(
-        [AIRFLOW, "dags", "test", "retention", "-c", json.dumps({"keep_runs": 1})],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    log = out.stdout + out.stderr
+    log = dags_test("retention", {"keep_runs": 1}, env, timeout=900)
     assert "state=success" in log, log[-5000:]
     [result] = [ln for ln in log.splitlines() if '"removed_runs"' in ln and "RESULT " in ln]
     summary = json.JSONDecoder().raw_decode(result.split("RESULT ", 1)[1])[0]

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
 from retrain import PARAMS
 from retrain_support import keyboard, trust
 
 from core import settings as contract
-from tests.airflow.conftest import AIRFLOW, REPO
+from tests.airflow.conftest import REPO
+from tests.commands import dags_test
 
 DEFAULTS = {name: p.value for name, p in PARAMS.items()}
 
@@ -130,14 +130,7 @@ def test_a_baseline_module_outside_the_roots_is_refused_before_any_node(tmp_path
         RETRAIN_ALLOWED_ROOTS=json.dumps(["data"]),
     )
     conf = {"baseline_module": str(module)}
-    out = subprocess.run(
-        [AIRFLOW, "dags", "test", "retrain", "-c", json.dumps(conf)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    log = out.stdout + out.stderr
+    log = dags_test("retrain", conf, env, timeout=300)
     assert f"param baseline_module: {module} is outside the allowed roots" in log, log[-3000:]
     assert "RETRAIN FAILED: node check_params" in log, log[-3000:]
     assert "starting task_id=ExampleGen" not in log

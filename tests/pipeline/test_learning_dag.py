@@ -33,6 +33,7 @@ import pytest
 from bench.scale import data as tables
 from core import envs
 from pipelines.settings import REPO
+from tests.commands import dags_test
 
 AIRFLOW = envs.AIRFLOW
 FINISHED = re.compile(r"DagRun Finished: dag_id=retrain, .*? run_id=([^,]+),.*? state=(\w+)")
@@ -56,14 +57,7 @@ def dag_test(home, state, conf: dict, settings: dict | None = None) -> tuple[str
     )
     if not (home / "airflow.db").exists():
         subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
-    out = subprocess.run(
-        [AIRFLOW, "dags", "test", "retrain", "-c", json.dumps(conf)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    log = out.stdout + out.stderr
+    log = dags_test("retrain", conf, env, timeout=1800)
     found = FINISHED.findall(log)
     assert found, log[-5000:]
     return (*found[-1], log)
