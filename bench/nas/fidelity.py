@@ -1,10 +1,11 @@
 """How well cheap scores rank architectures, and how often the learning-curve stop is wrong.
 
 `rank_study`: N random architectures of the benchmark's space, each trained once at full
-fidelity (its per-epoch validation curve kept) and once at every low fidelity in `LOWS`, the
-low runs with another weight seed than the full one (an independent run, so a shared
-initialisation cannot inflate the agreement). Kendall tau between each low fidelity's scores and
-the full scores.
+fidelity (its per-epoch validation curve kept) and once at every low fidelity in `LOWS` (fewer
+epochs, a ninth or a third of the training rows, half the width; half the resolution on
+images), the low runs with another weight seed than the full one (an independent run, so a
+shared initialisation cannot inflate the agreement). Kendall tau between each low fidelity's
+scores and the full scores.
 
 `false_stops`: the learning-curve stop (nas/estimation/curve.py) replayed on the full curves,
 in the order the architectures were drawn, as the trial runner applies it: no stop until
@@ -26,7 +27,8 @@ from nas.spaces import get_space
 LOWS = {
     "epochs=1": {"epochs": 1},
     "epochs=3": {"epochs": 3},
-    "data=0.3": {"data_fraction": 0.3},
+    "rows=1/9": {"data_fraction": 1 / 9},  # the row-subsample fidelities of a halving rung
+    "rows=1/3": {"data_fraction": 1 / 3},
     "width=0.5": {"width": 0.5},
 }
 IMAGE_LOWS = {"res=0.5": {"resolution": 0.5}}

@@ -42,7 +42,7 @@ def test_the_nas_benchmark_runs_end_to_end(tmp_path):
     methods = {r["method"] for r in results}
     assert {"kt-hyperband", "kt-bayesian", "nas-best", "random-full", "rank_study"} <= methods
     study = next(r for r in results if r["method"] == "rank_study")
-    assert len(study["full"]) == 6 and set(study["tau"]) >= {"epochs=1", "data=0.3"}
+    assert len(study["full"]) == 6 and set(study["tau"]) >= {"epochs=1", "rows=1/9", "rows=1/3"}
     assert [f["min_trials"] for f in study["false_stops"]] == [1, 5]
     table = (out / "table.md").read_text()
     # Every method, Hyperband included, has its share of Hyperband's compute per seed.
