@@ -13,6 +13,8 @@ DAGs, not sign off). Four runs at once:
 - version 3: `approver` rejects with a reason: @champion stays, the version is tagged;
 - version 4 (a 15 s timeout): nobody answers: nothing promoted, the team's webhook is told;
 - version 5, kept as @challenger by the gate: the task is skipped, nothing waits.
+The approver's form is also opened in Airflow's UI (headless Chromium) and kept as a screenshot,
+.local/test-artifacts/ui/approval-form.png.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import secrets
 import pytest
 
 from core import names, promotion, waiting
+from tests.airflow.browser import ARTIFACTS, chromium, sign_in
 from tests.airflow.conftest import REPO, api_call, running_airflow
 from tests.airflow.http_sink import HttpSink
 
@@ -98,7 +101,7 @@ def stack(tmp_path_factory):
                 tokens[user] = body["access_token"]
             yield {
                 **{"base": base, "tokens": tokens, "client": client, "states": states},
-                **{"sink": sink, "home": home},
+                **{"sink": sink, "home": home, "passwords": passwords},
             }
 
 
@@ -166,6 +169,16 @@ def test_sign_off_through_the_rest_api_as_real_users(stack):
         assert text in body, body
     assert "MLflow run" in body and "evaluation/gate.json" in body
     assert {u["id"] for u in detail["assigned_users"]} == {"approver", "boss"}
+    # The same form in Airflow's UI, as the approver sees it (the screenshot in docs/registry.md).
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        sign_in(page, base, "approver", stack["passwords"]["approver"])
+        dag_id, run_id = runs["approve"]
+        page.goto(f"{base}/dags/{dag_id}/runs/{run_id}/tasks/sign_off/required_actions")
+        page.get_by_text("[-0.0512, -0.0049]").first.wait_for(timeout=60_000)
+        page.get_by_role("button", name="Approve").first.wait_for()
+        page.wait_for_timeout(1000)  # the layout settles
+        page.screenshot(path=str(ARTIFACTS / "approval-form.png"), full_page=True)
 
     # A user without the role is refused, and nothing changes.
     answer = {"chosen_options": ["Approve"], "params_input": {"reason": "I like it"}}

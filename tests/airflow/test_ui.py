@@ -14,30 +14,23 @@ the deployment ends with two registered models and two search experiments, one p
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from tests.airflow.conftest import NAME, REPO, free_port, running_airflow, start_server, stop_server
+from tests.airflow.browser import ARTIFACTS, check_chromium, chromium, sign_in
+from tests.airflow.conftest import (
+    NAME,
+    REPO,
+    free_port,
+    running_airflow,
+    start_server,
+    stop_server,
+)
 
-CHROMIUM = os.environ.get("RETRAIN_TEST_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = REPO / ".local" / "test-artifacts" / "ui"
-# Flags for a closed network: no background connections, no first-run or sync.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RUN_ID = "ui-trigger-1"
 DAG = "retrain_penguins"  # datasets/penguins.json
 # No explanations or TFLite files in this stack (CI's time). The form's run sets its own small
@@ -68,9 +61,7 @@ def api_call(base: str, token: str, method: str, path: str, body=None) -> tuple[
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    assert shutil.which(CHROMIUM) or os.path.exists(CHROMIUM), (
-        f"{CHROMIUM} is missing; `make test` installs Debian's chromium"
-    )
+    check_chromium()
     root = tmp_path_factory.mktemp("ui")
     (root / "mlflow").mkdir()
     (root / "airflow").mkdir()
@@ -102,13 +93,8 @@ def stack(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def wait_for_run(stack, dag_id: str, run_id: str, timeout_s: float) -> dict:
@@ -129,11 +115,7 @@ def wait_for_run(stack, dag_id: str, run_id: str, timeout_s: float) -> dict:
 
 def test_trigger_from_the_ui_and_see_the_model_in_mlflow(stack, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{stack['base']}/")
-    page.get_by_label("Username").fill("admin")
-    page.get_by_label("Password").fill(stack["password"])
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{stack['base']}/")
+    sign_in(page, stack["base"], "admin", stack["password"])
 
     page.goto(f"{stack['base']}/dags/{DAG}")
     page.get_by_role("button", name="Trigger").first.click()
