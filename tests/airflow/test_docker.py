@@ -122,8 +122,10 @@ def test_compose_stack_is_valid(needs_compose, tmp_path):
     hook = services["mlflow"]["environment"]
     assert hook["RETRAIN_REGISTRY_WEBHOOK_URL"] == "http://api-server:8080/registry-webhook/mlflow"
     secret = hook["RETRAIN_REGISTRY_WEBHOOK_SECRET"]
-    assert secret == env["RETRAIN_REGISTRY_WEBHOOK_SECRET"] == "x-registry_webhook_secret"
-    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == "/app/plugins"
+    receiver = services["api-server"]["environment"]
+    assert secret == receiver["RETRAIN_REGISTRY_WEBHOOK_SECRET"] == "x-registry_webhook_secret"
+    assert "RETRAIN_REGISTRY_WEBHOOK_SECRET" not in env  # the api-server's only
+    assert receiver["AIRFLOW__CORE__PLUGINS_FOLDER"] == "/app/plugins"
     # Every Airflow process runs under an init process, which reaps orphans (issue: no zombies).
     airflow = ("airflow-init", *airflow)
     assert {name: services[name].get("init") for name in airflow} == dict.fromkeys(airflow, True)
