@@ -17,7 +17,7 @@ TFX_ENV     := $(VENV)/tfx
 PYTHON      ?= python3
 # Set PYTHON310=/path/to/python3.10 to skip the search below.
 PYTHON310   ?=
-SRC         := dags core nas components pipelines serving stack tests bench examples docs
+SRC         := dags core nas components pipelines plugins serving stack tests bench examples docs
 
 .PHONY: help setup lock lint docs docs-serve test test-airflow test-tools stack-tools test-pipeline run stack stack-down leaderboard mlflow-ui conformance bench-autogluon clean
 

@@ -375,6 +375,17 @@ OPERATOR_SETTINGS = [
         minimum=1,
     ),
     Setting(
+        "registry_webhook_secret",
+        "string",
+        "",
+        "The secret of MLflow's registry webhook (core/registry_webhook.py): the api-server's "
+        "receiver refuses a delivery not signed with it. Only from "
+        "$RETRAIN_REGISTRY_WEBHOOK_SECRET, never logged. Empty: every delivery is refused.",
+        scope=DAG,
+        env="RETRAIN_REGISTRY_WEBHOOK_SECRET",
+        secret=True,
+    ),
+    Setting(
         "approval_role",
         "string",
         "op",

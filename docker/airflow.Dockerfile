@@ -37,5 +37,6 @@ COPY --chown=retrain:0 nas nas
 COPY --chown=retrain:0 datasets datasets
 # The production stack's setup and the MLflow server's wrapper (compose.yaml runs them).
 COPY --chown=retrain:0 stack stack
+COPY --chown=retrain:0 plugins plugins
 USER 50000
 RUN airflow version

@@ -140,12 +140,17 @@ def deploy(
 
 
 def champion_of(client, events: list[dict]) -> tuple[str, str] | None:
-    """(model, version) of the triggering versions that is @champion now (the newest), or
-    None, logged: a version registered as @challenger only is not deployed."""
-    for event in sorted(events, key=lambda e: int(e.get("version") or 0), reverse=True):
+    """(model, version) to deploy for the triggering events, newest first (`at`, their
+    timestamps), or None, logged. A version the pipeline registered (no `alias` key) is deployed
+    only if it is @champion now: one registered as @challenger only is not. An alias moved in
+    MLflow (`alias`: the registry webhook's event) deploys whatever @champion points at now."""
+    for event in sorted(
+        events, key=lambda e: (str(e.get("at") or ""), int(e.get("version") or 0)), reverse=True
+    ):
         current = registry.version_by_alias(client, event["model"], names.CHAMPION)
-        if current is not None and str(current.version) == str(event["version"]):
-            return event["model"], str(event["version"])
+        moved = "alias" in event
+        if current is not None and (moved or str(current.version) == str(event["version"])):
+            return event["model"], str(current.version)
         log.info(
             "NOT DEPLOYED: %s version %s is not @champion (@champion: %s)",
             *(event.get("model"), event.get("version"), current and current.version),

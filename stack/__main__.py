@@ -65,6 +65,8 @@ def up(root: Path) -> int:
         f"Airflow UI and API  {stack.api}   (user admin)\n"
         f"MLflow              {stack.mlflow}   (user admin)\n"
         f"served @champion    {stack.serving}/invocations   (deploy_new_model deploys)\n"
+        f"registry webhook    MLflow -> {stack.api}/registry-webhook/mlflow   (@champion set "
+        "in MLflow is deployed; secret REGISTRY_WEBHOOK_SECRET)\n"
         f"passwords           {root / 'secrets.env'} "
         "(AIRFLOW_ADMIN_PASSWORD, MLFLOW_ADMIN_PASSWORD)\n"
         f"logs                {root / 'logs'}, {root / 'stack.log'}\n"

@@ -8,6 +8,10 @@ the server, and once it answers, makes sure the pipeline's own user exists with 
 MLFLOW_AUTH_ADMIN_USERNAME / _PASSWORD. Every other user may read (default_permission READ);
 writing needs a permission, which the creator of an experiment or a registered model gets.
 
+Where RETRAIN_REGISTRY_WEBHOOK_URL is set, it then registers (or updates) the registry webhook
+`retrain-deploy` as the admin: `model_version_alias.created` to that URL, signed with
+RETRAIN_REGISTRY_WEBHOOK_SECRET (core/registry_webhook.py; the receiver is Airflow's api-server).
+
     python -m stack.mlflow_server --host=0.0.0.0 --port=5000 --backend-store-uri=... ...
 """
 
@@ -22,7 +26,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from core import waiting
+from mlflow.exceptions import MlflowException
+
+from core import registry_webhook, waiting
 from stack.client import MLflow
 
 
@@ -63,6 +69,40 @@ def ensure_user(base: str, admin: str, admin_password: str, user: str, password:
     return "updated"
 
 
+def ensure_webhook(base: str, admin: str, admin_password: str, url: str, secret: str) -> str:
+    """The registry webhook to `url` with `secret`, created or updated: 'created' or
+    'updated'. MLflow's client, as the admin (only an admin may manage webhooks)."""
+    from mlflow import MlflowClient
+
+    os.environ.update(MLFLOW_TRACKING_USERNAME=admin, MLFLOW_TRACKING_PASSWORD=admin_password)
+    client = MlflowClient(base, registry_uri=base)
+    spec = dict(
+        url=url,
+        events=[registry_webhook.EVENT],
+        secret=secret,
+        description="@champion set -> deploy_new_model (stack/mlflow_server.py)",
+    )
+    for hook in client.list_webhooks(max_results=1000):
+        if hook.name == registry_webhook.WEBHOOK_NAME:
+            client.update_webhook(hook.webhook_id, status="ACTIVE", **spec)
+            return "updated"
+    client.create_webhook(registry_webhook.WEBHOOK_NAME, **spec)
+    return "created"
+
+
+def bootstrap(base: str, env) -> None:
+    """The pipeline's user, then the registry webhook where one is configured."""
+    admin, password = env["MLFLOW_AUTH_ADMIN_USERNAME"], env["MLFLOW_AUTH_ADMIN_PASSWORD"]
+    user = env["RETRAIN_MLFLOW_PIPELINE_USER"]
+    done = ensure_user(base, admin, password, user, env["RETRAIN_MLFLOW_PIPELINE_PASSWORD"])
+    print(f"mlflow_server: pipeline user {user!r} {done}", flush=True)
+    url = env.get("RETRAIN_REGISTRY_WEBHOOK_URL", "")
+    if url:
+        secret = env["RETRAIN_REGISTRY_WEBHOOK_SECRET"]
+        done = ensure_webhook(base, admin, password, url, secret)
+        print(f"mlflow_server: registry webhook to {url} {done}", flush=True)
+
+
 def main(argv: list[str]) -> int:
     env = os.environ
     private = Path(tempfile.mkdtemp(prefix="mlflow-auth-"))
@@ -85,15 +125,8 @@ def main(argv: list[str]) -> int:
         server.terminate()
     if user and up and server.poll() is None:
         try:
-            done = ensure_user(
-                base,
-                env["MLFLOW_AUTH_ADMIN_USERNAME"],
-                env["MLFLOW_AUTH_ADMIN_PASSWORD"],
-                user,
-                env["RETRAIN_MLFLOW_PIPELINE_PASSWORD"],
-            )
-            print(f"mlflow_server: pipeline user {user!r} {done}", flush=True)
-        except (OSError, RuntimeError, KeyError) as e:
+            bootstrap(base, env)
+        except (OSError, RuntimeError, KeyError, MlflowException) as e:
             print(f"mlflow_server: {e}; stopping the server", file=sys.stderr, flush=True)
             server.terminate()
     status = server.wait()

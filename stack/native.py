@@ -53,7 +53,7 @@ def free_port() -> int:
 
 
 def new_secret(name: str) -> str:
-    if name == "AIRFLOW_FERNET_KEY":
+    if name.endswith("FERNET_KEY"):
         return base64.urlsafe_b64encode(os.urandom(32)).decode()
     return secrets.token_urlsafe(24)
 
@@ -124,6 +124,7 @@ class Stack:
             env.update(
                 AIRFLOW_HOME=str(self.root / "airflow"),
                 AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+                AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
                 AIRFLOW__CORE__LOAD_EXAMPLES="False",
                 RETRAIN_STATE_DIR=str(self.root / "state"),
                 PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",

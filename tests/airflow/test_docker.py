@@ -33,6 +33,8 @@ SECRETS = [
     "MLFLOW_SECRET_KEY",
     "MLFLOW_PIPELINE_PASSWORD",
     "SERVING_TOKEN",
+    "REGISTRY_WEBHOOK_SECRET",
+    "MLFLOW_WEBHOOK_FERNET_KEY",
 ]
 COMPOSE = shutil.which("docker-compose") or "docker-compose"
 
@@ -116,6 +118,14 @@ def test_compose_stack_is_valid(needs_compose, tmp_path):
     token = serving["environment"]["RETRAIN_SERVING_TOKEN"]
     assert token == env["RETRAIN_SERVING_TOKEN"] == "x-serving_token"
     assert not [name for name, spec in services.items() if "deploy" in spec]
+    # MLflow's registry webhook: MLflow signs with the secret the api-server's receiver checks.
+    hook = services["mlflow"]["environment"]
+    assert hook["RETRAIN_REGISTRY_WEBHOOK_URL"] == "http://api-server:8080/registry-webhook/mlflow"
+    secret = hook["RETRAIN_REGISTRY_WEBHOOK_SECRET"]
+    receiver = services["api-server"]["environment"]
+    assert secret == receiver["RETRAIN_REGISTRY_WEBHOOK_SECRET"] == "x-registry_webhook_secret"
+    assert "RETRAIN_REGISTRY_WEBHOOK_SECRET" not in env  # the api-server's only
+    assert receiver["AIRFLOW__CORE__PLUGINS_FOLDER"] == "/app/plugins"
     # Every Airflow process runs under an init process, which reaps orphans (issue: no zombies).
     airflow = ("airflow-init", *airflow)
     assert {name: services[name].get("init") for name in airflow} == dict.fromkeys(airflow, True)

@@ -31,7 +31,8 @@ import psycopg2
 import pytest
 
 from bench.production.run import kill_round
-from stack.client import Airflow, MLflow
+from core import registry_webhook, waiting
+from stack.client import Airflow, MLflow, request
 from stack.native import Stack
 from tests.airflow import celery_chaos, chaos
 from tests.airflow.celery_chaos import WORKERS
@@ -224,3 +225,144 @@ def test_killing_the_tuners_worker_and_executor_mid_trial(prod, first_run):
     # Exactly one version, from this run; the benchmark's own verdict on the round agrees.
     assert seen["new_versions"] == 1
     assert seen["problems"] == [], seen
+
+
+# ---- the registry leads, serving follows -------------------------------------------------
+# An alias set in MLflow reaches deploy_new_model through MLflow's registry webhook, which the
+# stack registered (stack/mlflow_server.py), and its receiver on the api-server
+# (plugins/registry_webhook.py). The run's version, copied twice to a model of these tests' own
+# (the run's model keeps its one version), is the served model.
+SERVED = "penguin_served"
+
+
+@pytest.fixture(scope="module")
+def served(prod, first_run):
+    """SERVED versions 1 and 2; version 2 is @champion and served (started and switched to
+    through the front's own API: test_serving tests the deploy's smoke test), before
+    deploy_new_model is unpaused."""
+    from mlflow import MlflowClient
+
+    from core import promotion
+    from serving import deploy
+
+    assert first_run["state"] == "success", "no registered version to serve"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", prod.mlflow)
+    mp.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+    mp.setenv("MLFLOW_TRACKING_PASSWORD", prod.secrets["MLFLOW_ADMIN_PASSWORD"])
+    try:
+        client = MlflowClient(prod.mlflow, registry_uri=prod.mlflow)
+        for _ in (1, 2):
+            client.copy_model_version(f"models:/{NAME}/1", SERVED)
+        promotion.make_champion(client, SERVED, "2", "test: the pipeline's promotion")
+        control = deploy.Control(prod.serving, prod.secrets["SERVING_TOKEN"])
+        started = time.monotonic()
+        control.start(SERVED, "2")
+        control.switch("2")
+        print(f"{SERVED} version 2 started and served in {time.monotonic() - started:.0f} s")
+        admin = Airflow(prod.api, "admin", prod.secrets["AIRFLOW_ADMIN_PASSWORD"])
+        status, body = admin.unpause("deploy_new_model")
+        assert status == 200, body
+        yield {"client": client, "control": control, "admin": admin}
+    finally:
+        mp.undo()
+
+
+def serving_now(control) -> tuple[str, str] | None:
+    now = control.serving()
+    return (now["model"], now["version"]) if now else None
+
+
+def answered_by(prod: Stack) -> str:
+    """The X-Model-Version of the front's answer to the rows logged with the version."""
+    import urllib.request
+
+    import mlflow
+
+    local = mlflow.artifacts.download_artifacts(f"models:/{SERVED}/1")
+    rows = (Path(local) / "serving_input_example.json").read_bytes()
+    req = urllib.request.Request(
+        f"{prod.serving}/invocations", data=rows, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=120) as answer:
+        assert json.loads(answer.read())["predictions"]
+        return answer.headers["X-Model-Version"]
+
+
+def deploy_story(prod: Stack) -> str:
+    """What the receiver logged, and the end of each deploy_new_model task log."""
+    api = prod.root / "logs" / "api-server.log"
+    lines = [ln for ln in api.read_text(errors="replace").splitlines() if "REGISTRY WEBHOOK" in ln]
+    tasks = sorted((prod.root / "airflow" / "logs").glob("dag_id=deploy_new_model/*/*/*.log"))
+    tails = [f"--- {p.parent.parent.name}\n{p.read_text(errors='replace')[-2500:]}" for p in tasks]
+    return "\n".join([*lines[-10:], *tails])
+
+
+def champion_events(admin: Airflow) -> list[dict]:
+    """The receiver's Asset events (registry_champion_moved), oldest first."""
+    status, body = admin.call("GET", f"/assets?name_pattern={registry_webhook.ASSET_NAME}")
+    assert status == 200, body
+    [asset] = [a for a in body["assets"] if a["name"] == registry_webhook.ASSET_NAME]
+    status, body = admin.call("GET", f"/assets/events?asset_id={asset['id']}&limit=1000")
+    assert status == 200, body
+    return sorted(body["asset_events"], key=lambda e: e["id"])
+
+
+def test_an_alias_moved_in_mlflow_changes_the_served_version(prod, served):
+    """A rollback by hand, through MLflow's API: the served version follows. The webhook and
+    the Asset event take seconds; the deploy (the version's scoring server starts, then the
+    smoke test) takes the rest: 134 s on a loaded 2-core machine, its start alone 103 s."""
+    client, control = served["client"], served["control"]
+    assert serving_now(control) == (SERVED, "2")
+    before = len(champion_events(served["admin"]))
+    client.set_registered_model_alias(SERVED, "champion", "1")
+    started = time.monotonic()
+    followed = waiting.wait_until(
+        lambda: serving_now(control) == (SERVED, "1"), 180, every_s=2, quiet=True
+    )
+    took = time.monotonic() - started
+    print(f"@champion moved by hand to version 1: served after {took:.0f} s")
+    assert followed, (serving_now(control), deploy_story(prod))
+    assert answered_by(prod) == "1"
+    # The receiver recorded it, with the model and version MLflow signed.
+    events = champion_events(served["admin"])[before:]
+    moved = [e["extra"] for e in events if e["extra"].get("model") == SERVED]
+    assert moved and moved[-1]["version"] == "1" and moved[-1]["alias"] == "champion", events
+
+
+def test_a_webhook_with_a_bad_signature_is_refused_and_changes_nothing(prod, served):
+    admin, control = served["admin"], served["control"]
+    serving = serving_now(control)
+    events = champion_events(admin)
+    url = f"{prod.api}{registry_webhook.URL_PREFIX}{registry_webhook.PATH}"
+    secret = prod.secrets["REGISTRY_WEBHOOK_SECRET"]
+
+    def post(signer: str, at: float, version: str = "2") -> tuple[int, object]:
+        """MLflow's delivery of @champion set on SERVED `version`, signed by `signer`."""
+        move = {"name": SERVED, "alias": "champion", "version": version}
+        body = json.dumps({"entity": "model_version_alias", "action": "created", "data": move})
+        stamp, delivery = str(int(at)), "d-" + secrets.token_hex(8)
+        headers = {
+            registry_webhook.TIMESTAMP_HEADER: stamp,
+            registry_webhook.DELIVERY_HEADER: delivery,
+        }
+        if signer:
+            signature = registry_webhook.sign(signer, delivery, stamp, body.encode())
+            headers[registry_webhook.SIGNATURE_HEADER] = signature
+        return request(url, "POST", json.loads(body), headers)  # json.dumps: the same bytes
+
+    now = time.time()
+    refused = {
+        "no signature": post("", now),
+        "another secret": post("not-" + secret, now),
+        "a replay 10 minutes late": post(secret, now - 600),
+    }
+    assert {k: v[0] for k, v in refused.items()} == dict.fromkeys(refused, 401), refused
+    time.sleep(5)  # a scheduler loop or two: a recorded event would have queued a run
+    assert champion_events(admin) == events
+    assert serving_now(control) == serving
+    # A delivery signed with the secret now is taken (the refusals were the signature's): the
+    # version @champion is on, which serves already.
+    status, answer = post(secret, time.time(), serving[1])
+    assert status == 200 and answer["recorded"]["version"] == serving[1], answer
+    assert len(champion_events(admin)) == len(events) + 1

@@ -195,3 +195,40 @@ def test_the_control_endpoints_need_the_token(registry_runs, tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(60)
+
+
+def test_the_webhook_check_agrees_with_mlflows_signer():
+    """core/registry_webhook.verify takes what MLflow's own delivery code signs, and refuses a
+    changed body, another secret, a stale timestamp and a missing signature (the stack's
+    receiver: test_production)."""
+    from mlflow.webhooks.delivery import _generate_hmac_signature
+
+    from core import registry_webhook as hook
+
+    move = {"name": MODEL, "alias": "champion", "version": "2"}
+    body = json.dumps({"entity": "model_version_alias", "action": "created", "data": move})
+    stamp = str(int(time.time()))
+    signed = {
+        hook.DELIVERY_HEADER: "d-1",
+        hook.TIMESTAMP_HEADER: stamp,
+        hook.SIGNATURE_HEADER: _generate_hmac_signature("s3cret", "d-1", stamp, body),
+    }
+    hook.verify("s3cret", signed, body.encode())
+    assert hook.champion_moved(body.encode()) == {
+        "model": MODEL,
+        "version": "2",
+        "alias": "champion",
+    }
+    late = str(int(stamp) - hook.TOLERANCE_S - 5)
+    refusals = [
+        ("s3cret", signed, body.replace('"2"', '"1"')),
+        ("other", signed, body),
+        ("s3cret", {**signed, hook.TIMESTAMP_HEADER: late}, body),
+        ("s3cret", {k: v for k, v in signed.items() if k != hook.SIGNATURE_HEADER}, body),
+        ("", signed, body),
+    ]
+    for secret, headers, text in refusals:
+        with pytest.raises(hook.Refused):
+            hook.verify(secret, headers, text.encode())
+    challenger = body.replace('"champion"', '"challenger"').encode()
+    assert hook.champion_moved(challenger) is None
