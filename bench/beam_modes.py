@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -73,11 +74,16 @@ def table(rows: dict[str, list[dict]]) -> str:
         "| beam_pipeline_args | " + " | ".join(nodes) + " | Beam nodes |",
         "|---|" + "---:|" * (len(nodes) + 1),
     ]
+    totals = {}
     for mode, passes in rows.items():
         cells = {n: statistics.median(p[n] for p in passes) for n in nodes}
         beam = sum(v for n, v in cells.items() if n in BEAM_NODES)
         cols = " | ".join(f"{c:.1f}" for c in cells.values())
         lines.append(f"| {MODES[mode][0]} | {cols} | {beam:.1f} |")
+        totals[mode] = beam
+    if len(totals) == 2:
+        ratio = totals["multi-process"] / max(totals["in-memory"], 1e-9)
+        lines += ["", f"Beam nodes, multi-process / in-memory: {ratio:.2f}"]
     return "\n".join(lines)
 
 
@@ -99,6 +105,7 @@ def main() -> None:
             str(folder), cli.rows, seed=1, shards=max(1, cli.rows // 250_000)
         )
     rows = {mode: [] for mode in cli.modes}
+    load = {mode: [] for mode in cli.modes}  # uptime's 1-minute load before and after a pass
     if cli.one:  # one pass in this process: its seconds as the last line
         seconds = one_pass(MODES[cli.one][1], f"beam-{cli.one}", cli.last, cli.data)
         print(json.dumps(seconds))
@@ -107,7 +114,10 @@ def main() -> None:
         order = list(rows) if i % 2 == 0 else list(reversed(rows))
         for mode in order:
             cmd = [sys.executable, __file__, "--one", mode, "--last", cli.last, "--data", cli.data]
+            before = (time.strftime("%H:%M:%S", time.gmtime()), os.getloadavg()[0])
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            load[mode].append([*before, time.strftime("%H:%M:%S", time.gmtime())])
+            load[mode][-1].append(os.getloadavg()[0])
             if done.returncode:
                 sys.exit(f"the {mode} pass failed:\n{done.stderr[-3000:]}")
             rows[mode].append(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -116,7 +126,11 @@ def main() -> None:
         **stamp(),
         "command": " ".join(["bench/beam_modes.py", *sys.argv[1:]]),
         "rows": cli.rows or "penguins (344)",
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip(),
         "seconds": rows,
+        "load_1min": load,  # per pass: [UTC start, load, UTC end, load]
     }
     Path(cli.out).write_text(json.dumps(result, indent=1))
     print(table(rows))

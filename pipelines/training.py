@@ -37,6 +37,7 @@ from nas.epochs import ROWS_PER_EPOCH, STEPS_PER_EPOCH, EpochLog, count_rows
 from nas.spaces.base import DEFAULT_BATCH_SIZE, batch_size_of
 from nas.spaces.text import MaskedMean
 from nas.task import class_weights
+from pipelines import trainer_budget
 
 # What run_fn reads from the Trainer's custom_config (pipelines/retrain.py passes them all).
 TRAINING_KEYS = ("label", "task", "serving_output", "epochs", "steps_per_epoch", "batch_size")
@@ -216,7 +217,17 @@ def run(fn_args) -> dict:
     batch = batch_size_of(values, int(cfg["batch_size"]) or DEFAULT_BATCH_SIZE)
     data = tf_data.TFRecordData(rows, plan, seed=cfg["seed"], validation_sample=0, row_bytes=64)
     steps = data.steps_for(data.train_rows, batch)  # one pass, capped by steps_per_epoch
-    model = _model(fn_args, cfg, tft_out, task, steps * int(cfg["epochs"]))
+    # The epochs follow the search's time budget (pipelines/trainer_budget.py).
+    budget_s = 60 * float((cfg.get("nas") or {}).get("time_budget_min") or 0)
+    epochs, why = trainer_budget.planned_epochs(
+        int(cfg["epochs"]),
+        budget_s,
+        plan.get("costs"),
+        min(data.train_rows, steps * batch),  # an epoch's rows (steps_per_epoch may cap it)
+        data.validation_rows,
+    )
+    timebox = trainer_budget.TimeBox(budget_s)
+    model = _model(fn_args, cfg, tft_out, task, steps * epochs)
     weights = class_weights(data.class_counts, cfg["class_weight"])
     count_rows(model)
     counter = EpochLog()
@@ -225,16 +236,16 @@ def run(fn_args) -> dict:
     )
     print(
         f"Trainer: {data.train_rows} training rows, batch {batch}, {steps} steps an epoch, "
-        f"up to {cfg['epochs']} epochs; best epoch by validation loss on "
+        f"{why}; best epoch by validation loss on "
         f"{data.validation_rows} rows" + (f"; class weights {weights}" if weights else ""),
         flush=True,
     )
     history = model.fit(
         data.train_batches(batch, class_weight=weights),
         validation_data=tf_data.weighted(data.validation_batches(EVAL_BATCH), weights),
-        epochs=cfg["epochs"],
+        epochs=epochs,
         steps_per_epoch=steps,
-        callbacks=[counter, best],  # EpochLog first: it writes the epoch's rows
+        callbacks=[counter, best, timebox],  # EpochLog first: it writes the epoch's rows
         verbose=2,
     )
     classes = task.classes(tft_out, label)
@@ -242,6 +253,9 @@ def run(fn_args) -> dict:
     record = {
         "best_epoch": int(best.best_epoch) + 1,
         "epochs_run": len(history.history.get("loss", [])),
+        "epochs_planned": epochs,
+        "epochs_why": why,
+        "stopped_by_budget": timebox.stopped_epoch,
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
         "steps_per_epoch": [e[STEPS_PER_EPOCH] for e in counter.epochs],
         "rows_per_epoch": [e.get(ROWS_PER_EPOCH) for e in counter.epochs],
@@ -260,6 +274,11 @@ def run(fn_args) -> dict:
     print(
         f"Trainer: kept epoch {record['best_epoch']} of {record['epochs_run']} (validation loss "
         f"{min(history.history.get('val_loss', [float('nan')])):.4f})"
+        + (
+            f"; stopped by the time budget after epoch {timebox.stopped_epoch}"
+            if timebox.stopped_epoch
+            else ""
+        )
         + (f"; decision threshold {how}" if threshold is not None else ""),
         flush=True,
     )

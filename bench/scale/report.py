@@ -12,6 +12,10 @@ def _fmt(value, spec: str = "") -> str:
     return format(value, spec) if spec else str(value)
 
 
+def _int(value):
+    return None if value is None else int(value)
+
+
 def _trial_rows(result: dict) -> str:
     """The rows a trial's epoch saw: min and max over the trials that trained."""
     seen = [t["rows_per_epoch"] for t in result.get("trials") or [] if t.get("rows_per_epoch")]
@@ -26,8 +30,9 @@ def markdown(results: dict) -> str:
     lines = [
         "# Learning that follows the data: 20k to 2M rows",
         "",
-        f"Measured {results.get('date')} on {results.get('machine')}, with "
-        f"`.venv/tfx/bin/python {results.get('command')}`.",
+        f"Latest run {results.get('date')} on {results.get('machine')}: "
+        f"`.venv/tfx/bin/python {results.get('command')}`; each size's own date, commit, "
+        "command and machine load are in the notes.",
         "",
         "One generated table (bench/scale/data.py: three classes from a random teacher network, "
         "so more rows keep helping) through `make run DATA=... LABEL=label` with a search time "
@@ -81,7 +86,19 @@ def markdown(results: dict) -> str:
         + ".",
         "",
     ]
-    notes = results.get("notes") or []
+    notes = list(results.get("notes") or [])
+    for r in sizes:
+        m = r.get("measured")
+        if m:
+            load = m["load_1min"]
+            notes.append(
+                f"{r['rows']:,} rows measured {m['started']} to {m['ended']} at commit "
+                f"{m['commit']} with `{m['command']}`; `uptime` 1-minute load {load['min']:.1f} "
+                f"to {load['max']:.1f} (mean {load['mean']:.1f}, {load['n']} samples); the "
+                f"Trainer ran {_fmt(_int((r.get('metrics') or {}).get('trainer_epochs_run')))} "
+                f"of {_fmt(_int((r.get('metrics') or {}).get('trainer_epochs_planned')))} "
+                "planned epochs"
+            )
     notes += [f"{r['rows']:,} rows: {r['note']}" for r in sizes if r.get("note")]
     if notes:
         lines += ["## Notes", "", *(f"- {n}" for n in notes), ""]

@@ -194,6 +194,44 @@ def references(size: int, columns_fresh, y_fresh) -> dict:
     return out
 
 
+class Load:
+    """`uptime`'s 1-minute load average, sampled every `every_s` seconds while a size runs
+    (another engineer's work may share this machine's 2 cores)."""
+
+    def __init__(self, every_s: float = 30.0):
+        import threading
+
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every_s,), daemon=True)
+
+    def _run(self, every_s: float) -> None:
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self._stop.wait(every_s):
+                return
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict:
+        s = self.samples or [float("nan")]
+        return {"min": min(s), "max": max(s), "mean": round(sum(s) / len(s), 2), "n": len(s)}
+
+
+def when() -> dict:
+    """The UTC time and the commit a size was measured at."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    return {"utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit}
+
+
 def measure(size: int, root: Path, budget_min: float) -> dict:
     folder = tables.write_csv(
         str(root / f"data-{size}"),
@@ -246,7 +284,16 @@ def main(argv=None) -> int:
             continue
         root = Path(args.root)
         root.mkdir(parents=True, exist_ok=True)
-        result = measure(size, root, args.budget_min)
+        started = when()
+        with Load() as load:
+            result = measure(size, root, args.budget_min)
+        result["measured"] = {
+            "started": started["utc"],
+            "ended": when()["utc"],
+            "commit": started["commit"],
+            "command": results["command"],
+            "load_1min": load.summary(),
+        }
         results.setdefault("sizes", {})[str(size)] = result
         path.write_text(json.dumps(results, indent=1, sort_keys=True))
         print(

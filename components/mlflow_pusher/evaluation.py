@@ -88,9 +88,11 @@ def gate_tags(decision: dict) -> dict[str, str]:
 
 def training_metrics(record: dict) -> dict[str, float]:
     """What the Trainer did, as MLflow metrics: the best epoch (the registered weights'), the
-    epochs run, rows and steps per epoch, the batch size and the decision threshold."""
+    epochs planned (the time budget's, pipelines/trainer_budget.py) and run, rows and steps per
+    epoch, the batch size and the decision threshold."""
     out = {}
-    for key in ("best_epoch", "epochs_run", "batch_size", "threshold", "train_rows"):
+    keys = ("best_epoch", "epochs_planned", "epochs_run", "batch_size", "threshold")
+    for key in (*keys, "train_rows"):
         if _finite(record.get(key)):
             out[f"trainer_{key}"] = float(record[key])
     rows = record.get("rows_per_epoch") or []

@@ -220,7 +220,10 @@ class Executor(base_executor.BaseExecutor):
         for name in ("weights", "best_architecture", "search_config", "input_spec"):
             if os.path.exists(paths[name]):
                 shutil.copyfile(paths[name], os.path.join(serving, os.path.basename(paths[name])))
-        # The Trainer sizes its epochs and class weights from the same counts.
+        # The Trainer sizes its epochs and class weights from the same counts, and fits its
+        # epochs in the time budget at the costs the search measured (pipelines/trainer_budget.py).
+        if result.plan:
+            plan = {**plan, "costs": result.plan["costs"]}
         io_utils.write_string_file(os.path.join(serving, tfx_io.DATA_PLAN), json.dumps(plan))
         if tracker is not None:
             metrics = {"trials": len(result.rows)}

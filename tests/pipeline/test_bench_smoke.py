@@ -36,8 +36,11 @@ def test_the_beam_benchmark_times_the_nodes_it_runs(tmp_path):
     out = tmp_path / "beam.json"
     cmd = ["bench/beam_modes.py", "--modes", "in-memory", "--last", "ExampleGen"]
     done = run([*cmd, "--out", str(out)])
-    [seconds] = json.loads(out.read_text())["seconds"]["in-memory"]
+    result = json.loads(out.read_text())
+    [seconds] = result["seconds"]["in-memory"]
     assert list(seconds)[-1] == "ExampleGen" and seconds["ExampleGen"] > 0
+    [load] = result["load_1min"]["in-memory"]  # UTC start, load, UTC end, load
+    assert len(load) == 4 and load[1] >= 0 and result["commit"]
     assert "| none (in-memory DirectRunner" in done.stdout
 
 

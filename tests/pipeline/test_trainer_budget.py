@@ -1,0 +1,76 @@
+"""The Trainer's epochs follow the search's time budget (pipelines/trainer_budget.py): planned
+from the search's measured costs, at least one full pass, at most the configured epochs; and
+bounded while they run, with the best epoch's weights kept."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipelines import trainer_budget
+
+# 1,000 training rows/s, 10,000 validation rows/s, 2 s an epoch's set-up.
+COSTS = {"train_rows_s": 1000.0, "validation_rows_s": 10000.0, "setup_s": 2.0, "overhead_s": 5.0}
+
+
+def test_planned_epochs_fit_the_budget_at_the_measured_costs():
+    # A pass: 2 s + 8,000 / 1,000 + 10,000 / 10,000 = 11 s.
+    assert trainer_budget.planned_epochs(10, 60, COSTS, 8_000, 10_000)[0] == 5
+    assert trainer_budget.planned_epochs(3, 60, COSTS, 8_000, 10_000)[0] == 3  # configured cap
+    # A pass longer than the budget (1.6 million rows: 1,613 s): still one full pass.
+    epochs, why = trainer_budget.planned_epochs(10, 240, COSTS, 1_600_000, 10_000)
+    assert epochs == 1 and "1 of 10 epochs" in why
+    # No budget, or no measured costs: the configured epochs (TimeBox bounds the latter).
+    assert trainer_budget.planned_epochs(10, 0, COSTS, 1_600_000, 10_000)[0] == 10
+    assert trainer_budget.planned_epochs(10, 240, None, 1_600_000, 10_000)[0] == 10
+
+
+class Clock:
+    """A clock the test moves: `_fit` adds an epoch's seconds at each epoch's end."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _fit(epochs: int, budget_s: float, epoch_s: float):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    clock = Clock()
+
+    class Tick(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            clock.now += epoch_s
+
+    box = trainer_budget.TimeBox(budget_s, clock=clock)
+    best = keras.callbacks.EarlyStopping(patience=100, restore_best_weights=True)
+    history = model.fit(
+        x,
+        y,
+        validation_data=(x, y),
+        batch_size=64,
+        epochs=epochs,
+        callbacks=[Tick(), best, box],  # the clock ticks before the box reads it
+        verbose=0,
+    )
+    return len(history.history["loss"]), box, best
+
+
+def test_training_stops_when_one_more_epoch_would_end_past_the_budget():
+    # 10 s an epoch, 35 s: after 3 epochs (30 s) a fourth would end at 40 s.
+    run, box, best = _fit(epochs=10, budget_s=35, epoch_s=10)
+    assert run == 3 and box.stopped_epoch == 3
+    assert best.best_weights is not None  # EarlyStopping still restores the best epoch's
+    # An epoch longer than the budget: the first still runs, and only it.
+    run, box, _ = _fit(epochs=10, budget_s=5, epoch_s=10)
+    assert run == 1 and box.stopped_epoch == 1
+    # Enough budget: every planned epoch, and the box says it did not stop them.
+    run, box, _ = _fit(epochs=4, budget_s=1000, epoch_s=10)
+    assert run == 4 and box.stopped_epoch == 0
