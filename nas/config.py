@@ -86,7 +86,8 @@ class SearchConfig:
     )
     time_budget_min: float = knob(
         30.0,
-        "Search time budget in minutes: the search stops after the epoch in which it is spent. "
+        "Search time budget in minutes: the search stops at the batch in which it is spent (and "
+        "starts no epoch it cannot finish and score in what is left). "
         "The Trainer's retraining on every training row gets as long again: the full passes "
         "that fit in it at the search's measured costs, at least one, at most `epochs` "
         "(pipelines/trainer_budget.py).",
