@@ -29,15 +29,14 @@ if str(REPO) not in sys.path:
     sys.path.append(str(REPO))
 
 from core import registry_webhook as hook  # noqa: E402
-from core.operator_settings import OPERATOR_SETTINGS  # noqa: E402
+from core import settings as contract  # noqa: E402
 
 log = logging.getLogger("retrain.registry_webhook")
 app = FastAPI(title="MLflow registry webhook receiver")
 
 
 def secret() -> str:
-    [setting] = [s for s in OPERATOR_SETTINGS if s.name == "registry_webhook_secret"]
-    return setting.default_value()
+    return contract.SETTINGS["registry_webhook_secret"].default_value()
 
 
 def record(moved: dict, delivery: str) -> int | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 def setting(name: str):
     """The operator setting `name` (core/operator_settings.py), from its environment variable
     where the deployment sets one."""
-    from core.operator_settings import OPERATOR_SETTINGS
+    from core import settings as contract
 
-    [found] = [s for s in OPERATOR_SETTINGS if s.name == name]
-    return found.default_value()
+    return contract.SETTINGS[name].default_value()
