@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.common import stamp  # noqa: E402
+from bench.common import commit, stamp  # noqa: E402
 from pipelines.run_node import compile_pipeline, run_node  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
 
@@ -126,9 +126,7 @@ def main() -> None:
         **stamp(),
         "command": " ".join(["bench/beam_modes.py", *sys.argv[1:]]),
         "rows": cli.rows or "penguins (344)",
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip(),
+        "commit": commit(),
         "seconds": rows,
         "load_1min": load,  # per pass: [UTC start, load, UTC end, load]
     }

@@ -1,5 +1,5 @@
-"""What the benchmarks write the same way, once: the header of a result (its date and
-machine), and the search settings the NAS benchmarks ran with. Standard library only."""
+"""What the benchmarks write the same way, once: the header of a result (its date, machine
+and commit), and the search settings the NAS benchmarks ran with. Standard library only."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import datetime
 import os
 import platform
 import sqlite3
+import subprocess
+from pathlib import Path
 
 
 def stamp() -> dict[str, str]:
@@ -15,6 +17,16 @@ def stamp() -> dict[str, str]:
         "date": str(datetime.date.today()),
         "machine": f"{platform.node()} ({os.cpu_count()} cores)",
     }
+
+
+def commit() -> str:
+    """The repository's short commit (what a result was measured at)."""
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 # The settings bench/nas and bench/modes searched with, whatever the engine's defaults: no

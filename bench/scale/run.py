@@ -36,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bench.common import node_seconds, stamp  # noqa: E402
+from bench.common import commit, node_seconds, stamp  # noqa: E402
 from bench.scale import data as tables  # noqa: E402
 
 HERE = REPO / "bench" / "scale"
@@ -226,10 +226,7 @@ class Load:
 
 def when() -> dict:
     """The UTC time and the commit a size was measured at."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
-    return {"utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit}
+    return {"utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "commit": commit()}
 
 
 def measure(size: int, root: Path, budget_min: float) -> dict:
