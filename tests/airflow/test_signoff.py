@@ -28,21 +28,11 @@ from core import names, promotion, waiting
 from tests.airflow.browser import ARTIFACTS, chromium, sign_in
 from tests.airflow.conftest import REPO, api_call, running_airflow
 from tests.airflow.http_sink import HttpSink
+from tests.airflow.registry_flows import GATE, hitl_path, parked_and_seen
 
 MODEL = "signoff_model"
 ROLES = {"approver": "op", "boss": "admin", "analyst": "user"}
 DAGS = REPO / "tests" / "airflow" / "signoff_dags"
-# The gate's record, as the pusher tags it (components/mlflow_pusher/evaluation.py gate_tags).
-GATE = {
-    names.TAG_GATE_METRIC: "log_loss",
-    names.TAG_GATE_VALUE: "0.2113",
-    names.TAG_GATE_TRIVIAL: "1.0712",
-    names.TAG_GATE_CHAMPION: "0.2391",
-    names.TAG_GATE_DIFF_LOW: "-0.0512",
-    names.TAG_GATE_DIFF_HIGH: "-0.0049",
-    names.TAG_GATE_ROWS: "34",
-    names.TAG_GATE_REASON: "log_loss 0.2113 vs champion 0.2391: at least as good",
-}
 
 
 def _registry(uri: str):
@@ -121,7 +111,7 @@ def _task(base, token, dag_id, run_id) -> dict:
 
 
 def _hitl(base, dag_id, run_id) -> str:
-    return f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/sign_off/-1/hitlDetails"
+    return f"{base}/api/v2{hitl_path(dag_id, run_id)}"
 
 
 def _run_state(base, token, dag_id, run_id) -> str:
@@ -145,18 +135,10 @@ def test_sign_off_through_the_rest_api_as_real_users(stack):
         ),
     }
 
-    def parked(key):
-        return _task(base, admin, *runs[key]).get("state") == "awaiting_input"
-
     def settled(key):
-        """Parked, and the scheduler has seen the parking process end. (Airflow 3.3.2's race: an
-        answer that resumes the task before that process's end reaches the scheduler has the
-        scheduler take that end for the resumed task's and fail it. A person answers minutes
-        later; this test answers at once.)"""
-        seen = f"task_id='sign_off', run_id='{runs[key][1]}'"
-        log = (stack["home"] / "scheduler.log").read_text()
-        ended = [ln for ln in log.splitlines() if "Received executor event" in ln and seen in ln]
-        return parked(key) and bool(ended)
+        dag_id, run_id = runs[key]
+        state = _task(base, admin, dag_id, run_id).get("state")
+        return parked_and_seen(stack["home"] / "scheduler.log", dag_id, run_id, state)
 
     for key in ("approve", "reject"):
         waiting.wait_until(lambda k=key: settled(k), 180, every_s=2, what=f"{key} awaiting input")

@@ -6,12 +6,19 @@ waits TIMEOUT_S."""
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pendulum
 from airflow.sdk import Asset, dag, task
-from retrain_support import builder
-from retrain_support.signoff import sign_off_task
+
+DAGS = str(Path(__file__).resolve().parents[3] / "dags")
+if DAGS not in sys.path:  # a DAG bundle beside the repo's dags/ (test_production's stack)
+    sys.path.insert(0, DAGS)
+
+from retrain_support import builder  # noqa: E402
+from retrain_support.signoff import sign_off_task  # noqa: E402
 
 TIMEOUT_S = 15
 
