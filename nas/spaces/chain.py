@@ -32,10 +32,25 @@ def layer_of(name: str) -> int | None:
     return None
 
 
+# A layer's choices that only a weighted op reads (ops.apply).
+WEIGHTED_ONLY = ("width", "activation", "norm", "dropout")
+
+
 def active_up_to_depth(space, arch: Architecture) -> list[str]:
-    """Network-wide choices and those of the first `depth` layers."""
-    depth = arch.choices["depth"]
-    return [c.name for c in space.choices() if (layer_of(c.name) or 0) < depth]
+    """Network-wide choices and those of the first `depth` layers, less the width, activation,
+    normalisation and dropout of a pool or identity layer: the built network ignores them, so
+    a mutation of one would retrain the parent's network as a new trial."""
+    c = arch.choices
+    out = []
+    for choice in space.choices():
+        i = layer_of(choice.name)
+        if i is not None and (
+            i >= c["depth"]
+            or (choice.name.split("_")[0] in WEIGHTED_ONLY and c[f"op_{i}"] in ops.UNWEIGHTED_OPS)
+        ):
+            continue
+        out.append(choice.name)
+    return out
 
 
 class ChainSpace(SearchSpace):

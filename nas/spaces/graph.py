@@ -35,7 +35,14 @@ class GraphSpace(SearchSpace):
         return chosen or [_sources(i)[-1]]
 
     def active(self, arch: Architecture) -> list[str]:
-        return active_up_to_depth(self, arch)
+        """As in the chain, less a layer's link to the output just before it while it chooses
+        no other source: `feeds` falls back to that output either way (layer 0's only one)."""
+        c, fallback = arch.choices, set()
+        for i in range(c["depth"]):
+            *others, last = _sources(i)
+            if not any(c[f"in_{i}_{src}"] for src in others):
+                fallback.add(f"in_{i}_{last}")
+        return [name for name in active_up_to_depth(self, arch) if name not in fallback]
 
     def describe(self, arch: Architecture) -> str:
         c = arch.choices

@@ -33,6 +33,11 @@ _INIT = {
 }
 
 
+# Ops without weights: `apply` ignores a layer's width, activation, normalisation and dropout
+# for them (a strided identity, which only cells use, projects to the width).
+UNWEIGHTED_OPS = ("maxpool3", "avgpool3", "identity")
+
+
 def ops_for(kind: str) -> tuple[str, ...]:
     return VECTOR_OPS if kind == "vector" else TENSOR_OPS
 

@@ -17,7 +17,8 @@ RUNNING = TrialStatus.RUNNING
 
 
 def mutate(space, parent: Architecture, rng) -> tuple[Architecture, str]:
-    """A child that differs from `parent` in exactly one active choice."""
+    """A child that differs from `parent` in exactly one active choice: one its network reads
+    (`SearchSpace.active`), so the child is never its parent's network retrained."""
     candidates = [n for n in space.active(parent) if len(space.choice(n).values) > 1]
     name = rng.choice(candidates)
     values = [v for v in space.choice(name).values if v != parent.choices[name]]
