@@ -1,10 +1,12 @@
 """One registered version served by MLflow's own scoring server.
 
-    python -m mlflow models serve -m models:/NAME/VERSION --env-manager local -h 127.0.0.1 -p PORT
+    python -m serving.model_server --model-uri models:/NAME/VERSION --host 127.0.0.1 --port PORT
 
-run with the TFX environment's interpreter (core/envs.py), so the pyfunc's TensorFlow is there,
-on a free loopback port, in a process group of its own. It answers /invocations with raw rows
-(dataframe_split / dataframe_records JSON) as the pyfunc does, and /ping once the model loaded.
+(model_server.py: the app `mlflow models serve --env-manager local` serves, in one Python
+instead of the MLflow CLI's then uvicorn's) run with the TFX environment's interpreter
+(core/envs.py), so the pyfunc's TensorFlow is there, on a free loopback port, in a process group
+of its own. It answers /invocations with raw rows (dataframe_split / dataframe_records JSON) as
+the pyfunc does, and /ping once the model loaded.
 
 Standard library only.
 """
@@ -37,10 +39,8 @@ def free_port() -> int:
 
 def serve_command(model: str, version: str, port: int) -> list[str]:
     return [
-        envs.tfx_python(),
-        *("-m", "mlflow", "models", "serve"),
-        *("-m", f"models:/{model}/{version}"),
-        *("--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"),
+        *(envs.tfx_python(), "-m", "serving.model_server"),
+        *("--model-uri", f"models:/{model}/{version}", "--host", "127.0.0.1", "--port", str(port)),
     ]
 
 
@@ -53,6 +53,8 @@ class Backend:
         self.port = port or free_port()
         self.log = Path(log_dir) / f"model-{model}-{self.version}-{self.port}.log"
         self.proc: subprocess.Popen | None = None
+        self.ready = False  # it answered /ping once
+        self.started_at = 0.0  # time.monotonic() of its start
         self.in_flight = 0
         self.idle = threading.Condition()
 
@@ -61,10 +63,13 @@ class Backend:
         return f"http://127.0.0.1:{self.port}"
 
     def describe(self) -> dict:
-        alive = self.proc is not None and self.proc.poll() is None
-        return {"model": self.model, "version": self.version, "url": self.url, "alive": alive}
+        return {
+            **{"model": self.model, "version": self.version, "url": self.url},
+            **{"alive": self.alive, "ready": self.ready},
+        }
 
     def start(self) -> Backend:
+        self.started_at = time.monotonic()
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "a") as out:
             self.proc = subprocess.Popen(
@@ -74,14 +79,18 @@ class Backend:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
                 env=self.env(),
+                cwd=envs.REPO,
             )
         return self
 
     def env(self) -> dict[str, str]:
-        """This environment, with the TFX environment's bin/ first (MLflow runs its `uvicorn`)."""
-        tfx_bin = str(Path(envs.tfx_python()).parent)
-        path = f"{tfx_bin}{os.pathsep}{os.environ.get('PATH', '')}"
-        return dict(os.environ, PATH=path, PYTHONUNBUFFERED="1")
+        """This environment, with the repository importable (serving.model_server)."""
+        path = os.pathsep.join(p for p in (str(envs.REPO), os.environ.get("PYTHONPATH")) if p)
+        return dict(os.environ, PYTHONPATH=path, PYTHONUNBUFFERED="1")
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def pings(self) -> bool:
         try:
@@ -91,17 +100,19 @@ class Backend:
             return False
 
     def wait_ready(self, timeout_s: float) -> Backend:
-        """Returns once /ping answers 200; a BackendError if the server exits or times out."""
-        deadline = time.monotonic() + timeout_s
+        """Returns once /ping answers 200 (at once if it did before); a BackendError if the
+        server exits or `timeout_s` (from its start) passes."""
+        deadline = self.started_at + timeout_s
         while time.monotonic() < deadline:
-            if self.pings():
+            if self.ready or self.pings():
+                self.ready = True
                 return self
             if self.proc is None or self.proc.poll() is not None:
                 raise BackendError(
                     f"the model server of {self.model} version {self.version} exited "
                     f"({self.last_error()}); its log: {self.log}"
                 )
-            time.sleep(1)
+            time.sleep(0.25)
         self.stop()
         raise BackendError(
             f"the model server of {self.model} version {self.version} did not answer /ping in "

@@ -10,9 +10,12 @@ once none is left (or the drain grace, the setting `serving_drain_s`, passed).
 The control endpoints, under /-/, are the deploy's (deploy.py), with the bearer token
 $RETRAIN_SERVING_TOKEN (without one, from loopback clients only):
 
-- POST /-/start {"model", "version"}: a backend for that version beside the current one, once it
-  answers /ping; its URL (to smoke-test it);
-- POST /-/switch {"version"}: traffic to that started backend; the old one drains, then stops;
+- POST /-/start {"model", "version"[, "wait": false]}: a backend for that version beside the
+  current one (the one started already, if it is alive), once it answers /ping; with "wait":
+  false, at once (the deploy smoke-tests it while it loads, then starts it again to wait); its
+  URL (to smoke-test it);
+- POST /-/switch {"version"}: traffic to that started backend, if it answers /ping; the old one
+  drains, then stops;
 - POST /-/discard {"version"}: stops a started backend that will not serve;
 - GET /-/status: what serves, what is started, the requests in flight;
 - GET /-/health (no token): the front answers, and the version it serves.
@@ -28,6 +31,7 @@ import http.server
 import json
 import logging
 import threading
+import time
 from pathlib import Path
 
 from serving.backend import Backend, BackendError
@@ -89,10 +93,27 @@ class Front:
 
     # ---- control ---------------------------------------------------------------------------
 
-    def start(self, model: str, version: str) -> Backend:
-        """A ready backend for `model` `version` (the started one, if it is already there)."""
-        with self.starting:
-            return self._start(model, str(version))
+    def start(self, model: str, version: str, wait: bool = True) -> Backend:
+        """The backend of `model` `version` beside the current one: the one serving or started
+        already if it is alive, else a new one. With `wait`, once it answers /ping (a
+        BackendError, and it is stopped, if it exits or does not in `start_timeout_s`)."""
+        with self.starting:  # one start at a time: the same version never twice
+            backend = self._start(model, str(version))
+        if wait and not backend.ready:
+            try:
+                backend.wait_ready(self.start_timeout_s)
+            except BackendError:
+                with self.lock:
+                    if self.started.get(backend.version) is backend:
+                        del self.started[backend.version]
+                backend.stop()
+                raise
+            took = time.monotonic() - backend.started_at
+            log.info(
+                "SERVING ready %s version %s at %s, %.1f s after its start",
+                *(model, backend.version, backend.url, took),
+            )
+        return backend
 
     def _start(self, model: str, version: str) -> Backend:
         with self.lock:
@@ -100,26 +121,27 @@ class Front:
                 if self.current.model == model:
                     return self.current
             known = self.started.get(version)
-        if known is not None and known.model == model and known.pings():
+        if known is not None and known.model == model and known.alive:
             return known
         backend = Backend(model, version, self.state_dir / "logs").start()
-        try:
-            backend.wait_ready(self.start_timeout_s)
-        except BackendError:
-            backend.stop()
-            raise
         with self.lock:
             old = self.started.pop(version, None)
             self.started[version] = backend
         if old is not None:
             old.stop()
-        log.info("SERVING started %s version %s at %s", model, version, backend.url)
+        log.info("SERVING starting %s version %s at %s", model, version, backend.url)
         return backend
 
     def switch(self, version: str) -> Backend | None:
         """Traffic to the started backend of `version`; the old one is stopped once drained (in
         a thread). Returns the old one."""
         version = str(version)
+        with self.lock:
+            candidate = self.started.get(version)
+        if candidate is not None and not candidate.ready:
+            if not candidate.pings():
+                raise BackendError(f"version {version} does not answer /ping yet: not switched")
+            candidate.ready = True
         with self.lock:
             if self.current is not None and self.current.version == version:
                 return None  # already serving (the front's start-up and a deploy raced)
@@ -250,7 +272,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if (method, self.path) == ("GET", "/-/status"):
                 return self.reply(200, self.front.status())
             if (method, self.path) == ("POST", "/-/start"):
-                backend = self.front.start(request["model"], request["version"])
+                wait = bool(request.get("wait", True))
+                backend = self.front.start(request["model"], request["version"], wait)
                 return self.reply(200, backend.describe())
             if (method, self.path) == ("POST", "/-/switch"):
                 old = self.front.switch(request["version"])
