@@ -5,8 +5,9 @@
 (model_server.py: the app `mlflow models serve --env-manager local` serves, in one Python
 instead of the MLflow CLI's then uvicorn's) run with the TFX environment's interpreter
 (core/envs.py), so the pyfunc's TensorFlow is there, on a free loopback port, in a process group
-of its own. It answers /invocations with raw rows (dataframe_split / dataframe_records JSON) as
-the pyfunc does, and /ping once the model loaded.
+of its own: in a spare Python whose imports are done (warm.py; `Spares` below) where one
+waits. It answers /invocations with raw rows (dataframe_split / dataframe_records JSON) as the
+pyfunc does, and /ping once the model loaded.
 
 Standard library only.
 """
@@ -14,6 +15,7 @@ Standard library only.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -25,6 +27,7 @@ import urllib.request
 from pathlib import Path
 
 from core import envs
+from serving.warm import READY_LINE
 
 
 class BackendError(RuntimeError):
@@ -37,11 +40,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve_command(model: str, version: str, port: int) -> list[str]:
-    return [
-        *(envs.tfx_python(), "-m", "serving.model_server"),
-        *("--model-uri", f"models:/{model}/{version}", "--host", "127.0.0.1", "--port", str(port)),
-    ]
+def serve_args(backend: Backend) -> list[str]:
+    """serving.model_server's arguments for the backend's version and port."""
+    uri = f"models:/{backend.model}/{backend.version}"
+    return ["--model-uri", uri, "--host", "127.0.0.1", "--port", str(backend.port)]
 
 
 class Backend:
@@ -68,25 +70,12 @@ class Backend:
             **{"alive": self.alive, "ready": self.ready},
         }
 
-    def start(self) -> Backend:
+    def start(self, spares: Spares | None = None) -> Backend:
+        """Starts it: in one of `spares` if one waits, else in a fresh Python."""
         self.started_at = time.monotonic()
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "a") as out:
-            self.proc = subprocess.Popen(
-                serve_command(self.model, self.version, self.port),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env=self.env(),
-                cwd=envs.REPO,
-            )
+        spares = spares or Spares(0, self.log.parent)
+        self.proc = spares.run("serving.model_server", serve_args(self), self.log)
         return self
-
-    def env(self) -> dict[str, str]:
-        """This environment, with the repository importable (serving.model_server)."""
-        path = os.pathsep.join(p for p in (str(envs.REPO), os.environ.get("PYTHONPATH")) if p)
-        return dict(os.environ, PYTHONPATH=path, PYTHONUNBUFFERED="1")
 
     @property
     def alive(self) -> bool:
@@ -161,3 +150,91 @@ class Backend:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout_s)
+
+
+def child_env() -> dict[str, str]:
+    """This environment, with the repository importable (serving.model_server, serving.smoke)."""
+    path = os.pathsep.join(p for p in (str(envs.REPO), os.environ.get("PYTHONPATH")) if p)
+    return dict(os.environ, PYTHONPATH=path, PYTHONUNBUFFERED="1")
+
+
+class Spares:
+    """Up to `count` spare Pythons of the TFX environment (this module's `main`), their logs
+    under `log_dir`. `run` hands work to one, else starts a fresh Python for it; `fill` (in a
+    thread) starts the missing ones one at a time, each once the one before has imported, so as
+    not to take the cores from what serves. `count` 0: every model server and smoke test starts
+    in a fresh Python."""
+
+    def __init__(self, count: int, log_dir: Path):
+        self.count, self.log_dir = int(count), Path(log_dir)
+        self.idle: list[tuple[subprocess.Popen, Path]] = []
+        self.lock = threading.Lock()
+        self.filling = threading.Lock()
+        self.made = 0
+
+    def fill(self, ready_timeout_s: float = 300) -> None:
+        with self.filling:  # one filler at a time
+            while True:
+                with self.lock:
+                    self.idle = [(p, log) for p, log in self.idle if p.poll() is None]
+                    if len(self.idle) >= self.count:
+                        return
+                    self.made += 1
+                    log = self.log_dir / f"spare-{os.getpid()}-{self.made}.log"
+                    self.log_dir.mkdir(parents=True, exist_ok=True)
+                    with open(log, "w") as out:
+                        proc = subprocess.Popen(
+                            [envs.tfx_python(), "-m", "serving.warm"],
+                            stdin=subprocess.PIPE,
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                            start_new_session=True,
+                            env=child_env(),
+                            cwd=envs.REPO,
+                            text=True,
+                        )
+                    self.idle.append((proc, log))
+                deadline = time.monotonic() + ready_timeout_s
+                while time.monotonic() < deadline and proc.poll() is None:
+                    if READY_LINE in log.read_text(errors="replace"):
+                        break
+                    time.sleep(1)
+
+    def fill_later(self) -> None:
+        threading.Thread(target=self.fill, daemon=True, name="spares").start()
+
+    def run(self, module: str, argv: list[str], log: Path) -> subprocess.Popen:
+        """`python -m module argv...` in the TFX environment, its output to `log`: in a spare
+        if one is alive (its imports may still be under way), else in a fresh Python."""
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with self.lock:
+            while self.idle:
+                proc, _ = self.idle.pop(0)
+                if proc.poll() is not None:
+                    continue
+                work = {"module": module, "argv": argv, "log": str(log)}
+                try:
+                    proc.stdin.write(json.dumps(work) + "\n")
+                    proc.stdin.close()
+                except OSError:
+                    continue
+                return proc
+        with open(log, "a") as out:
+            return subprocess.Popen(
+                [envs.tfx_python(), "-m", module, *argv],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=child_env(),
+                cwd=envs.REPO,
+            )
+
+    def stop(self) -> None:
+        with self.lock:
+            idle, self.idle = self.idle, []
+        for proc, _ in idle:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(20)

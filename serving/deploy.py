@@ -1,11 +1,11 @@
 """The deploy of a new @champion through the front (front.py), for dags/deploy_new_model.py:
 
-1. start the new version's model server beside the one serving (POST /-/start, not waiting);
-2. smoke-test it (smoke.py, in the TFX environment): the rows saved with the version, sent to the
-   new server, must be answered as the registered pyfunc answers them in process. The smoke
-   test starts at once: its in-process half (loading the pyfunc, predicting) runs while the
-   server loads, then it waits for the server's /ping; the deploy meanwhile waits for the
-   server (POST /-/start again), so a server that exits fails the deploy at once;
+1. start the new version's model server beside the one serving, and
+2. smoke-test it, in one call (POST /-/smoke; the front runs smoke.py in the TFX environment,
+   in a spare Python whose imports are done where one waits): the rows saved with the version,
+   sent to the new server, must be answered as the registered pyfunc answers them in process.
+   The smoke test's in-process half (loading the pyfunc, predicting) runs while the server
+   loads, then it waits for the server's /ping; a server that exits fails it at once;
 3. switch the front to it (POST /-/switch); the old server drains, then stops.
 
 On a failed smoke test the old version keeps serving, the new server is stopped, @champion goes
@@ -41,7 +41,7 @@ class Control:
     def __init__(self, url: str = "", token: str | None = None, timeout_s: float = 0):
         self.url = (url or setting("serving_url")).rstrip("/")
         self.token = setting("serving_token") if token is None else token
-        self.timeout_s = timeout_s or float(setting("serving_start_timeout_s")) + 60
+        self.timeout_s = timeout_s or float(setting("serving_start_timeout_s")) + 360
 
     def call(self, method: str, path: str, body: dict | None = None) -> dict:
         data = None if body is None else json.dumps(body).encode()
@@ -73,6 +73,13 @@ class Control:
         answers /ping."""
         return self.call("POST", "start", {"model": model, "version": str(version), "wait": wait})
 
+    def smoke(self, model: str, version: str, rows: int = 0) -> dict:
+        """The front's smoke test of the version's backend (starting it if it is not), run
+        while it loads: the verdict ({"ok", "why", "timing", ...})."""
+        body = {"model": model, "version": str(version)}
+        body["rows"] = rows or int(setting("serving_smoke_rows"))
+        return self.call("POST", "smoke", body)
+
     def switch(self, version: str) -> dict:
         return self.call("POST", "switch", {"version": str(version)})
 
@@ -80,73 +87,19 @@ class Control:
         return self.call("POST", "discard", {"version": str(version)})
 
 
-class Smoke:
-    """smoke.py on `model` `version` against the model server at `url`, started now in the TFX
-    environment; `wait_s`: how long it waits for the server's /ping after its in-process half.
-    `env`: its environment (MLflow's address and credentials)."""
-
-    def __init__(self, model, version, url: str, rows: int = 0, env=None, wait_s: float = 0):
-        argv = [
-            envs.tfx_python(),
-            "-m",
-            "serving.smoke",
-            "--model-uri",
-            f"models:/{model}/{version}",
-        ]
-        argv += ["--url", url, "--rows", str(rows or setting("serving_smoke_rows"))]
-        argv += ["--wait-s", str(wait_s)]
-        self.proc = subprocess.Popen(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=env,
-            cwd=envs.REPO,
-        )
-
-    def verdict(self, timeout_s: float = 900) -> dict:
-        """Its verdict ({"ok", "why", ...}), once it ends."""
-        try:
-            stdout, stderr = self.proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.stop()
-            return {"ok": False, "why": f"the smoke test did not end in {timeout_s:.0f} s"}
-        lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
-        if self.proc.returncode != 0 or not lines:
-            tail = (stderr.strip().splitlines() or ["no output"])[-1][:300]
-            why = f"the smoke test did not run (exit {self.proc.returncode}): {tail}"
-            return {"ok": False, "why": why}
-        return json.loads(lines[-1])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.communicate()
-
-
 def smoke(model: str, version: str, url: str, rows: int = 0, env: dict | None = None) -> dict:
-    """smoke.py's verdict on the model server at `url` ({"ok", "why", ...})."""
-    return Smoke(model, version, url, rows, env).verdict()
-
-
-def start_and_smoke(control: Control, model: str, version: str, env=None) -> dict:
-    """Starts the version's server and smoke-tests it, the smoke test's in-process half while
-    the server loads; the verdict, with the seconds each step took (`timing`)."""
-    began = time.monotonic()
-    started = control.start(model, version, wait=False)
-    wait_s = float(setting("serving_start_timeout_s"))
-    check = Smoke(model, version, started["url"], env=env, wait_s=wait_s)
-    try:
-        control.start(model, version)  # returns once it answers /ping
-    except DeployFailed:
-        check.stop()
-        raise
-    ready = time.monotonic()
-    verdict = check.verdict()
-    timing = {"ready_s": round(ready - began, 1), "smoke_s": round(time.monotonic() - began, 1)}
-    timing.update({k: verdict[k] for k in ("in_process_s", "waited_s") if k in verdict})
-    return {**verdict, "timing": timing}
+    """smoke.py's verdict on the model server at `url` ({"ok", "why", ...}), run here in the
+    TFX environment (the deploy has the front run it: Control.smoke)."""
+    argv = [envs.tfx_python(), "-m", "serving.smoke", "--model-uri", f"models:/{model}/{version}"]
+    argv += ["--url", url, "--rows", str(rows or setting("serving_smoke_rows"))]
+    out = subprocess.run(
+        argv, capture_output=True, text=True, env=env, cwd=envs.REPO, timeout=900, check=False
+    )
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if out.returncode != 0 or not lines:
+        tail = (out.stderr.strip().splitlines() or ["no output"])[-1][:300]
+        return {"ok": False, "why": f"the smoke test did not run (exit {out.returncode}): {tail}"}
+    return json.loads(lines[-1])
 
 
 def restore_champion(client, model: str, version: str, previous: str | None) -> str:
@@ -163,12 +116,9 @@ def restore_champion(client, model: str, version: str, previous: str | None) -> 
     return f"@champion put back to version {target}"
 
 
-def deploy(
-    client, model: str, version, control: Control | None = None, env=None, notify=None
-) -> dict:
+def deploy(client, model: str, version, control: Control | None = None, notify=None) -> dict:
     """Deploys `model` `version` (see the module's docstring); {"deployed", "previous"}.
-    `env`: the smoke test's environment (MLflow's address and credentials); `notify(message)`:
-    told of a failed deploy."""
+    `notify(message)`: told of a failed deploy."""
     control = control or Control()
     version = str(version)
     before = control.serving()
@@ -178,7 +128,7 @@ def deploy(
         return {"deployed": version, "previous": previous}
     began = time.monotonic()
     try:
-        verdict = start_and_smoke(control, model, version, env)
+        verdict = control.smoke(model, version)
     except DeployFailed as e:
         verdict = {"ok": False, "why": str(e)}
     if verdict["ok"]:
@@ -188,7 +138,7 @@ def deploy(
             "replacing version %s",
             *(model, version, verdict["why"], control.url, previous or "none"),
         )
-        timing = {**verdict["timing"], "switched_s": round(time.monotonic() - began, 1)}
+        timing = {**verdict.get("timing", {}), "switched_s": round(time.monotonic() - began, 1)}
         log.info("DEPLOY TIMING %s version %s: %s", model, version, json.dumps(timing))
         return {"deployed": version, "previous": previous}
     control.discard(version)
