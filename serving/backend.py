@@ -170,6 +170,7 @@ class Spares:
         self.idle: list[tuple[subprocess.Popen, Path]] = []
         self.lock = threading.Lock()
         self.filling = threading.Lock()
+        self.stopped = False
         self.made = 0
 
     def fill(self, ready_timeout_s: float = 300) -> None:
@@ -177,7 +178,7 @@ class Spares:
             while True:
                 with self.lock:
                     self.idle = [(p, log) for p, log in self.idle if p.poll() is None]
-                    if len(self.idle) >= self.count:
+                    if self.stopped or len(self.idle) >= self.count:
                         return
                     self.made += 1
                     log = self.log_dir / f"spare-{os.getpid()}-{self.made}.log"
@@ -231,7 +232,9 @@ class Spares:
             )
 
     def stop(self) -> None:
+        """Stops the idle spares, and starts no more."""
         with self.lock:
+            self.stopped = True
             idle, self.idle = self.idle, []
         for proc, _ in idle:
             with contextlib.suppress(ProcessLookupError):
