@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -41,17 +42,39 @@ def free_port() -> int:
 
 
 def serve_args(backend: Backend) -> list[str]:
-    """serving.model_server's arguments for the backend's version and port."""
-    uri = f"models:/{backend.model}/{backend.version}"
-    return ["--model-uri", uri, "--host", "127.0.0.1", "--port", str(backend.port)]
+    """serving.model_server's arguments for the backend's version (its `uri`) and port."""
+    return ["--model-uri", backend.uri, "--host", "127.0.0.1", "--port", str(backend.port)]
+
+
+def fetch(model: str, version: str, root: Path) -> Path:
+    """The artifacts of `model` `version`, downloaded once into ROOT/MODEL/VERSION (whole, or
+    not there), for the version's model server and its smoke test both: on MLflow's basic-auth
+    server every request is a password check (seconds on a loaded machine), and a version of
+    this product is a hundred files and more."""
+    folder = Path(root) / model / str(version)
+    if (folder / "MLmodel").exists():
+        return folder
+    import mlflow
+
+    part = folder.parent / f".{version}.part-{time.time_ns()}"
+    part.mkdir(parents=True)
+    try:
+        got = mlflow.artifacts.download_artifacts(f"models:/{model}/{version}", dst_path=str(part))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(got, folder)
+    finally:
+        shutil.rmtree(part, ignore_errors=True)
+    return folder
 
 
 class Backend:
-    """A model server for `model` version `version`, its log under `log_dir`. `in_flight` counts
-    the requests the front has forwarded to it and not yet answered."""
+    """A model server for `model` version `version` (loaded from `uri`: its artifacts, by
+    default from the registry), its log under `log_dir`. `in_flight` counts the requests the
+    front has forwarded to it and not yet answered."""
 
-    def __init__(self, model: str, version: str, log_dir: Path, port: int = 0):
+    def __init__(self, model: str, version: str, log_dir: Path, port: int = 0, uri: str = ""):
         self.model, self.version = model, str(version)
+        self.uri = uri or f"models:/{model}/{self.version}"  # what it loads
         self.port = port or free_port()
         self.log = Path(log_dir) / f"model-{model}-{self.version}-{self.port}.log"
         self.proc: subprocess.Popen | None = None

@@ -34,13 +34,14 @@ import http.server
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
 
-from serving.backend import Backend, BackendError, Spares
+from serving.backend import Backend, BackendError, Spares, fetch
 
 log = logging.getLogger("serving")
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
@@ -135,7 +136,9 @@ class Front:
             known = self.started.get(version)
         if known is not None and known.model == model and known.alive:
             return known
-        backend = Backend(model, version, self.state_dir / "logs").start(self.spares)
+        local = fetch(model, version, self.state_dir / "models")
+        backend = Backend(model, version, self.state_dir / "logs", uri=str(local))
+        backend.start(self.spares)
         with self.lock:
             old = self.started.pop(version, None)
             self.started[version] = backend
@@ -153,7 +156,7 @@ class Front:
         began = time.monotonic()
         backend = self.start(model, version, wait=False)
         log = self.state_dir / "logs" / f"smoke-{model}-{version}-{time.time_ns()}.log"
-        argv = ["--model-uri", f"models:/{model}/{version}", "--url", backend.url]
+        argv = ["--model-uri", backend.uri, "--url", backend.url]
         argv += ["--rows", str(rows), "--wait-s", str(self.start_timeout_s)]
         proc = self.spares.run("serving.smoke", argv, log)
         try:
@@ -205,14 +208,24 @@ class Front:
             if left:
                 log.warning("SERVING stopping version %s with %d requests in flight", backend, left)
             backend.stop()
+            self.forget(backend)
             log.info("SERVING stopped version %s (drained)", backend.version)
         self.spares.fill()
+
+    def forget(self, backend: Backend) -> None:
+        """Removes the stopped backend's downloaded artifacts, unless another backend of the
+        version is there."""
+        with self.lock:
+            others = [b for b in (self.current, *self.started.values()) if b is not None]
+        if not any(b.version == backend.version and b.model == backend.model for b in others):
+            shutil.rmtree(self.state_dir / "models" / backend.model / backend.version, True)
 
     def discard(self, version: str) -> bool:
         with self.lock:
             backend = self.started.pop(str(version), None)
         if backend is not None:
             backend.stop()
+            self.forget(backend)
         self.spares.fill_later()
         return backend is not None
 
