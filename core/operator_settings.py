@@ -279,6 +279,19 @@ OPERATOR_SETTINGS = [
         minimum=1,
     ),
     Setting(
+        "serving_spares",
+        "integer",
+        2,
+        "How many spare Pythons of the TFX environment the front keeps with their imports done "
+        "(TensorFlow, MLflow's scoring server; serving/warm.py), for the next deploy's model "
+        "server and smoke test: a deploy then starts without importing them. Each idles at a "
+        "few hundred MB; they are started again after each switch. 0: every model server and "
+        "smoke test starts in a fresh Python. From $RETRAIN_SERVING_SPARES.",
+        scope=DAG,
+        env="RETRAIN_SERVING_SPARES",
+        minimum=0,
+    ),
+    Setting(
         "registry_webhook_secret",
         "string",
         "",

@@ -74,7 +74,7 @@ def deploy_new_model():
                 "NEW MODEL VERSION: %s version %s (%s), from %s run %s",
                 *(v.get("model"), v.get("version"), v.get("uri"), v.get("dag_id"), v.get("run_id")),
             )
-        os.environ.update(mlflow_conn.node_env())  # this task's process: the client, the smoke
+        os.environ.update(mlflow_conn.node_env())  # this task's MLflow client
         client = MlflowClient()
         chosen = serving_deploy.champion_of(client, versions)
         if chosen is None:

@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         token=setting("serving_token"),
         drain_s=float(setting("serving_drain_s")),
         start_timeout_s=float(setting("serving_start_timeout_s")),
+        spares=int(setting("serving_spares")),
     )
     server = make_server(front, args.host, args.port)
     model = setting("serving_model") or front.saved_model()

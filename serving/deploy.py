@@ -1,8 +1,11 @@
 """The deploy of a new @champion through the front (front.py), for dags/deploy_new_model.py:
 
-1. start the new version's model server beside the one serving (POST /-/start);
-2. smoke-test it (smoke.py, in the TFX environment): the rows saved with the version, sent to the
-   new server, must be answered as the registered pyfunc answers them in process;
+1. start the new version's model server beside the one serving, and
+2. smoke-test it, in one call (POST /-/smoke; the front runs smoke.py in the TFX environment,
+   in a spare Python whose imports are done where one waits): the rows saved with the version,
+   sent to the new server, must be answered as the registered pyfunc answers them in process.
+   The smoke test's in-process half (loading the pyfunc, predicting) runs while the server
+   loads, then it waits for the server's /ping; a server that exits fails it at once;
 3. switch the front to it (POST /-/switch); the old server drains, then stops.
 
 On a failed smoke test the old version keeps serving, the new server is stopped, @champion goes
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -37,7 +41,7 @@ class Control:
     def __init__(self, url: str = "", token: str | None = None, timeout_s: float = 0):
         self.url = (url or setting("serving_url")).rstrip("/")
         self.token = setting("serving_token") if token is None else token
-        self.timeout_s = timeout_s or float(setting("serving_start_timeout_s")) + 60
+        self.timeout_s = timeout_s or float(setting("serving_start_timeout_s")) + 360
 
     def call(self, method: str, path: str, body: dict | None = None) -> dict:
         data = None if body is None else json.dumps(body).encode()
@@ -64,8 +68,17 @@ class Control:
         """{model, version, url, ...} of what serves now, or None."""
         return self.status()["serving"]
 
-    def start(self, model: str, version: str) -> dict:
-        return self.call("POST", "start", {"model": model, "version": str(version)})
+    def start(self, model: str, version: str, wait: bool = True) -> dict:
+        """The started backend ({model, version, url, alive, ready}); with `wait`, once it
+        answers /ping."""
+        return self.call("POST", "start", {"model": model, "version": str(version), "wait": wait})
+
+    def smoke(self, model: str, version: str, rows: int = 0) -> dict:
+        """The front's smoke test of the version's backend (starting it if it is not), run
+        while it loads: the verdict ({"ok", "why", "timing", ...})."""
+        body = {"model": model, "version": str(version)}
+        body["rows"] = rows or int(setting("serving_smoke_rows"))
+        return self.call("POST", "smoke", body)
 
     def switch(self, version: str) -> dict:
         return self.call("POST", "switch", {"version": str(version)})
@@ -75,7 +88,8 @@ class Control:
 
 
 def smoke(model: str, version: str, url: str, rows: int = 0, env: dict | None = None) -> dict:
-    """smoke.py's verdict on the model server at `url` ({"ok", "why", ...})."""
+    """smoke.py's verdict on the model server at `url` ({"ok", "why", ...}), run here in the
+    TFX environment (the deploy has the front run it: Control.smoke)."""
     argv = [envs.tfx_python(), "-m", "serving.smoke", "--model-uri", f"models:/{model}/{version}"]
     argv += ["--url", url, "--rows", str(rows or setting("serving_smoke_rows"))]
     out = subprocess.run(
@@ -102,12 +116,9 @@ def restore_champion(client, model: str, version: str, previous: str | None) -> 
     return f"@champion put back to version {target}"
 
 
-def deploy(
-    client, model: str, version, control: Control | None = None, env=None, notify=None
-) -> dict:
+def deploy(client, model: str, version, control: Control | None = None, notify=None) -> dict:
     """Deploys `model` `version` (see the module's docstring); {"deployed", "previous"}.
-    `env`: the smoke test's environment (MLflow's address and credentials); `notify(message)`:
-    told of a failed deploy."""
+    `notify(message)`: told of a failed deploy."""
     control = control or Control()
     version = str(version)
     before = control.serving()
@@ -115,9 +126,9 @@ def deploy(
     if previous == version:
         log.info("DEPLOY %s version %s already serves", model, version)
         return {"deployed": version, "previous": previous}
+    began = time.monotonic()
     try:
-        started = control.start(model, version)
-        verdict = smoke(model, version, started["url"], env=env)
+        verdict = control.smoke(model, version)
     except DeployFailed as e:
         verdict = {"ok": False, "why": str(e)}
     if verdict["ok"]:
@@ -127,6 +138,8 @@ def deploy(
             "replacing version %s",
             *(model, version, verdict["why"], control.url, previous or "none"),
         )
+        timing = {**verdict.get("timing", {}), "switched_s": round(time.monotonic() - began, 1)}
+        log.info("DEPLOY TIMING %s version %s: %s", model, version, json.dumps(timing))
         return {"deployed": version, "previous": previous}
     control.discard(version)
     back = restore_champion(client, model, version, previous)

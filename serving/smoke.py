@@ -1,12 +1,15 @@
 """A deploy's smoke test, run in the TFX environment (the pyfunc's runtime):
 
     python -m serving.smoke --model-uri models:/NAME/VERSION --url http://HOST:PORT [--rows N]
+        [--wait-s S]
 
 It loads the registered pyfunc in process, takes the first N rows saved with the version (its
-input example: raw eval rows, as the pusher logs them), predicts them in process, POSTs the same
-rows to URL/invocations (MLflow's serving input format, as MLflow writes it) and compares the
-answers: classes and text exactly, numbers to 1e-6 relative. Prints one JSON object: ok, why,
-the rows sent, the served and the in-process answers.
+input example: raw eval rows, as the pusher logs them), predicts them in process, waits up to S
+seconds for URL/ping to answer (the deploy runs this half while the model server loads), POSTs
+the same rows to URL/invocations (MLflow's serving input format, as MLflow writes it) and
+compares the answers: classes and text exactly, numbers to 1e-6 relative. Prints one JSON
+object: ok, why, the rows sent, the served and the in-process answers, and the seconds the
+in-process half and the wait took.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import json
 import math
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -70,12 +74,33 @@ def served(url: str, body: str, timeout_s: float = 120):
         return json.loads(answer.read())["predictions"]
 
 
-def check(model_uri: str, url: str, n: int) -> dict:
+def answers_ping(url: str, wait_s: float) -> bool:
+    """Whether URL/ping answers 200 within `wait_s` seconds (asked at least once)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=5) as answer:
+                if answer.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.25)
+
+
+def check(model_uri: str, url: str, n: int, wait_s: float = 0) -> dict:
+    started = time.monotonic()
     try:
         body, expected = in_process(model_uri, n)
     except Exception as e:  # noqa: BLE001 (reported: the version cannot be loaded)
         why = f"{type(e).__name__}: {str(e).strip().splitlines()[-1][:300] if str(e) else ''}"
         return {"ok": False, "why": f"the pyfunc did not load or predict in process ({why})"}
+    loaded = time.monotonic()
+    timing = {"in_process_s": round(loaded - started, 1)}
+    if wait_s and not answers_ping(url, wait_s):
+        return {"ok": False, "why": f"the model server did not answer /ping in {wait_s:.0f} s"}
+    timing["waited_s"] = round(time.monotonic() - loaded, 1)
     try:
         got = served(url, body)
     except urllib.error.HTTPError as e:
@@ -83,7 +108,7 @@ def check(model_uri: str, url: str, n: int) -> dict:
         return {"ok": False, "why": f"the model server answered HTTP {e.code}: {text}"}
     except (urllib.error.URLError, OSError, ValueError, KeyError) as e:
         return {"ok": False, "why": f"the model server did not answer: {e}"}
-    result = {"rows": len(expected), "request": json.loads(body), "served": got}
+    result = {"rows": len(expected), "request": json.loads(body), "served": got, **timing}
     result["expected"] = expected
     if same(got, expected):
         return {"ok": True, "why": f"{len(expected)} rows answered as in process", **result}
@@ -98,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-uri", required=True)
     parser.add_argument("--url", required=True)
     parser.add_argument("--rows", type=int, default=5)
+    parser.add_argument("--wait-s", type=float, default=0)
     args = parser.parse_args(argv)
-    print(json.dumps(check(args.model_uri, args.url, args.rows), default=str), flush=True)
+    verdict = check(args.model_uri, args.url, args.rows, args.wait_s)
+    print(json.dumps(verdict, default=str), flush=True)
     return 0
 
 
