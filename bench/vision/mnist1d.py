@@ -241,13 +241,13 @@ def main(argv=None) -> int:
     command = "bench/vision/mnist1d.py " + " ".join(sys.argv[1:] if argv is None else argv)
     root = Path(args.root)
     root.mkdir(parents=True, exist_ok=True)
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    started, at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), commit()
     with Load() as load:
         result = measure(args.data_seed, conf, args.rows, args.test_rows, root)
     result["measured"] = {
         "started": started,
         "ended": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "commit": commit(),
+        "commit": at,
         "command": command,
         "load_1min": load.summary(),
     }
