@@ -191,7 +191,8 @@ def markdown(results: dict) -> str:
         "state and MLflow store per run); the registered version's pyfunc (the run's "
         "@champion) scored on fresh rows of the generator (the next seed), beside "
         "scikit-learn fit on the same rows the product read (logistic regression and an MLP "
-        "on standardised values, 5-nearest neighbours). Every number is in results.json.",
+        "on standardised values, 5-nearest neighbours). Every number is in results.json; "
+        f"machine: {results.get('machine')}.",
         "",
         "| data seed | CONF | rows, fresh rows | product (pyfunc) | Evaluator's accuracy | "
         "logistic | MLP | kNN | trials | Trainer's epochs | wall s | load (1 min: min-max) | "
@@ -217,7 +218,12 @@ def markdown(results: dict) -> str:
             f" | {load.get('min', 0):.1f}-{load.get('max', 0):.1f} | "
             f"{m.get('commit')}, {m.get('started')} |"
         )
-    return "\n".join(out) + "\n"
+    notes = [
+        f"- data seed {r['data_seed']}, `{r.get('measured', {}).get('command')}`: "
+        + r.get("note", "")
+        for r in results["runs"].values()
+    ]
+    return "\n".join(out + ([""] + notes if notes else [])) + "\n"
 
 
 REF_KEYS = ("logistic", "mlp", "knn")
