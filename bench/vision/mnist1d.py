@@ -181,8 +181,9 @@ def measure(seed: int, conf: dict, rows: int, test_rows: int, root: Path) -> dic
     return result
 
 
-def markdown(results: dict) -> str:
-    """RESULTS.md: one row per run, every number from results.json."""
+def markdown(results: dict, direct: dict | None = None) -> str:
+    """RESULTS.md: one row per run, every number from results.json; `direct`:
+    mnist1d_direct.py's diagnostic (direct.json), when there is one."""
     out = [
         "# MNIST-1D-like signals through the product",
         "",
@@ -223,7 +224,18 @@ def markdown(results: dict) -> str:
         + r.get("note", "")
         for r in results["runs"].values()
     ]
-    return "\n".join(out + ([""] + notes if notes else [])) + "\n"
+    out += [""] + notes if notes else []
+    if direct:
+        curve = ", ".join(f"{e}: {a:.3f}" for e, a in direct["fresh_accuracy_by_epoch"].items())
+        out += [
+            "",
+            f"Diagnostic, development data seed {direct['data_seed']} only (`{direct['command']}`,"
+            f" {direct['date']}, {direct['commit']}, 1-minute load {direct['load_1min']['start']}"
+            f" to {direct['load_1min']['end']}; direct.json): the hand CNN the search starts from,"
+            " trained directly on the same rows without early stopping, fresh-row accuracy by "
+            f"epoch: {curve}.",
+        ]
+    return "\n".join(out) + "\n"
 
 
 REF_KEYS = ("logistic", "mlp", "knn")
@@ -260,7 +272,9 @@ def main(argv=None) -> int:
     key = f"{args.data_seed} {json.dumps(conf, sort_keys=True)}"
     results.setdefault("runs", {})[key] = result
     path.write_text(json.dumps(results, indent=1, sort_keys=True))
-    (out / "RESULTS.md").write_text(markdown(results))
+    direct = out / "direct.json"
+    direct = json.loads(direct.read_text()) if direct.exists() else None
+    (out / "RESULTS.md").write_text(markdown(results, direct))
     summary = ("ok", "wall_s", "champion_accuracy", "references")
     print(json.dumps({k: result.get(k) for k in summary}), flush=True)
     return 0
