@@ -56,9 +56,13 @@ def peak_rss(log: str) -> dict[str, float]:
     return out
 
 
-def run_product(size: int, folder: str, state: Path, budget_min: float) -> dict:
-    """`make run DATA=folder LABEL=label` with the budget, in its own state; what it logged."""
-    conf = {"mode": "full", "time_budget_min": budget_min, "max_trials": 50}
+def run_product(
+    size: int, folder: str, state: Path, budget_min: float, conf: dict | None = None
+) -> dict:
+    """`make run DATA=folder LABEL=label` with the budget (or `conf`, the whole CONF), in its
+    own state; what it logged."""
+    if conf is None:
+        conf = {"mode": "full", "time_budget_min": budget_min, "max_trials": 50}
     # The run's own stores: not an MLflow URI this process set (mlflow.set_tracking_uri
     # exports MLFLOW_TRACKING_URI, which `make run` would inherit).
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}

@@ -60,3 +60,21 @@ def test_the_modes_benchmark_runs_end_to_end(tmp_path):
     for mode in ("full", "warm", "retrain"):
         assert 0.0 <= run[mode]["accuracy"] <= 1.0
     assert "champion test acc" in (out / "table.md").read_text()
+
+
+def test_the_mnist1d_like_generator_writes_a_signals_folder(tmp_path):
+    from bench.vision import mnist1d
+    from core import tfrecord
+
+    x, y = mnist1d.make(50, 100)
+    assert x.shape == (50, mnist1d.LENGTH) and x.dtype == "float32"
+    assert sorted(set(y.tolist())) == list(range(10)) and (y == 3).sum() == 5  # balanced
+    again, _ = mnist1d.make(50, 100)
+    assert (again == x).all() and not (mnist1d.make(50, 101)[0] == x).all()
+    folder = mnist1d.write(tmp_path / "m1d", x, y)
+    manifest = json.loads((tmp_path / "m1d" / "dataset.json").read_text())
+    assert manifest["label"] == "label"
+    rows = [
+        e for p in sorted((tmp_path / "m1d").glob("*.tfrecord")) for e in tfrecord.examples(str(p))
+    ]
+    assert len(rows) == 50 and len(rows[0]["signal"][1]) == mnist1d.LENGTH and folder
