@@ -367,6 +367,13 @@ def test_an_approved_version_serves_a_rejected_one_changes_nothing(prod, served)
     operator = Airflow(prod.api, "operator", prod.passwords["operator"])
     status, body = operator.unpause(SIGNOFF_DAG)
     assert status == 200, body
+    # The pipeline moves @champion on a sign-off, as MLflow's `pipeline` user; it may edit the
+    # models it registered itself, not this one, which the admin made: granted here.
+    from mlflow.server.auth.client import AuthServiceClient
+
+    AuthServiceClient(prod.mlflow).grant_user_permission(
+        "pipeline", "registered_model", SERVED, "EDIT"
+    )
     states = {}
     for version in ("3", "4"):
         client.copy_model_version(f"models:/{NAME}/1", SERVED)
