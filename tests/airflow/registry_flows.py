@@ -43,6 +43,15 @@ def leave_awaiting(client, model: str, version: str) -> str:
     return state
 
 
+def let_edit(tracking_uri: str, model: str, username: str = "pipeline") -> None:
+    """Gives MLflow's `username` EDIT on `model`, as the admin of the environment's credentials
+    (with MLflow's basic auth a user may edit only what it created, or what it is granted)."""
+    from mlflow.server.auth.client import AuthServiceClient
+
+    auth = AuthServiceClient(tracking_uri)
+    auth.grant_user_permission(username, "registered_model", model, "EDIT")
+
+
 def hitl_path(dag_id: str, run_id: str, task_id: str = "sign_off") -> str:
     """The sign-off form's endpoint, under /api/v2 (GET: the form; PATCH: an answer)."""
     return f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
