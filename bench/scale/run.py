@@ -36,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bench.common import commit, node_seconds, stamp  # noqa: E402
+from bench.common import commit, fit_and_score, node_seconds, stamp  # noqa: E402
 from bench.scale import data as tables  # noqa: E402
 
 HERE = REPO / "bench" / "scale"
@@ -169,7 +169,6 @@ def champion_accuracy(state: Path, model: str, columns, y, version=None) -> floa
 def references(size: int, columns_fresh, y_fresh) -> dict:
     """MLPClassifier and HistGradientBoostingClassifier on the same rows, scored on the fresh
     rows; their fit times."""
-    import numpy as np
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
@@ -178,24 +177,14 @@ def references(size: int, columns_fresh, y_fresh) -> dict:
     columns, y = tables.rows(size, DATA_SEED, teacher_seed=TEACHER_SEED)
 
     x, x_fresh = tables.matrix(columns), tables.matrix(columns_fresh)
-    out = {}
-    for name, model in (
-        (
-            "mlp",
-            make_pipeline(
-                StandardScaler(),
-                MLPClassifier((64, 64), early_stopping=True, max_iter=200, random_state=0),
-            ),
+    models = {
+        "mlp": make_pipeline(
+            StandardScaler(),
+            MLPClassifier((64, 64), early_stopping=True, max_iter=200, random_state=0),
         ),
-        ("hgb", HistGradientBoostingClassifier(random_state=0)),
-    ):
-        t0 = time.monotonic()
-        model.fit(x, y)
-        out[name] = {
-            "accuracy": float(np.mean(model.predict(x_fresh) == y_fresh)),
-            "fit_s": round(time.monotonic() - t0, 1),
-        }
-    return out
+        "hgb": HistGradientBoostingClassifier(random_state=0),
+    }
+    return fit_and_score(models, x, y, x_fresh, y_fresh)
 
 
 class Load:

@@ -38,7 +38,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bench.common import commit, node_seconds, stamp  # noqa: E402
+from bench.common import commit, fit_and_score, node_seconds, stamp  # noqa: E402
 from bench.scale.run import Load, champion_accuracy, logged, peak_rss, run_product  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -136,15 +136,7 @@ def references(x, y, x_test, y_test) -> dict:
         ),
         "knn": KNeighborsClassifier(5),
     }
-    out = {}
-    for name, model in models.items():
-        t0 = time.monotonic()
-        model.fit(x, y)
-        out[name] = {
-            "accuracy": float(np.mean(model.predict(x_test) == y_test)),
-            "fit_s": round(time.monotonic() - t0, 1),
-        }
-    return out
+    return fit_and_score(models, x, y, x_test, y_test)
 
 
 def measure(seed: int, conf: dict, rows: int, test_rows: int, root: Path) -> dict:
