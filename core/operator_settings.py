@@ -14,6 +14,8 @@ from core.schema import DAG, Setting
 
 REPO = Path(__file__).resolve().parent.parent
 LOCAL = REPO / ".local"
+# train_epochs 0: the Trainer's most epochs are this many times the trials' `epochs`.
+TRAIN_EPOCHS_FACTOR = 3
 
 OPERATOR_SETTINGS = [
     Setting(
@@ -59,6 +61,18 @@ OPERATOR_SETTINGS = [
         0,
         "An optional cap on training steps per epoch, of each trial and of the Trainer. 0 (the "
         "default): an epoch is one pass over the training split.",
+        minimum=0,
+    ),
+    Setting(
+        "train_epochs",
+        "integer",
+        0,
+        "The Trainer's most epochs when it retrains the winner on every training row; early "
+        "stopping on the validation loss (patience: a quarter of them, at least 2; the best "
+        "epoch is kept) and the time budget usually end it sooner. 0 (the default): "
+        f"{TRAIN_EPOCHS_FACTOR} times `epochs`, the trials' epochs: a trial needs only enough "
+        "to rank, the winner to converge (on MNIST-1D-like signals the Trainer stopped by a "
+        "cap of 10 kept 0.981 where 30 kept 0.990; bench/vision/mnist1d/RESULTS.md).",
         minimum=0,
     ),
     Setting(

@@ -56,7 +56,12 @@ class SearchConfig:
         choices=STRATEGIES,
     )
     max_trials: int = knob(3, "Search trials.", minimum=1)
-    epochs: int = knob(10, "Full-fidelity epochs per trial and for training.", minimum=1)
+    epochs: int = knob(
+        10,
+        "Full-fidelity epochs per trial (the Trainer's most: the operator's train_epochs, by "
+        "default three times these).",
+        minimum=1,
+    )
     batch_size: int = knob(
         0,
         "Rows per training batch. 0: searched, from the sizes that make an epoch over the "
@@ -89,7 +94,7 @@ class SearchConfig:
         "Search time budget in minutes: the search stops at the batch in which it is spent (and "
         "starts no epoch it cannot finish and score in what is left). "
         "The Trainer's retraining on every training row gets as long again: the full passes "
-        "that fit in it at the search's measured costs, at least one, at most `epochs` "
+        "that fit in it at the search's measured costs, at least one, at most train_epochs "
         "(pipelines/trainer_budget.py).",
         exclusive_minimum=0,
     )

@@ -171,6 +171,7 @@ def create_pipeline(s: Settings):
         **transform_config,
         "edge_export": s.edge_export,
         "epochs": s.epochs,
+        "train_epochs": s.train_epochs,
         "steps_per_epoch": s.steps_per_epoch,
         "batch_size": s.batch_size,
         "seed": s.seed,

@@ -7,7 +7,8 @@ The Trainer gets as long as the search had (`time_budget_min`), with at least on
 - planned: the full passes over every training row (each scored on the validation rows) that
   fit in the budget at the search's measured costs (`Costs`, nas/estimation/planner.py,
   measured on its first trial: another model and batch size, so an estimate), at least one,
-  at most the configured epochs; a searched learning-rate schedule runs over those;
+  at most its epoch cap (`train_epochs`: by default three times the trials' `epochs`); a
+  searched learning-rate schedule runs over those;
 - measured (`TimeBox`): after each epoch, training stops when one more epoch, at the mean of
   those it ran, would end past the budget; the first epoch always runs.
 
@@ -21,7 +22,20 @@ import time
 
 import keras
 
+from core.operator_settings import TRAIN_EPOCHS_FACTOR
 from nas.estimation.planner import Costs
+
+
+def epoch_cap(train_epochs: int, epochs: int) -> int:
+    """The Trainer's most epochs: the operator's `train_epochs`, else TRAIN_EPOCHS_FACTOR times
+    the trials' `epochs` (core/operator_settings.py declares both)."""
+    return int(train_epochs) or TRAIN_EPOCHS_FACTOR * int(epochs)
+
+
+def patience(cap: int) -> int:
+    """Early stopping's patience: epochs without a lower validation loss before the Trainer
+    stops (a quarter of its most epochs, at least 2)."""
+    return max(2, cap // 4)
 
 
 def planned_epochs(

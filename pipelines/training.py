@@ -7,7 +7,8 @@ binary model's decision threshold, and export the serving SavedModel with its tr
   winner's searched one.
 - Early stopping on the validation split's loss with `restore_best_weights` (weighted by the
   class weights when the classes are weighted, as the training loss is): the registered model
-  is the best epoch's, and the record says which epoch that was.
+  is the best epoch's, and the record says which epoch that was. At most `train_epochs` epochs
+  (three times the trials' by default) and what the time budget fits (pipelines/trainer_budget.py).
 - Rare classes: the engine's class weights (`class_weight`), as the trials had them.
 - A binary model's decision threshold is chosen on the validation rows (`decision_threshold`:
   best F1, or a target recall or precision, core/metrics.py) and kept in the record; the
@@ -41,7 +42,7 @@ from pipelines import trainer_budget
 
 # What run_fn reads from the Trainer's custom_config (pipelines/retrain.py passes them all).
 TRAINING_KEYS = ("label", "task", "serving_output", "epochs", "steps_per_epoch", "batch_size")
-TRAINING_KEYS += ("seed", "edge_export", "decision_threshold", "class_weight")
+TRAINING_KEYS += ("seed", "edge_export", "decision_threshold", "class_weight", "train_epochs")
 OOV_BUCKETS = 1
 EVAL_BATCH = 1024
 
@@ -219,8 +220,9 @@ def run(fn_args) -> dict:
     steps = data.steps_for(data.train_rows, batch)  # one pass, capped by steps_per_epoch
     # The epochs follow the search's time budget (pipelines/trainer_budget.py).
     budget_s = 60 * float((cfg.get("nas") or {}).get("time_budget_min") or 0)
+    cap = trainer_budget.epoch_cap(cfg["train_epochs"], cfg["epochs"])
     epochs, why = trainer_budget.planned_epochs(
-        int(cfg["epochs"]),
+        cap,
         budget_s,
         plan.get("costs"),
         min(data.train_rows, steps * batch),  # an epoch's rows (steps_per_epoch may cap it)
@@ -232,7 +234,7 @@ def run(fn_args) -> dict:
     count_rows(model)
     counter = EpochLog()
     best = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=max(2, cfg["epochs"] // 4), restore_best_weights=True
+        monitor="val_loss", patience=trainer_budget.patience(cap), restore_best_weights=True
     )
     print(
         f"Trainer: {data.train_rows} training rows, batch {batch}, {steps} steps an epoch, "
@@ -255,6 +257,7 @@ def run(fn_args) -> dict:
         "epochs_run": len(history.history.get("loss", [])),
         "epochs_planned": epochs,
         "epochs_why": why,
+        "patience": best.patience,
         "stopped_by_budget": timebox.stopped_epoch,
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
         "steps_per_epoch": [e[STEPS_PER_EPOCH] for e in counter.epochs],

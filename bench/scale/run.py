@@ -57,10 +57,16 @@ def peak_rss(log: str) -> dict[str, float]:
 
 
 def run_product(
-    size: int, folder: str, state: Path, budget_min: float, conf: dict | None = None
+    size: int,
+    folder: str,
+    state: Path,
+    budget_min: float,
+    conf: dict | None = None,
+    settings: dict | None = None,
 ) -> dict:
     """`make run DATA=folder LABEL=label` with the budget (or `conf`, the whole CONF), in its
-    own state; what it logged."""
+    own state, with the operator's `settings` (RETRAIN_SETTINGS) besides the bench's; what it
+    logged."""
     if conf is None:
         conf = {"mode": "full", "time_budget_min": budget_min, "max_trials": 50}
     # The run's own stores: not an MLflow URI this process set (mlflow.set_tracking_uri
@@ -70,7 +76,7 @@ def run_product(
         inherited,
         RETRAIN_STATE_DIR=str(state),
         AIRFLOW_HOME=str(state / "airflow"),
-        RETRAIN_SETTINGS=json.dumps({"explain": False, "edge_export": False}),
+        RETRAIN_SETTINGS=json.dumps({"explain": False, "edge_export": False, **(settings or {})}),
     )
     t0 = time.monotonic()
     out = subprocess.run(

@@ -15,12 +15,13 @@ these magnitudes after its one development run (data seed 100: scikit-learn's re
 0.16 logistic, 0.39 MLP, far under the 0.32 and 0.68 the MNIST-1D paper reports), before any
 reported run.
 
-    .venv/tfx/bin/python bench/vision/mnist1d.py [--data-seed 1] [--conf '{}'] [--rows 4000]
-        [--test-rows 1000] [--root .local/bench-mnist1d] [--out bench/vision/mnist1d]
+    .venv/tfx/bin/python bench/vision/mnist1d.py [--data-seed 1] [--conf '{}'] [--settings '{}']
+        [--rows 4000] [--test-rows 1000] [--root .local/bench-mnist1d] [--out bench/vision/mnist1d]
 
 Data seeds: 1 and 3 are the reported seeds (fresh test rows: seeds 2 and 4); 100 is the
 development seed (fresh test rows: 101), for smoke, development and diagnostic runs only.
-`--conf` is the run's CONF (the DAG's parameters; `{}`: the product's defaults). Writes
+`--conf` is the run's CONF (the DAG's parameters; `{}`: the product's defaults), `--settings`
+the operator's settings ($RETRAIN_SETTINGS, e.g. '{"train_epochs": 10}'; `{}`: defaults). Writes
 results.json (one entry per data seed and CONF) and RESULTS.md in `--out`.
 """
 
@@ -139,20 +140,23 @@ def references(x, y, x_test, y_test) -> dict:
     return fit_and_score(models, x, y, x_test, y_test)
 
 
-def measure(seed: int, conf: dict, rows: int, test_rows: int, root: Path) -> dict:
+def measure(
+    seed: int, conf: dict, rows: int, test_rows: int, root: Path, settings: dict | None = None
+) -> dict:
     """One run of the product on `rows` rows of data seed `seed`, scored on fresh rows."""
     x, y = make(rows, seed)
     x_test, y_test = make(test_rows, seed + 1)
     folder = write(root / f"data-{seed}", x, y)
     state = root / f"state-{seed}"
     shutil.rmtree(state, ignore_errors=True)  # a fresh state: no earlier champion
-    product = run_product(rows, folder, state, 0, conf)
+    product = run_product(rows, folder, state, 0, conf, settings)
     result = {
         "data_seed": seed,
         "test_seed": seed + 1,
         "rows": rows,
         "test_rows": test_rows,
         "conf": conf,
+        "settings": settings or {},
         "ok": product["ok"],
         "wall_s": product["wall_s"],
         "run_id": product["run_id"],
@@ -203,7 +207,9 @@ def markdown(results: dict, direct: dict | None = None) -> str:
         m = r.get("measured", {})
         load = m.get("load_1min", {})
         out.append(
-            f"| {r['data_seed']} | `{json.dumps(r['conf'])}` | {r['rows']:,}, "
+            f"| {r['data_seed']} | `{json.dumps(r['conf'])}`"
+            + (f", settings `{json.dumps(r['settings'])}`" if r.get("settings") else "")
+            + f" | {r['rows']:,}, "
             f"{r['test_rows']:,} | {'-' if acc is None else f'{acc:.3f}'} | "
             f"{'-' if evaluator is None else f'{evaluator:.3f}'} | "
             + " | ".join(f"{ref[k]['accuracy']:.3f}" if k in ref else "-" for k in REF_KEYS)
@@ -237,12 +243,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-seed", type=int, default=1)
     parser.add_argument("--conf", default="{}", help="the run's CONF (JSON); {}: the defaults")
+    parser.add_argument("--settings", default="{}", help="operator settings (JSON); {}: none")
     parser.add_argument("--rows", type=int, default=4000)
     parser.add_argument("--test-rows", type=int, default=1000)
     parser.add_argument("--root", default=str(REPO / ".local" / "bench-mnist1d"))
     parser.add_argument("--out", default=str(HERE / "mnist1d"))
     args = parser.parse_args(argv)
-    conf = json.loads(args.conf)
+    conf, settings = json.loads(args.conf), json.loads(args.settings)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.json"
@@ -253,7 +260,7 @@ def main(argv=None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     started, at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), commit()
     with Load() as load:
-        result = measure(args.data_seed, conf, args.rows, args.test_rows, root)
+        result = measure(args.data_seed, conf, args.rows, args.test_rows, root, settings)
     result["measured"] = {
         "started": started,
         "ended": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -262,6 +269,7 @@ def main(argv=None) -> int:
         "load_1min": load.summary(),
     }
     key = f"{args.data_seed} {json.dumps(conf, sort_keys=True)}"
+    key += f" {json.dumps(settings, sort_keys=True)}" if settings else ""
     results.setdefault("runs", {})[key] = result
     path.write_text(json.dumps(results, indent=1, sort_keys=True))
     direct = out / "direct.json"
