@@ -247,7 +247,7 @@ def run(fn_args) -> dict:
         validation_data=tf_data.weighted(data.validation_batches(EVAL_BATCH), weights),
         epochs=epochs,
         steps_per_epoch=steps,
-        callbacks=[counter, best, timebox],  # EpochLog first: it writes the epoch's rows
+        callbacks=[counter, best, timebox, *trainer_budget.lower_rate(model, best.patience)],
         verbose=2,
     )
     classes = task.classes(tft_out, label)
