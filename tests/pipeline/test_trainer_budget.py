@@ -5,6 +5,7 @@ bounded while they run, with the best epoch's weights kept."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pipelines import trainer_budget
 
@@ -74,3 +75,27 @@ def test_training_stops_when_one_more_epoch_would_end_past_the_budget():
     # Enough budget: every planned epoch, and the box says it did not stop them.
     run, box, _ = _fit(epochs=4, budget_s=1000, epoch_s=10)
     assert run == 4 and box.stopped_epoch == 0
+
+
+def _compiled(learning_rate):
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy")
+    return model
+
+
+def test_a_constant_rate_drops_on_a_plateau_and_a_schedule_is_left_alone():
+    import keras
+
+    model = _compiled(0.01)
+    (drop,) = trainer_budget.lower_rate(model, patience=7)
+    assert drop.patience == 3  # half the early stop's: the lower rate gets epochs to show
+    drop.set_model(model)
+    drop.on_train_begin()
+    for epoch, loss in enumerate([1.0, 0.9, 0.9, 0.95, 0.9]):  # no lower loss after epoch 2
+        drop.on_epoch_end(epoch, {"val_loss": loss})
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.002)  # a fifth
+    # A searched schedule sets its own rate (Keras refuses to set it): no callback.
+    cosine = keras.optimizers.schedules.CosineDecay(0.01, decay_steps=100)
+    assert trainer_budget.lower_rate(_compiled(cosine), patience=7) == []
