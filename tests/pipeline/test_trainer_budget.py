@@ -1,6 +1,7 @@
 """The Trainer's epochs follow the search's time budget (pipelines/trainer_budget.py): planned
-from the search's measured costs, at least one full pass, at most the configured epochs; and
-bounded while they run, with the best epoch's weights kept."""
+from the search's measured costs, at least one full pass, at most its epoch cap (`train_epochs`,
+by default three times the trials' epochs); and bounded while they run, with the best epoch's
+weights kept."""
 
 from __future__ import annotations
 
@@ -23,6 +24,17 @@ def test_planned_epochs_fit_the_budget_at_the_measured_costs():
     # No budget, or no measured costs: the configured epochs (TimeBox bounds the latter).
     assert trainer_budget.planned_epochs(10, 0, COSTS, 1_600_000, 10_000)[0] == 10
     assert trainer_budget.planned_epochs(10, 240, None, 1_600_000, 10_000)[0] == 10
+
+
+def test_the_trainers_cap_is_train_epochs_else_a_multiple_of_the_trials_epochs():
+    from core.operator_settings import TRAIN_EPOCHS_FACTOR
+    from core.settings import SETTINGS
+
+    assert SETTINGS["train_epochs"].default == 0  # the multiple, unless the operator sets one
+    assert trainer_budget.epoch_cap(0, 10) == TRAIN_EPOCHS_FACTOR * 10 == 30
+    assert trainer_budget.epoch_cap(12, 10) == 12  # the operator's, even under the trials'
+    # Early stopping waits a quarter of the cap, at least 2 epochs: 7 at the default 30.
+    assert [trainer_budget.patience(c) for c in (1, 8, 10, 30, 100)] == [2, 2, 2, 7, 25]
 
 
 class Clock:
