@@ -59,7 +59,7 @@ class SearchConfig:
     epochs: int = knob(
         10,
         "Full-fidelity epochs per trial (the Trainer's most: the operator's train_epochs, by "
-        "default three times these).",
+        "default five times these).",
         minimum=1,
     )
     batch_size: int = knob(

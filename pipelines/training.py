@@ -8,7 +8,8 @@ binary model's decision threshold, and export the serving SavedModel with its tr
 - Early stopping on the validation split's loss with `restore_best_weights` (weighted by the
   class weights when the classes are weighted, as the training loss is): the registered model
   is the best epoch's, and the record says which epoch that was. At most `train_epochs` epochs
-  (three times the trials' by default) and what the time budget fits (pipelines/trainer_budget.py).
+  (five times the trials' by default) and what the time budget fits; a constant learning rate
+  drops on a plateau (pipelines/trainer_budget.py).
 - Rare classes: the engine's class weights (`class_weight`), as the trials had them.
 - A binary model's decision threshold is chosen on the validation rows (`decision_threshold`:
   best F1, or a target recall or precision, core/metrics.py) and kept in the record; the
@@ -234,7 +235,9 @@ def run(fn_args) -> dict:
     count_rows(model)
     counter = EpochLog()
     best = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=trainer_budget.patience(cap), restore_best_weights=True
+        monitor="val_loss",
+        patience=trainer_budget.patience(cfg["epochs"]),
+        restore_best_weights=True,
     )
     print(
         f"Trainer: {data.train_rows} training rows, batch {batch}, {steps} steps an epoch, "
@@ -247,7 +250,7 @@ def run(fn_args) -> dict:
         validation_data=tf_data.weighted(data.validation_batches(EVAL_BATCH), weights),
         epochs=epochs,
         steps_per_epoch=steps,
-        callbacks=[counter, best, timebox],  # EpochLog first: it writes the epoch's rows
+        callbacks=[counter, best, timebox, *trainer_budget.lower_rate(model, best.patience)],
         verbose=2,
     )
     classes = task.classes(tft_out, label)

@@ -1,11 +1,12 @@
 """The Trainer's epochs follow the search's time budget (pipelines/trainer_budget.py): planned
 from the search's measured costs, at least one full pass, at most its epoch cap (`train_epochs`,
-by default three times the trials' epochs); and bounded while they run, with the best epoch's
+by default five times the trials' epochs); and bounded while they run, with the best epoch's
 weights kept."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pipelines import trainer_budget
 
@@ -30,10 +31,11 @@ def test_the_trainers_cap_is_train_epochs_else_a_multiple_of_the_trials_epochs()
     from core.settings import SETTINGS
 
     assert SETTINGS["train_epochs"].default == 0  # the multiple, unless the operator sets one
-    assert trainer_budget.epoch_cap(0, 10) == TRAIN_EPOCHS_FACTOR * 10 == 30
+    assert trainer_budget.epoch_cap(0, 10) == TRAIN_EPOCHS_FACTOR * 10 == 50
     assert trainer_budget.epoch_cap(12, 10) == 12  # the operator's, even under the trials'
-    # Early stopping waits a quarter of the cap, at least 2 epochs: 7 at the default 30.
-    assert [trainer_budget.patience(c) for c in (1, 8, 10, 30, 100)] == [2, 2, 2, 7, 25]
+    # Early stopping waits three quarters of the trials' epochs, at least 2: 7 at the default
+    # 10, whatever the cap (an operator's larger cap only lets training go on).
+    assert [trainer_budget.patience(e) for e in (1, 2, 6, 10, 40)] == [2, 2, 4, 7, 30]
 
 
 class Clock:
@@ -86,3 +88,27 @@ def test_training_stops_when_one_more_epoch_would_end_past_the_budget():
     # Enough budget: every planned epoch, and the box says it did not stop them.
     run, box, _ = _fit(epochs=4, budget_s=1000, epoch_s=10)
     assert run == 4 and box.stopped_epoch == 0
+
+
+def _compiled(learning_rate):
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy")
+    return model
+
+
+def test_a_constant_rate_drops_on_a_plateau_and_a_schedule_is_left_alone():
+    import keras
+
+    model = _compiled(0.01)
+    (drop,) = trainer_budget.lower_rate(model, patience=7)
+    assert drop.patience == 3  # half the early stop's: the lower rate gets epochs to show
+    drop.set_model(model)
+    drop.on_train_begin()
+    for epoch, loss in enumerate([1.0, 0.9, 0.9, 0.95, 0.9]):  # no lower loss after epoch 2
+        drop.on_epoch_end(epoch, {"val_loss": loss})
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.002)  # a fifth
+    # A searched schedule sets its own rate (Keras refuses to set it): no callback.
+    cosine = keras.optimizers.schedules.CosineDecay(0.01, decay_steps=100)
+    assert trainer_budget.lower_rate(_compiled(cosine), patience=7) == []
