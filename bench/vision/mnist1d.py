@@ -18,8 +18,10 @@ reported run.
     .venv/tfx/bin/python bench/vision/mnist1d.py [--data-seed 1] [--conf '{}'] [--settings '{}']
         [--rows 4000] [--test-rows 1000] [--root .local/bench-mnist1d] [--out bench/vision/mnist1d]
 
-Data seeds: 1 and 3 are the reported seeds (fresh test rows: seeds 2 and 4); 100 is the
-development seed (fresh test rows: 101), for smoke, development and diagnostic runs only.
+Data seeds: 1 and 3 were the reported seeds before the Trainer's change of 2026-12-07, 5, 7
+and 9 after it (fresh test rows: the next seed); 100, 110 and 120 are the development seeds
+(fresh test rows: 101, 111, 121), for smoke, development and diagnostic runs only (the
+Trainer's study: bench/vision/mnist1d-dev/README.md).
 `--conf` is the run's CONF (the DAG's parameters; `{}`: the product's defaults), `--settings`
 the operator's settings ($RETRAIN_SETTINGS, e.g. '{"train_epochs": 10}'; `{}`: defaults). Writes
 results.json (one entry per data seed and CONF) and RESULTS.md in `--out`.
