@@ -73,7 +73,7 @@ OPERATOR_SETTINGS = [
         "rate drops to a fifth after half that patience without a lower loss. 0 (the "
         f"default): {TRAIN_EPOCHS_FACTOR} times `epochs`, the trials' epochs: a trial needs "
         "only enough to rank, the winner to converge (MNIST-1D-like signals, development "
-        "seeds: a cap of 10 kept 0.978-0.986 on fresh rows, 50 with the drop 0.991-0.997; "
+        "seeds: a cap of 10 kept 0.978-0.986 on fresh rows, this rule 0.990-0.996; "
         "bench/vision/mnist1d-dev/README.md).",
         minimum=0,
     ),

@@ -15,8 +15,9 @@ The Trainer gets as long as the search had (`time_budget_min`), with at least on
 Early stopping on the validation loss with `restore_best_weights` stays: the registered model
 is still the best epoch's. Its patience is three quarters of the trials' epochs (`patience`),
 and a constant learning rate drops to a fifth after half that patience without a lower
-validation loss (`lower_rate`): on MNIST-1D-like signals (development seeds) the cap and the drop together took
-fresh-row accuracy from 0.978-0.986 to 0.991-0.997 (bench/vision/mnist1d-dev/README.md).
+validation loss (`lower_rate`): on MNIST-1D-like signals (development seeds) the cap and the
+drop together took fresh-row accuracy from 0.978-0.986 to 0.990-0.996
+(bench/vision/mnist1d-dev/README.md).
 Keras only (and the planner's standard-library arithmetic).
 """
 
