@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import time
 import urllib.error
 import urllib.request
 
-from core import envs, names, promotion, registry
+from core import names, promotion, registry
 from serving import setting
 
 log = logging.getLogger("retrain")
@@ -85,21 +84,6 @@ class Control:
 
     def discard(self, version: str) -> dict:
         return self.call("POST", "discard", {"version": str(version)})
-
-
-def smoke(model: str, version: str, url: str, rows: int = 0, env: dict | None = None) -> dict:
-    """smoke.py's verdict on the model server at `url` ({"ok", "why", ...}), run here in the
-    TFX environment (the deploy has the front run it: Control.smoke)."""
-    argv = [envs.tfx_python(), "-m", "serving.smoke", "--model-uri", f"models:/{model}/{version}"]
-    argv += ["--url", url, "--rows", str(rows or setting("serving_smoke_rows"))]
-    out = subprocess.run(
-        argv, capture_output=True, text=True, env=env, cwd=envs.REPO, timeout=900, check=False
-    )
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-    if out.returncode != 0 or not lines:
-        tail = (out.stderr.strip().splitlines() or ["no output"])[-1][:300]
-        return {"ok": False, "why": f"the smoke test did not run (exit {out.returncode}): {tail}"}
-    return json.loads(lines[-1])
 
 
 def restore_champion(client, model: str, version: str, previous: str | None) -> str:

@@ -22,6 +22,19 @@ from tests.airflow.conftest import NAME, REPO, free_port
 MODEL = "penguin_serving"
 
 
+def pyfunc_verdict(model: str, version: str, url: str) -> dict:
+    """serving/smoke.py's verdict on what `url` serves, run here in the TFX environment (the
+    deploy has the front run it in a spare Python; this is the test's own check)."""
+    from serving import setting
+
+    argv = [envs.tfx_python(), "-m", "serving.smoke", "--model-uri", f"models:/{model}/{version}"]
+    argv += ["--url", url, "--rows", str(setting("serving_smoke_rows"))]
+    out = subprocess.run(argv, capture_output=True, text=True, cwd=envs.REPO, timeout=900)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    assert out.returncode == 0 and lines, (out.returncode, out.stderr[-2000:])
+    return json.loads(lines[-1])
+
+
 @pytest.fixture(scope="module")
 def registry(registry_runs, monkeypatch_module):
     """Versions 1 and 2 of the DAG runs' model as MODEL 1 and 2, and MODEL 3: version 2 with its
@@ -131,7 +144,7 @@ def test_deploys_v1_then_switches_to_v2_without_a_failed_request(registry, front
     assert {v for started, _, v in answers if started > switched} == {"2"}
 
     # The front's answers are the registered pyfunc's, loaded in process (TFX environment).
-    verdict = deploy.smoke(MODEL, "2", front)
+    verdict = pyfunc_verdict(MODEL, "2", front)
     assert verdict["ok"], verdict["why"]
     species = {"Adelie", "Chinstrap", "Gentoo"}  # the 5 logged rows may all be one species
     assert verdict["rows"] == 5 and {r["class"] for r in verdict["served"]} <= species, verdict
