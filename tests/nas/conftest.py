@@ -89,6 +89,17 @@ def drive(oracle, n: int, reward=toy_reward, tuner_id: str = "t0") -> list:
     return trials
 
 
+def oracle_in(tmp_path, strategy: str, space, name: str = "", **kw):
+    """make_oracle(strategy, space, objective=OBJECTIVE, **kw), its project folder TMP_PATH/NAME
+    (default: the strategy's name), where KerasTuner's search would have set it (the private
+    `_set_project_dir`: called here only)."""
+    from nas.strategies import make_oracle
+
+    oracle = make_oracle(strategy, space, objective=OBJECTIVE, **kw)
+    oracle._set_project_dir(str(tmp_path), name or strategy)
+    return oracle
+
+
 def load_digits():
     """scikit-learn's 8x8 digits (shipped inside the package), split and scaled."""
     from sklearn.datasets import load_digits as sk_digits

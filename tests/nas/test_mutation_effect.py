@@ -12,9 +12,8 @@ import pytest
 
 from nas.encoding import Architecture
 from nas.spaces import get_space
-from nas.strategies import make_oracle
 from nas.strategies.evolution import mutate
-from tests.nas.conftest import OBJECTIVE, SPECS, drive
+from tests.nas.conftest import SPECS, drive, oracle_in
 
 
 def network(space, arch: Architecture) -> str:
@@ -65,15 +64,14 @@ def test_mutations_of_a_pooling_parent_build_new_networks():
 
 def test_evolution_children_are_new_networks(tmp_path):
     space = get_space("chain", SPECS["image"])
-    o = make_oracle(
+    o = oracle_in(
+        tmp_path,
         "evolution",
         space,
-        objective=OBJECTIVE,
         max_trials=24,
         seed=22,
         options={"population_size": 5, "sample_size": 3},
     )
-    o._set_project_dir(str(tmp_path), "evo")
     trials = drive(o, 24)
     children = [t for t in trials if "nas/parent" in t.hyperparameters.values]
     assert len(children) == 19

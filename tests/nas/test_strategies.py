@@ -10,7 +10,7 @@ import pytest
 from nas.encoding import Architecture
 from nas.spaces import get_space
 from nas.strategies import STRATEGIES, make_oracle
-from tests.nas.conftest import OBJECTIVE, SPECS, drive
+from tests.nas.conftest import OBJECTIVE, SPECS, drive, oracle_in
 
 # Every strategy, plus the surrogate filter in front of two of them.
 VARIANTS = sorted(STRATEGIES) + ["random+surrogate", "evolution+surrogate"]
@@ -23,10 +23,11 @@ SMALL = {
 
 def oracle_for(variant, space, tmp_path, name="p", max_trials=12, seed=7, **kw):
     strategy, _, filt = variant.partition("+")
-    o = make_oracle(
+    o = oracle_in(
+        tmp_path,
         strategy,
         space,
-        objective=OBJECTIVE,
+        name,
         max_trials=max_trials,
         seed=seed,
         epochs=4,
@@ -36,7 +37,6 @@ def oracle_for(variant, space, tmp_path, name="p", max_trials=12, seed=7, **kw):
     )
     if filt:
         o.min_history, o.pool_size = 3, 8
-    o._set_project_dir(str(tmp_path), name)
     return o
 
 

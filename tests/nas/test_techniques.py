@@ -15,21 +15,20 @@ from nas.spaces import get_space
 from nas.strategies import make_oracle
 from nas.strategies.controller import Controller
 from nas.strategies.evolution import mutate
-from tests.nas.conftest import OBJECTIVE, SPECS, batch, drive
+from tests.nas.conftest import OBJECTIVE, SPECS, batch, drive, oracle_in
 
 
 @pytest.mark.parametrize("space_name", ["chain", "graph", "cells"])
 def test_evolution_children_differ_from_their_parent_in_exactly_one_choice(space_name, tmp_path):
     space = get_space(space_name, SPECS["tabular"])
-    o = make_oracle(
+    o = oracle_in(
+        tmp_path,
         "evolution",
         space,
-        objective=OBJECTIVE,
         max_trials=40,
         seed=3,
         options={"population_size": 6, "sample_size": 3},
     )
-    o._set_project_dir(str(tmp_path), "evo")
     trials = drive(o, 40)
     children = [t for t in trials if "nas/parent" in t.hyperparameters.values]
     assert len(children) >= 30
@@ -43,15 +42,14 @@ def test_evolution_children_differ_from_their_parent_in_exactly_one_choice(space
 
 def test_evolution_removal_and_crossover(tmp_path):
     space = get_space("chain", SPECS["tabular"])
-    o = make_oracle(
+    o = oracle_in(
+        tmp_path,
         "evolution",
         space,
-        objective=OBJECTIVE,
         max_trials=30,
         seed=5,
         options={"population_size": 5, "sample_size": 2, "removal": "worst", "crossover_rate": 1.0},
     )
-    o._set_project_dir(str(tmp_path), "evo")
     trials = drive(o, 30)
     scores = sorted((t.score for t in trials), reverse=True)
     # Removing the worst keeps the five best trials seen so far.
@@ -95,8 +93,7 @@ def test_reinforce_controller_learns_the_rewarded_token():
 
 def test_reinforce_oracle_state_round_trips(tmp_path):
     space = get_space("chain", SPECS["tabular"])
-    o = make_oracle("reinforce", space, objective=OBJECTIVE, max_trials=6, seed=2)
-    o._set_project_dir(str(tmp_path), "rl")
+    o = oracle_in(tmp_path, "reinforce", space, max_trials=6, seed=2)
     drive(o, 6)
     state = o.get_state()
     assert state["controller"]["step"] == 6 and state["updates"]

@@ -15,8 +15,8 @@ import keras
 import pytest
 
 from nas.spaces import SPACES, get_space
-from nas.strategies import STRATEGIES, make_oracle
-from tests.nas.conftest import OBJECTIVE, SPECS, drive
+from nas.strategies import STRATEGIES
+from tests.nas.conftest import SPECS, drive, oracle_in
 
 N = int(os.environ.get("NAS_VALIDITY_PROPOSALS", "60"))
 OPTIONS = {"hyperband": {"hyperband_iterations": 1000}, "evolution": {"population_size": 20}}
@@ -29,17 +29,16 @@ def test_proposals_are_valid_and_build(variant, space_name, tmp_path):
     # The stages space is for tensors; its models are larger, so fewer of them are built.
     tensor = space_name == "stages"
     space = get_space(space_name, SPECS["signal" if tensor else "tabular"])
-    oracle = make_oracle(
+    oracle = oracle_in(
+        tmp_path,
         strategy,
         space,
-        objective=OBJECTIVE,
         max_trials=N,
         seed=17,
         epochs=9,
         surrogate=bool(filt),
         options=OPTIONS.get(strategy),
     )
-    oracle._set_project_dir(str(tmp_path), "validity")
     trials = drive(oracle, N)
     assert len(trials) == N
     built = set()
