@@ -112,20 +112,35 @@ def serving_now(control) -> tuple[str, str] | None:
     return (now["model"], now["version"]) if now else None
 
 
-def answered_by(serving_url: str, model: str) -> str:
-    """The X-Model-Version of the front's answer to the rows logged with `model` version 1."""
-    import urllib.request
-
+def logged_rows(model: str, version: str) -> bytes:
+    """The serving JSON of the rows logged with `model` `version` (its input example)."""
     import mlflow
 
-    local = mlflow.artifacts.download_artifacts(f"models:/{model}/1")
-    rows = (Path(local) / "serving_input_example.json").read_bytes()
-    req = urllib.request.Request(
-        f"{serving_url}/invocations", data=rows, headers={"Content-Type": "application/json"}
+    local = mlflow.artifacts.download_artifacts(f"models:/{model}/{version}")
+    return (Path(local) / "serving_input_example.json").read_bytes()
+
+
+def invoke(url: str, body: bytes) -> tuple[int, str]:
+    """(HTTP status, the X-Model-Version that answered) of the front's answer to `body`; an
+    answer without predictions is status -2, no answer -1."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(req, timeout=120) as answer:
-        assert json.loads(answer.read())["predictions"]
-        return answer.headers["X-Model-Version"]
+    try:
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            predicted = json.loads(answer.read())["predictions"]
+            return (answer.status if predicted else -2), answer.headers["X-Model-Version"]
+    except OSError as e:
+        return getattr(e, "code", 0) or -1, ""
+
+
+def answered_by(serving_url: str, model: str) -> str:
+    """The X-Model-Version of the front's answer to the rows logged with `model` version 1."""
+    status, version = invoke(serving_url, logged_rows(model, "1"))
+    assert status == 200, status
+    return version
 
 
 def deploy_story(prod) -> str:

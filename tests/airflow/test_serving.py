@@ -11,13 +11,13 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from core import envs, names, promotion, waiting
 from tests.airflow.conftest import NAME, REPO, free_port
+from tests.airflow.registry_flows import invoke, logged_rows
 
 MODEL = "penguin_serving"
 
@@ -91,23 +91,7 @@ def monkeypatch_module():
 
 def rows_of(version: str) -> bytes:
     """The serving JSON of the rows logged with the version (its input example)."""
-    import mlflow
-
-    local = mlflow.artifacts.download_artifacts(f"models:/{MODEL}/{version}")
-    return (Path(local) / "serving_input_example.json").read_bytes()
-
-
-def invoke(url: str, body: bytes) -> tuple[int, str]:
-    """(HTTP status, the X-Model-Version that answered)."""
-    request = urllib.request.Request(
-        f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=120) as answer:
-            json.loads(answer.read())["predictions"]
-            return answer.status, answer.headers["X-Model-Version"]
-    except OSError as e:
-        return getattr(e, "code", 0) or -1, ""
+    return logged_rows(MODEL, version)
 
 
 def test_deploys_v1_then_switches_to_v2_without_a_failed_request(registry, front):
